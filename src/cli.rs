@@ -1,0 +1,384 @@
+//! The command line: arguments → settings → the library. No pipeline logic lives here.
+//!
+//! Exit codes are a contract: 0 success, 1 runtime failure, 2 usage or configuration error.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError};
+use crate::output::{self, Column, Format};
+use crate::store::{FeedRow, Store, StoryFilter, StoryRow};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stancewatch",
+    version,
+    about = "Watch news feeds for AI openness stories and track each organisation's stance"
+)]
+pub struct Cli {
+    /// Config file [default: ./config/stancewatch.toml, else built-in defaults]
+    #[arg(long, global = true, env = "STANCEWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database file (overrides [storage] database)
+    #[arg(long, global = true, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Log line format on stderr
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon: poll on schedule until SIGINT/SIGTERM
+    Run,
+    /// One poll cycle now over every due feed; prints a summary
+    Poll {
+        /// Poll every feed, due or not
+        #[arg(long)]
+        all: bool,
+    },
+    /// Manage subscriptions
+    Feeds {
+        #[command(subcommand)]
+        action: FeedsCommand,
+    },
+    /// List stored stories, newest first
+    Stories {
+        /// Published on or after D (YYYY-MM-DD or RFC 3339)
+        #[arg(long, value_parser = parse_date, value_name = "D")]
+        since: Option<DateTime<Utc>>,
+        /// Published before D
+        #[arg(long, value_parser = parse_date, value_name = "D")]
+        until: Option<DateTime<Utc>>,
+        /// Only stories whose title or summary contains TEXT
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Database maintenance
+    Db {
+        #[command(subcommand)]
+        action: DbCommand,
+    },
+    /// Configuration
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FeedsCommand {
+    /// Subscribed feeds with their health
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Subscribe to a feed
+    Add {
+        url: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Poll interval for this feed, like 15m or 2h
+        #[arg(long, value_parser = parse_interval)]
+        interval: Option<std::time::Duration>,
+    },
+    /// Stop polling a feed (its stories stay)
+    Remove { url: String },
+    /// Subscribe to every feed in an OPML file
+    Import { file: PathBuf },
+    /// Print the subscriptions as OPML
+    Export,
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Apply pending migrations
+    Migrate,
+    /// Run SQLite's integrity check and report the schema version
+    Check,
+    /// Copy the live database to FILE (online backup)
+    Backup { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate the config and print the resolved settings (secrets hidden)
+    Check,
+}
+
+/// A mistake in how the program was called: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Entry point used by `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let default = if matches!(cli.command, Command::Run) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STANCEWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let config = config::load(cli.config.as_deref())?;
+    let db_path = cli.db.clone().unwrap_or_else(|| config.database.clone());
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Config { action: ConfigCommand::Check } => {
+            write!(stdout, "{}", config.describe())?;
+        }
+        Command::Db { action } => return db_command(action, &db_path, stdout),
+        Command::Run => {
+            let store = open_synced(&config, &db_path)?;
+            let shutdown = crate::daemon::shutdown_signal();
+            crate::daemon::run(&config, store, shutdown).await?;
+        }
+        Command::Poll { all } => {
+            let store = open_synced(&config, &db_path)?;
+            let feeds = store.due_feeds(Utc::now(), all)?;
+            let gone = store.feeds()?.iter().filter(|f| f.gone_at.is_some()).count();
+            let fetcher = Arc::new(crate::fetch::Fetcher::new(&config.poll)?);
+            let progress = std::io::stdout().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(feeds.len() as u64);
+                if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds {elapsed}") {
+                    bar.set_style(style);
+                }
+                bar
+            });
+            let shutdown = crate::daemon::shutdown_signal();
+            let (_store, summary) =
+                crate::poll::poll_feeds(&config.poll, fetcher, store, feeds, shutdown, progress).await;
+            write!(stdout, "{}", summary.report())?;
+            if gone > 0 {
+                writeln!(stdout, "{gone} gone feeds not polled (see `stancewatch feeds list`)")?;
+            }
+            if !summary.storage_errors.is_empty() {
+                anyhow::bail!(
+                    "{} poll results could not be saved to {}: {} — check free disk space and that the file is writable",
+                    summary.storage_errors.len(),
+                    db_path.display(),
+                    summary.storage_errors[0]
+                );
+            }
+        }
+        Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
+        Command::Stories { since, until, search, limit, format } => {
+            let store = Store::open(&db_path)?;
+            let rows = store.stories(&StoryFilter { since, until, search, limit })?;
+            output::print(stdout, format, &rows, &story_columns())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open the database and bring its feed list in line with the config.
+fn open_synced(config: &Config, db_path: &Path) -> Result<Store> {
+    let mut store = Store::open(db_path)?;
+    store.sync_config_feeds(&config.feeds)?;
+    Ok(store)
+}
+
+fn db_command(action: DbCommand, db_path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+    match action {
+        DbCommand::Migrate => {
+            let mut store = Store::open_unmigrated(db_path)?;
+            let applied = store.migrate()?;
+            if applied.is_empty() {
+                writeln!(out, "{}: schema is up to date (version {})", db_path.display(), store.schema_version()?)?;
+            } else {
+                writeln!(out, "{}: applied {}", db_path.display(), applied.join(", "))?;
+            }
+        }
+        DbCommand::Check => {
+            if !db_path.exists() {
+                return Err(UsageError(format!(
+                    "no database at {}: run `stancewatch poll` first, or pass --db",
+                    db_path.display()
+                ))
+                .into());
+            }
+            let store = Store::open_unmigrated(db_path)?;
+            let report = store.check()?;
+            writeln!(out, "database: {}", db_path.display())?;
+            writeln!(out, "integrity: {}", report.integrity.join("; "))?;
+            writeln!(out, "schema version: {} (latest {})", report.schema_version, report.latest_version)?;
+            writeln!(out, "feeds: {}, stories: {}", report.feeds, report.stories)?;
+            if !report.ok() {
+                writeln!(
+                    out,
+                    "problems found: restore a backup (`stancewatch db backup` makes one) or run `db migrate`"
+                )?;
+                return Ok(ExitCode::from(1));
+            }
+        }
+        DbCommand::Backup { file } => {
+            let store = Store::open(db_path)?;
+            store.backup_to(&file)?;
+            writeln!(out, "backed up {} to {}", db_path.display(), file.display())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn feeds_command(action: FeedsCommand, config: &Config, db_path: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut store = open_synced(config, db_path)?;
+    match action {
+        FeedsCommand::List { format } => {
+            let now = Utc::now();
+            let rows: Vec<FeedListRow> =
+                store.feeds()?.into_iter().map(|f| FeedListRow { health: f.health(now), feed: f }).collect();
+            output::print(out, format, &rows, &feed_columns())?;
+        }
+        FeedsCommand::Add { url, name, interval } => {
+            config::check_feed_url(&url).map_err(UsageError)?;
+            if interval.is_some_and(|i| i.as_secs() < 60) {
+                return Err(UsageError("--interval must be at least 1m".into()).into());
+            }
+            let outcome = store.add_feed(&url, name.as_deref(), interval.map(|i| i.as_secs() as i64), "cli")?;
+            writeln!(
+                out,
+                "{url}: {}",
+                match outcome {
+                    crate::store::AddOutcome::Added => "added",
+                    crate::store::AddOutcome::Reactivated => "re-added",
+                    crate::store::AddOutcome::AlreadySubscribed => "already subscribed",
+                }
+            )?;
+        }
+        FeedsCommand::Remove { url } => {
+            if !store.remove_feed(&url)? {
+                return Err(
+                    UsageError(format!("no subscribed feed with URL {url} (see `stancewatch feeds list`)")).into()
+                );
+            }
+            if config.feeds.iter().any(|f| f.url == url) {
+                writeln!(
+                    out,
+                    "{url}: removed for now; it is listed in {} and comes back at the next start unless you delete it there",
+                    config.source
+                )?;
+            } else {
+                writeln!(out, "{url}: removed (its stories stay in the history)")?;
+            }
+        }
+        FeedsCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let outlines = crate::opml::parse(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+            let (mut added, mut skipped) = (0, 0);
+            for o in outlines {
+                if let Err(problem) = config::check_feed_url(&o.url) {
+                    writeln!(out, "skipped: {problem}")?;
+                    skipped += 1;
+                    continue;
+                }
+                match store.add_feed(&o.url, o.name.as_deref(), None, "opml")? {
+                    crate::store::AddOutcome::AlreadySubscribed => skipped += 1,
+                    _ => added += 1,
+                }
+            }
+            writeln!(out, "imported {added} feeds from {} ({skipped} skipped)", file.display())?;
+        }
+        FeedsCommand::Export => {
+            let feeds: Vec<(String, Option<String>)> =
+                store.feeds()?.into_iter().map(|f| (f.url.clone(), Some(f.display_name().to_string()))).collect();
+            write!(out, "{}", crate::opml::render(&feeds))?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct FeedListRow {
+    health: &'static str,
+    #[serde(flatten)]
+    feed: FeedRow,
+}
+
+fn feed_columns() -> Vec<Column<FeedListRow>> {
+    vec![
+        Column::new("id", 6, |r: &FeedListRow| r.feed.id.to_string()),
+        Column::new("health", 11, |r| r.health.to_string()),
+        Column::new("name", 30, |r| r.feed.display_name().to_string()),
+        Column::new("url", 60, |r| r.feed.url.clone()),
+        Column::new("last_poll", 20, |r| r.feed.last_polled_at.clone().unwrap_or_default()),
+        Column::new("next_poll", 20, |r| r.feed.next_poll_at.clone().unwrap_or_default()),
+        Column::new("failures", 8, |r| r.feed.consecutive_failures.to_string()),
+        Column::new("error", 60, |r| r.feed.last_error.clone().unwrap_or_default()),
+    ]
+}
+
+fn story_columns() -> Vec<Column<StoryRow>> {
+    vec![
+        Column::new("id", 8, |r: &StoryRow| r.id.to_string()),
+        Column::new("published", 20, |r| r.published.clone()),
+        Column::new("source", 24, |r| r.source.clone()),
+        Column::new("title", 90, |r| r.title.clone()),
+        Column::new("url", 200, |r| r.url.clone().unwrap_or_default()),
+    ]
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    config::parse_duration(text)
+}

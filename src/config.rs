@@ -1,0 +1,659 @@
+//! Typed configuration: the TOML file is parsed once, unknown keys are rejected, and every value
+//! is validated into a [`Config`] that the rest of the program receives ready to use.
+//!
+//! Errors name the file, the key and (where TOML knows it) the line, because the person reading
+//! them is editing that file. A missing default config is not an error: the binary carries the
+//! default values, so it runs from any working directory.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The config file shipped in `config/`; also the built-in defaults when no file is found.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config/stancewatch.toml");
+/// Where the config is looked for when neither `--config` nor `STANCEWATCH_CONFIG` names one.
+pub const DEFAULT_CONFIG_PATH: &str = "config/stancewatch.toml";
+
+/// A configuration problem: exit code 2, and a message that says what to change.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn config_error(source: &str, key: &str, problem: impl fmt::Display) -> ConfigError {
+    ConfigError { message: format!("{source}: `{key}`: {problem}") }
+}
+
+/// The validated settings every part of the program reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config came from (a path, or "built-in defaults").
+    pub source: String,
+    pub database: PathBuf,
+    pub poll: PollSettings,
+    pub feeds: Vec<FeedSetting>,
+    pub email: EmailSettings,
+    pub digest: DigestSettings,
+    pub alerts: AlertSettings,
+    pub profile_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub timeout: Duration,
+    pub max_body: u64,
+    /// The longest a failing feed waits between attempts; it is never stopped for good.
+    pub max_backoff: Duration,
+    /// The longest a feed's own `<ttl>` / Cache-Control may stretch its interval.
+    pub max_interval: Duration,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSetting {
+    pub url: String,
+    pub name: Option<String>,
+    pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    File { dir: PathBuf },
+    Smtp(SmtpSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Security {
+    StartTls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PasswordSource {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<PasswordSource>,
+    pub allow_insecure_auth: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub from: String,
+    pub to: Vec<String>,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestEvery {
+    Hourly,
+    Daily,
+    Weekly,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    pub every: DigestEvery,
+    /// Minutes after midnight.
+    pub at_minutes: u32,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    pub changes: bool,
+}
+
+// ---- the file's shape (serde), kept private: the rest of the program sees only `Config` ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    feed: Vec<RawFeed>,
+    #[serde(default)]
+    email: RawEmail,
+    #[serde(default)]
+    digest: RawDigest,
+    #[serde(default)]
+    alerts: RawAlerts,
+    #[serde(default)]
+    profile: RawProfile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    database: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<String>,
+    concurrency: Option<i64>,
+    per_host: Option<i64>,
+    timeout: Option<String>,
+    max_body: Option<String>,
+    max_backoff: Option<String>,
+    max_interval: Option<String>,
+    user_agent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: String,
+    name: Option<String>,
+    interval: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    from: Option<String>,
+    to: Option<Vec<String>>,
+    transport: Option<String>,
+    outbox_dir: Option<String>,
+    smtp: Option<RawSmtp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<i64>,
+    security: Option<String>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    #[serde(default)]
+    allow_insecure_auth: bool,
+    timeout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    every: Option<String>,
+    at: Option<String>,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    changes: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    path: Option<String>,
+}
+
+/// Which file to read: an explicit path must exist; the default path may be absent, in which
+/// case the built-in defaults apply.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    match explicit {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                message: format!(
+                    "cannot read config file {}: {e} (check --config / STANCEWATCH_CONFIG)",
+                    path.display()
+                ),
+            })?;
+            parse(&text, &path.display().to_string())
+        }
+        None => {
+            let path = Path::new(DEFAULT_CONFIG_PATH);
+            match std::fs::read_to_string(path) {
+                Ok(text) => parse(&text, DEFAULT_CONFIG_PATH),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => parse(DEFAULT_CONFIG_TOML, "built-in defaults"),
+                Err(e) => Err(ConfigError { message: format!("cannot read config file {DEFAULT_CONFIG_PATH}: {e}") }),
+            }
+        }
+    }
+}
+
+/// Parse and validate config text; `source` names the file in error messages.
+pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| ConfigError { message: describe_toml_error(text, source, &e) })?;
+    validate(raw, source)
+}
+
+fn describe_toml_error(text: &str, source: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let message = e.message().trim();
+    match line {
+        Some(line) => format!("{source}: line {line}: {message}"),
+        None => format!("{source}: {message}"),
+    }
+}
+
+fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
+    let err = |key: &str, problem: String| config_error(source, key, problem);
+    let duration = |key: &str, value: &Option<String>, default: &str| -> Result<Duration, ConfigError> {
+        let text = value.as_deref().unwrap_or(default);
+        parse_duration(text).map_err(|p| err(key, p))
+    };
+
+    let database = PathBuf::from(raw.storage.database.as_deref().unwrap_or("data/stancewatch.db"));
+    if database.as_os_str().is_empty() {
+        return Err(err("storage.database", "must not be empty".into()));
+    }
+
+    let p = raw.poll;
+    let interval = duration("poll.interval", &p.interval, "30m")?;
+    if interval < Duration::from_secs(60) {
+        return Err(err("poll.interval", "must be at least 1m: polling faster is impolite".into()));
+    }
+    let positive = |key: &str, v: Option<i64>, default: i64| -> Result<usize, ConfigError> {
+        let v = v.unwrap_or(default);
+        if !(1..=10_000).contains(&v) {
+            return Err(err(key, format!("must be between 1 and 10000, not {v}")));
+        }
+        Ok(v as usize)
+    };
+    let timeout = duration("poll.timeout", &p.timeout, "20s")?;
+    if timeout.is_zero() {
+        return Err(err("poll.timeout", "must be more than 0s".into()));
+    }
+    let max_body = parse_size(p.max_body.as_deref().unwrap_or("15MiB")).map_err(|e| err("poll.max_body", e))?;
+    if max_body < 1024 {
+        return Err(err("poll.max_body", "must be at least 1KiB".into()));
+    }
+    let poll = PollSettings {
+        interval,
+        concurrency: positive("poll.concurrency", p.concurrency, 32)?,
+        per_host: positive("poll.per_host", p.per_host, 2)?,
+        timeout,
+        max_body,
+        max_backoff: duration("poll.max_backoff", &p.max_backoff, "24h")?,
+        max_interval: duration("poll.max_interval", &p.max_interval, "24h")?,
+        user_agent: p.user_agent.unwrap_or_else(default_user_agent),
+    };
+
+    let mut feeds: Vec<FeedSetting> = Vec::new();
+    for (i, f) in raw.feed.into_iter().enumerate() {
+        let key = format!("feed[{i}].url");
+        check_feed_url(&f.url).map_err(|p| err(&key, p))?;
+        if feeds.iter().any(|other| other.url == f.url) {
+            return Err(err(&key, format!("{} is listed twice", f.url)));
+        }
+        let interval = match &f.interval {
+            Some(text) => {
+                let d = parse_duration(text).map_err(|p| err(&format!("feed[{i}].interval"), p))?;
+                if d < Duration::from_secs(60) {
+                    return Err(err(&format!("feed[{i}].interval"), "must be at least 1m".into()));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        feeds.push(FeedSetting { url: f.url, name: f.name, interval });
+    }
+
+    let email = validate_email(raw.email, source)?;
+
+    let d = raw.digest;
+    let every = match d.every.as_deref().unwrap_or("daily") {
+        "hourly" => DigestEvery::Hourly,
+        "daily" => DigestEvery::Daily,
+        "weekly" => DigestEvery::Weekly,
+        other => return Err(err("digest.every", format!("`{other}` is not one of hourly, daily, weekly"))),
+    };
+    let at_minutes = parse_time_of_day(d.at.as_deref().unwrap_or("08:00")).map_err(|p| err("digest.at", p))?;
+    let tz_name = d.timezone.as_deref().unwrap_or("UTC");
+    let timezone: chrono_tz::Tz = tz_name.parse().map_err(|_| {
+        err("digest.timezone", format!("`{tz_name}` is not an IANA time zone name (such as UTC or Europe/Berlin)"))
+    })?;
+
+    Ok(Config {
+        source: source.to_string(),
+        database,
+        poll,
+        feeds,
+        email,
+        digest: DigestSettings { every, at_minutes, timezone },
+        alerts: AlertSettings { changes: raw.alerts.changes.unwrap_or(true) },
+        profile_path: raw.profile.path.map(PathBuf::from),
+    })
+}
+
+fn validate_email(e: RawEmail, source: &str) -> Result<EmailSettings, ConfigError> {
+    let err = |key: &str, problem: String| config_error(source, key, problem);
+    let from = e.from.unwrap_or_else(|| "stancewatch <stancewatch@localhost>".into());
+    check_mailbox(&from).map_err(|p| err("email.from", p))?;
+    let to = e.to.unwrap_or_else(|| vec!["you@localhost".into()]);
+    if to.is_empty() {
+        return Err(err("email.to", "needs at least one recipient".into()));
+    }
+    for (i, addr) in to.iter().enumerate() {
+        check_mailbox(addr).map_err(|p| err(&format!("email.to[{i}]"), p))?;
+    }
+    let transport = match e.transport.as_deref().unwrap_or("file") {
+        "file" => {
+            if e.smtp.is_some() {
+                return Err(err(
+                    "email.smtp",
+                    "is set but email.transport is \"file\": set transport = \"smtp\" to use it".into(),
+                ));
+            }
+            Transport::File { dir: PathBuf::from(e.outbox_dir.as_deref().unwrap_or("data/outbox")) }
+        }
+        "smtp" => {
+            let s = e.smtp.ok_or_else(|| err("email.smtp", "is required when transport = \"smtp\"".into()))?;
+            let security = match s.security.as_deref().unwrap_or("starttls") {
+                "starttls" => Security::StartTls,
+                "tls" => Security::Tls,
+                "none" => Security::None,
+                other => {
+                    return Err(err("email.smtp.security", format!("`{other}` is not one of starttls, tls, none")));
+                }
+            };
+            let default_port = match security {
+                Security::StartTls => 587,
+                Security::Tls => 465,
+                Security::None => 25,
+            };
+            let port = s.port.unwrap_or(default_port);
+            if !(1..=65535).contains(&port) {
+                return Err(err("email.smtp.port", format!("{port} is not a TCP port")));
+            }
+            if s.host.trim().is_empty() {
+                return Err(err("email.smtp.host", "must not be empty".into()));
+            }
+            let password = match (s.password_env, s.password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(err("email.smtp.password_env", "set password_env or password_file, not both".into()));
+                }
+                (Some(var), None) => Some(PasswordSource::Env(var)),
+                (None, Some(file)) => Some(PasswordSource::File(PathBuf::from(file))),
+                (None, None) => None,
+            };
+            if password.is_some() && s.username.is_none() {
+                return Err(err("email.smtp.username", "is required when a password is configured".into()));
+            }
+            if password.is_some() && security == Security::None && !s.allow_insecure_auth {
+                return Err(err(
+                    "email.smtp.security",
+                    "is \"none\" but a password is configured: the password would cross the network in \
+                     clear text; use starttls or tls, or set allow_insecure_auth = true"
+                        .into(),
+                ));
+            }
+            let timeout = match &s.timeout {
+                Some(t) => parse_duration(t).map_err(|p| err("email.smtp.timeout", p))?,
+                None => Duration::from_secs(30),
+            };
+            Transport::Smtp(SmtpSettings {
+                host: s.host,
+                port: port as u16,
+                security,
+                username: s.username,
+                password,
+                allow_insecure_auth: s.allow_insecure_auth,
+                timeout,
+            })
+        }
+        other => return Err(err("email.transport", format!("`{other}` is not one of file, smtp"))),
+    };
+    Ok(EmailSettings { from, to, transport })
+}
+
+pub fn default_user_agent() -> String {
+    format!("stancewatch/{} (+https://github.com/stancewatch/stancewatch; feed poller)", env!("CARGO_PKG_VERSION"))
+}
+
+/// A feed URL must be absolute http(s); anything else would fail on every poll.
+pub fn check_feed_url(url: &str) -> Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) => Err(format!("{url} is not an http or https URL (scheme `{}`)", u.scheme())),
+        Err(e) => Err(format!("{url} is not a valid URL: {e}")),
+    }
+}
+
+/// Accepts `addr@host` or `Name <addr@host>`, and never a line break (header injection).
+fn check_mailbox(text: &str) -> Result<(), String> {
+    if text.contains(['\r', '\n']) {
+        return Err("must not contain a line break".into());
+    }
+    let addr = match (text.find('<'), text.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &text[a + 1..b],
+        (None, None) => text,
+        _ => return Err(format!("`{text}` is not an address like name@example.org or Name <name@example.org>")),
+    };
+    let ok = addr
+        .split_once('@')
+        .is_some_and(|(local, host)| !local.is_empty() && !host.is_empty() && !addr.contains(char::is_whitespace));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{text}` is not an address like name@example.org or Name <name@example.org>"))
+    }
+}
+
+/// Durations like `90s`, `30m`, `1h 30m`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 90s, 30m, 1h or 2d"))
+}
+
+/// Sizes like `15MiB`, `512KiB`, `2MB`, `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("`{text}` is not a size; write it like 15MiB, 512KiB or 1048576");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+fn parse_time_of_day(text: &str) -> Result<u32, String> {
+    let bad = || format!("`{text}` is not a time of day like 08:00");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+impl Config {
+    /// The resolved config as TOML-like text for `config check`. Secrets are never printed: only
+    /// where they come from.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let _ = writeln!(out, "# resolved from {}", self.source);
+        let _ = writeln!(out, "[storage]\ndatabase = {:?}\n", abs(&self.database).display().to_string());
+        let p = &self.poll;
+        let _ = writeln!(
+            out,
+            "[poll]\ninterval = \"{}\"\nconcurrency = {}\nper_host = {}\ntimeout = \"{}\"\nmax_body = {}\n\
+             max_backoff = \"{}\"\nmax_interval = \"{}\"\nuser_agent = {:?}\n",
+            humantime::format_duration(p.interval),
+            p.concurrency,
+            p.per_host,
+            humantime::format_duration(p.timeout),
+            p.max_body,
+            humantime::format_duration(p.max_backoff),
+            humantime::format_duration(p.max_interval),
+            p.user_agent
+        );
+        for f in &self.feeds {
+            let _ = writeln!(out, "[[feed]]\nurl = {:?}", f.url);
+            if let Some(n) = &f.name {
+                let _ = writeln!(out, "name = {n:?}");
+            }
+            if let Some(i) = f.interval {
+                let _ = writeln!(out, "interval = \"{}\"", humantime::format_duration(i));
+            }
+            out.push('\n');
+        }
+        let e = &self.email;
+        let _ = writeln!(out, "[email]\nfrom = {:?}\nto = {:?}", e.from, e.to);
+        match &e.transport {
+            Transport::File { dir } => {
+                let _ = writeln!(out, "transport = \"file\"\noutbox_dir = {:?}\n", abs(dir).display().to_string());
+            }
+            Transport::Smtp(s) => {
+                let security = match s.security {
+                    Security::StartTls => "starttls",
+                    Security::Tls => "tls",
+                    Security::None => "none",
+                };
+                let _ = writeln!(
+                    out,
+                    "transport = \"smtp\"\n\n[email.smtp]\nhost = {:?}\nport = {}\nsecurity = \"{security}\"",
+                    s.host, s.port
+                );
+                if let Some(u) = &s.username {
+                    let _ = writeln!(out, "username = {u:?}");
+                }
+                match &s.password {
+                    Some(PasswordSource::Env(var)) => {
+                        let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
+                        let _ = writeln!(out, "password_env = {var:?}  # {set}; value hidden");
+                    }
+                    Some(PasswordSource::File(path)) => {
+                        let _ = writeln!(out, "password_file = {:?}  # value hidden", path.display().to_string());
+                    }
+                    None => {}
+                }
+                let _ = writeln!(
+                    out,
+                    "allow_insecure_auth = {}\ntimeout = \"{}\"\n",
+                    s.allow_insecure_auth,
+                    humantime::format_duration(s.timeout)
+                );
+            }
+        }
+        let every = match self.digest.every {
+            DigestEvery::Hourly => "hourly",
+            DigestEvery::Daily => "daily",
+            DigestEvery::Weekly => "weekly",
+        };
+        let _ = writeln!(
+            out,
+            "[digest]\nevery = \"{every}\"\nat = \"{:02}:{:02}\"\ntimezone = \"{}\"\n",
+            self.digest.at_minutes / 60,
+            self.digest.at_minutes % 60,
+            self.digest.timezone
+        );
+        let _ = writeln!(out, "[alerts]\nchanges = {}\n", self.alerts.changes);
+        match &self.profile_path {
+            Some(p) => {
+                let _ = writeln!(out, "[profile]\npath = {:?}", p.display().to_string());
+            }
+            None => {
+                let _ = writeln!(out, "[profile]\n# built-in ai-openness profile");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_are_valid() {
+        let c = parse(DEFAULT_CONFIG_TOML, "built-in").unwrap();
+        assert_eq!(c.poll.interval, Duration::from_secs(30 * 60));
+        assert_eq!(c.poll.max_body, 15 << 20);
+        assert!(c.feeds.len() >= 5, "the default config lists real feeds");
+        assert!(matches!(c.email.transport, Transport::File { .. }));
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_line() {
+        let e = parse("[poll]\nintervl = \"5m\"\n", "my.toml").unwrap_err().message;
+        assert!(e.contains("my.toml"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("intervl"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse("[poll]\ninterval = \"soon\"\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("poll.interval") && e.contains("soon"), "{e}");
+        let e = parse("[[feed]]\nurl = \"ftp://x/y\"\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("feed[0].url"), "{e}");
+        let e = parse("[poll]\nmax_body = \"lots\"\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("poll.max_body"), "{e}");
+        let e = parse("[digest]\ntimezone = \"Mars/Base\"\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("digest.timezone"), "{e}");
+    }
+
+    #[test]
+    fn refuses_password_in_clear_without_explicit_permission() {
+        let text = "[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"mail.example.org\"\n\
+                    security = \"none\"\nusername = \"u\"\npassword_env = \"PW\"\n";
+        let e = parse(text, "c.toml").unwrap_err().message;
+        assert!(e.contains("allow_insecure_auth"), "{e}");
+        let ok = format!("{text}allow_insecure_auth = true\n");
+        assert!(parse(&ok, "c.toml").is_ok());
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("15MiB").unwrap(), 15 * 1024 * 1024);
+        assert_eq!(parse_size("2kb").unwrap(), 2000);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("1.5MiB").is_err());
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_time_of_day("08:30").unwrap(), 510);
+        assert!(parse_time_of_day("25:00").is_err());
+    }
+
+    #[test]
+    fn describe_hides_secrets() {
+        let text = "[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"mail.example.org\"\n\
+                    username = \"u\"\npassword_file = \"/run/secret\"\n";
+        let c = parse(text, "c.toml").unwrap();
+        let out = c.describe();
+        assert!(out.contains("password_file") && out.contains("value hidden"), "{out}");
+    }
+}

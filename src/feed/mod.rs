@@ -1,0 +1,316 @@
+//! Feed bytes → normalised stories. feed-rs types never leave this module.
+//!
+//! Everything downstream sees [`ParsedFeed`] and [`NewStory`]: plain-text title and summary, a
+//! resolved absolute URL, a published date that is always set (and flagged when the feed gave
+//! none), and an identity that stays the same every time the entry is seen (see [`identity`]).
+
+pub mod identity;
+pub mod text;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::dedup::canonical_url;
+pub use identity::KeyKind;
+
+/// Longest plain-text summary kept per story (bytes).
+const MAX_SUMMARY: usize = 4_000;
+/// Longest plain-text content kept per story (bytes).
+const MAX_CONTENT: usize = 64 * 1024;
+/// Longest title kept (bytes).
+const MAX_TITLE: usize = 500;
+
+/// A feed as the rest of the program sees it.
+#[derive(Debug, Clone)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    /// The feed's own `<ttl>`: how long it asks readers to wait between polls.
+    pub ttl: Option<Duration>,
+    pub stories: Vec<NewStory>,
+}
+
+/// One entry of a feed, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStory {
+    /// Identity inside its feed; see [`identity::assign_keys`].
+    pub entry_key: String,
+    pub entry_key_kind: KeyKind,
+    pub guid: Option<String>,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    pub author: Option<String>,
+    pub published_at: DateTime<Utc>,
+    /// True when the feed gave no usable date and `published_at` is the fetch time.
+    pub published_estimated: bool,
+    pub entry_updated_at: Option<DateTime<Utc>>,
+    /// Hash of the visible text: a change means the entry was updated.
+    pub content_hash: String,
+}
+
+/// Why a body is not a feed. Grouped by [`ParseError::kind`] in reports.
+#[derive(Debug)]
+pub enum ParseError {
+    Empty,
+    NotAFeed,
+    Xml(String),
+    Json(String),
+    Other(String),
+}
+
+impl ParseError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty body",
+            ParseError::NotAFeed => "not a feed",
+            ParseError::Xml(_) => "malformed XML",
+            ParseError::Json(_) => "malformed JSON feed",
+            ParseError::Other(_) => "unreadable feed",
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty => write!(f, "the response body is empty"),
+            ParseError::NotAFeed => write!(
+                f,
+                "not a feed: no RSS, Atom or JSON Feed root element (is the URL a web page rather than its feed?)"
+            ),
+            ParseError::Xml(e) => write!(f, "malformed XML: {e}"),
+            ParseError::Json(e) => write!(f, "malformed JSON feed: {e}"),
+            ParseError::Other(e) => write!(f, "unreadable feed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parse a feed body. `base_url` resolves relative links; `fetched_at` stands in for missing or
+/// impossible dates. Never panics on any input.
+pub fn parse(
+    body: &[u8],
+    content_type: Option<&str>,
+    base_url: &str,
+    fetched_at: DateTime<Utc>,
+) -> Result<ParsedFeed, ParseError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::Empty);
+    }
+    let body = transcode_if_declared_elsewhere(body, content_type);
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base_url))
+        // Leave missing ids empty: identity is decided here, from GUID, link or content.
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let feed = parser.parse(&body[..]).map_err(convert_error)?;
+
+    let base = url::Url::parse(base_url).ok();
+    let mut stories: Vec<NewStory> =
+        feed.entries.iter().map(|e| normalise_entry(e, base.as_ref(), fetched_at)).collect();
+    identity::assign_keys(&mut stories);
+    Ok(ParsedFeed {
+        title: feed.title.map(|t| text::html_to_line(&t.content)).filter(|t| !t.is_empty()),
+        ttl: feed.ttl.filter(|m| *m > 0).map(|m| Duration::from_secs(u64::from(m) * 60)),
+        stories,
+    })
+}
+
+fn convert_error(e: feed_rs::parser::ParseFeedError) -> ParseError {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    match e {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => ParseError::NotAFeed,
+        ParseFeedError::ParseError(kind) => ParseError::Other(kind.to_string()),
+        ParseFeedError::IoError(e) => ParseError::Other(e.to_string()),
+        ParseFeedError::JsonSerde(e) => ParseError::Json(e.to_string()),
+        ParseFeedError::JsonUnsupportedVersion(v) => ParseError::Json(format!("unsupported JSON Feed version {v}")),
+        ParseFeedError::XmlReader(e) => ParseError::Xml(e.to_string()),
+    }
+}
+
+fn normalise_entry(entry: &feed_rs::model::Entry, base: Option<&url::Url>, fetched_at: DateTime<Utc>) -> NewStory {
+    let url = entry_link(entry, base);
+    let summary_html = entry.summary.as_ref().map(|t| t.content.as_str()).unwrap_or("");
+    let content_html = entry.content.as_ref().and_then(|c| c.body.as_deref()).unwrap_or("");
+    let content = text::truncate(&text::html_to_text(content_html), MAX_CONTENT).to_string();
+    let mut summary = text::truncate(&text::html_to_text(summary_html), MAX_SUMMARY).to_string();
+    if summary.is_empty() && !content.is_empty() {
+        summary = text::truncate(&content, 600).to_string();
+    }
+    let mut title = entry.title.as_ref().map(|t| text::html_to_line(&t.content)).unwrap_or_default();
+    if title.is_empty() {
+        let first_line = summary.lines().next().unwrap_or("");
+        title = text::truncate(first_line, 120).to_string();
+    }
+    if title.is_empty() {
+        title = "(untitled)".to_string();
+    }
+    let title = text::truncate(&title, MAX_TITLE).to_string();
+
+    let (published_at, published_estimated) = match entry.published.or(entry.updated) {
+        Some(d) if plausible_date(d, fetched_at) => (d, false),
+        _ => (fetched_at, true),
+    };
+    let guid = Some(entry.id.trim()).filter(|g| !g.is_empty()).map(str::to_string);
+    let content_hash = identity::hash_text(&[&title, &summary, &content]);
+    NewStory {
+        entry_key: String::new(),
+        entry_key_kind: KeyKind::Hash,
+        guid,
+        canonical_url: url.as_deref().and_then(canonical_url),
+        url,
+        title,
+        summary,
+        content,
+        author: entry
+            .authors
+            .first()
+            .and_then(|a| a.name.as_deref())
+            .map(|n| text::html_to_line(n))
+            .filter(|a| !a.is_empty()),
+        published_at,
+        published_estimated,
+        entry_updated_at: entry.updated,
+        content_hash,
+    }
+}
+
+/// The entry's web page: the first `alternate` (or untyped) http(s) link, resolved against the
+/// feed's address when relative.
+fn entry_link(entry: &feed_rs::model::Entry, base: Option<&url::Url>) -> Option<String> {
+    let candidates =
+        entry.links.iter().filter(|l| matches!(l.rel.as_deref(), None | Some("alternate"))).chain(entry.links.iter());
+    for link in candidates {
+        let href = link.href.trim();
+        if href.is_empty() {
+            continue;
+        }
+        let resolved = match url::Url::parse(href) {
+            Ok(u) => Some(u),
+            Err(url::ParseError::RelativeUrlWithoutBase) => base.and_then(|b| b.join(href).ok()),
+            Err(_) => None,
+        };
+        if let Some(u) = resolved.filter(|u| matches!(u.scheme(), "http" | "https")) {
+            return Some(u.to_string());
+        }
+    }
+    None
+}
+
+/// Dates before the web feed era or more than a day ahead of the fetch are feed bugs.
+fn plausible_date(d: DateTime<Utc>, fetched_at: DateTime<Utc>) -> bool {
+    let earliest = Utc.with_ymd_and_hms(1995, 1, 1, 0, 0, 0).single().unwrap_or(d);
+    d >= earliest && d <= fetched_at + chrono::Duration::days(1)
+}
+
+/// feed-rs decodes by the XML declaration. When the declaration names no encoding but the HTTP
+/// Content-Type does, the server's word is all there is: transcode to UTF-8 first.
+fn transcode_if_declared_elsewhere<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> {
+    let Some(charset) = content_type.and_then(charset_of) else {
+        return Cow::Borrowed(body);
+    };
+    let Some(encoding) = encoding_rs::Encoding::for_label(charset.as_bytes()) else {
+        return Cow::Borrowed(body);
+    };
+    if encoding == encoding_rs::UTF_8 || declares_encoding(body) || body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Cow::Borrowed(body);
+    }
+    let (text, _, _) = encoding.decode(body);
+    Cow::Owned(text.into_owned().into_bytes())
+}
+
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (k, v) = param.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+    })
+}
+
+fn declares_encoding(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(256)];
+    let head = String::from_utf8_lossy(head);
+    head.trim_start().starts_with("<?xml") && head.split("?>").next().is_some_and(|decl| decl.contains("encoding"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
+    }
+
+    const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Example &amp; Co</title><ttl>90</ttl>
+      <item><title>Lab releases &lt;b&gt;open&lt;/b&gt; weights</title><link>/news/1?utm_source=rss</link>
+        <guid>g1</guid><pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>
+        <description>&lt;p&gt;The weights are &lt;i&gt;out&lt;/i&gt;.&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</description></item>
+      <item><title>No date here</title><link>https://example.org/news/2</link></item>
+    </channel></rss>"#;
+
+    #[test]
+    fn rss_entries_are_normalised() {
+        let f = parse(RSS.as_bytes(), None, "https://example.org/feed.xml", now()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("Example & Co"));
+        assert_eq!(f.ttl, Some(Duration::from_secs(90 * 60)));
+        let s = &f.stories[0];
+        assert_eq!(s.title, "Lab releases open weights");
+        assert_eq!(s.summary, "The weights are out.");
+        assert_eq!(s.url.as_deref(), Some("https://example.org/news/1?utm_source=rss"));
+        assert_eq!(s.canonical_url.as_deref(), Some("https://example.org/news/1"));
+        assert_eq!((s.entry_key.as_str(), s.entry_key_kind), ("g1", KeyKind::Guid));
+        assert!(!s.published_estimated);
+        let undated = &f.stories[1];
+        assert!(undated.published_estimated);
+        assert_eq!(undated.published_at, now());
+        assert_eq!(undated.entry_key_kind, KeyKind::Link);
+    }
+
+    #[test]
+    fn atom_and_json_feed() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+          <entry><id>urn:a:1</id><title type="html">One &amp;amp; two</title>
+          <link rel="alternate" href="https://example.org/a/1"/><updated>2026-11-20T00:00:00Z</updated>
+          <content type="html">&lt;p&gt;Body&lt;/p&gt;</content></entry></feed>"#;
+        let f = parse(atom.as_bytes(), None, "https://example.org/atom", now()).unwrap();
+        assert_eq!(f.stories[0].title, "One & two");
+        assert_eq!(f.stories[0].summary, "Body");
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":"j1","url":"https://example.org/j/1","title":"Json item","content_text":"Plain",
+             "date_published":"2026-11-01T08:00:00Z"}]}"#;
+        let f = parse(json.as_bytes(), Some("application/feed+json"), "https://example.org/j", now()).unwrap();
+        assert_eq!(f.stories[0].entry_key, "j1");
+        assert_eq!(f.stories[0].summary, "Plain");
+    }
+
+    #[test]
+    fn not_a_feed_is_a_named_error() {
+        let e = parse(b"<html><body>hi</body></html>", None, "https://x.org/", now()).unwrap_err();
+        assert_eq!(e.kind(), "not a feed");
+        assert!(matches!(parse(b"  ", None, "https://x.org/", now()), Err(ParseError::Empty)));
+    }
+
+    #[test]
+    fn future_and_ancient_dates_fall_back_to_fetch_time() {
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+          <item><guid>a</guid><title>future</title><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>
+          <item><guid>b</guid><title>epoch</title><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate></item>
+        </channel></rss>"#;
+        let f = parse(rss.as_bytes(), None, "https://x.org/", now()).unwrap();
+        assert!(f.stories.iter().all(|s| s.published_estimated && s.published_at == now()));
+    }
+
+    #[test]
+    fn charset_from_http_header_when_xml_declares_none() {
+        let mut body = b"<rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid><title>caf".to_vec();
+        body.push(0xE9); // é in windows-1252
+        body.extend_from_slice(b"</title></item></channel></rss>");
+        let f = parse(&body, Some("application/rss+xml; charset=windows-1252"), "https://x.org/", now()).unwrap();
+        assert_eq!(f.stories[0].title, "café");
+    }
+}

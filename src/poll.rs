@@ -1,0 +1,300 @@
+//! One poll cycle: fetch → parse → store for a set of feeds.
+//!
+//! Fetches run concurrently (bounded by the [`Fetcher`]'s global and per-host limits); parsing
+//! runs on the blocking pool; a single writer thread owns the [`Store`] and saves each feed's
+//! result in its own transaction, so one feed's failure never aborts the batch and a crash
+//! loses at most the feeds in flight (which are fetched again next time). `poll` runs one
+//! cycle; `run` runs cycles on schedule.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::PollSettings;
+use crate::feed::{self, NewStory};
+use crate::fetch::{FetchError, Fetcher, Validators};
+use crate::schedule;
+use crate::store::{FeedRow, FeedState, FeedUpdate, Store};
+
+/// One feed that did not give a feed this time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    pub url: String,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What a cycle did, for the `poll` summary, `poll_runs` and the logs.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PollSummary {
+    pub feeds: usize,
+    pub fetched: usize,
+    pub not_modified: usize,
+    pub failures: Vec<Failure>,
+    pub gone: Vec<String>,
+    pub moved: Vec<(String, String)>,
+    pub new_stories: usize,
+    pub updated_stories: usize,
+    pub backfilled_stories: usize,
+    /// Results that could not be saved (disk full, read-only database): a runtime failure.
+    pub storage_errors: Vec<String>,
+    /// The cycle was stopped by a shutdown signal before every feed was polled.
+    pub interrupted: bool,
+}
+
+impl PollSummary {
+    /// The human summary `poll` prints.
+    pub fn report(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "polled {} feeds: {} fetched, {} not modified, {} failed; {} new stories ({} backfilled), {} updated\n",
+            self.feeds,
+            self.fetched,
+            self.not_modified,
+            self.failures.len(),
+            self.new_stories,
+            self.backfilled_stories,
+            self.updated_stories
+        );
+        if !self.failures.is_empty() {
+            let mut kinds: Vec<(&str, usize)> = Vec::new();
+            for f in &self.failures {
+                match kinds.iter_mut().find(|(k, _)| *k == f.kind) {
+                    Some((_, n)) => *n += 1,
+                    None => kinds.push((&f.kind, 1)),
+                }
+            }
+            let grouped: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let _ = writeln!(out, "failures by kind: {}", grouped.join(", "));
+            for f in self.failures.iter().take(50) {
+                let _ = writeln!(out, "  failed {}: {}", f.url, f.message);
+            }
+            if self.failures.len() > 50 {
+                let _ = writeln!(out, "  ... and {} more (see `stancewatch feeds list`)", self.failures.len() - 50);
+            }
+        }
+        for url in &self.gone {
+            let _ = writeln!(out, "  gone {url}: 410 Gone, no longer polled (`feeds add` a new address)");
+        }
+        for (from, to) in &self.moved {
+            let _ = writeln!(out, "  moved {from} -> {to} (permanent redirect; the new address is stored)");
+        }
+        for e in &self.storage_errors {
+            let _ = writeln!(out, "  not saved: {e}");
+        }
+        if self.interrupted {
+            out.push_str("interrupted by shutdown: the remaining feeds will be polled next time\n");
+        }
+        out
+    }
+}
+
+/// The result of polling one feed, on its way to the writer.
+struct Outcome {
+    feed: FeedRow,
+    update: FeedUpdate,
+    stories: Vec<NewStory>,
+    failure: Option<Failure>,
+}
+
+/// Poll `feeds` once. The store is moved to the writer thread and handed back with the summary.
+/// A shutdown signal stops new fetches and abandons those in flight; what was saved stays saved.
+pub async fn poll_feeds(
+    settings: &PollSettings,
+    fetcher: Arc<Fetcher>,
+    store: Store,
+    feeds: Vec<FeedRow>,
+    mut shutdown: watch::Receiver<bool>,
+    progress: Option<indicatif::ProgressBar>,
+) -> (Store, PollSummary) {
+    let started = Utc::now();
+    let total = feeds.len();
+    let (tx, rx) = mpsc::channel::<Outcome>(256);
+    let writer = std::thread::spawn(move || write_outcomes(store, rx, total, progress));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for feed in feeds {
+        let tx = tx.clone();
+        let fetcher = fetcher.clone();
+        let settings = settings.clone();
+        tasks.spawn(async move {
+            let outcome = poll_one(&settings, &fetcher, feed).await;
+            // The writer only goes away if the process is shutting down.
+            let _ = tx.send(outcome).await;
+        });
+    }
+    drop(tx);
+
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => match next {
+                None => break,
+                Some(Err(e)) if e.is_panic() => tracing::error!(error = %e, "a poll task panicked"),
+                Some(_) => {}
+            },
+            _ = shutdown.wait_for(|stop| *stop), if !interrupted => {
+                interrupted = true;
+                tasks.abort_all();
+            }
+        }
+    }
+    let (mut store, mut summary) = match writer.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    summary.feeds = total;
+    summary.interrupted = interrupted;
+    if let Err(e) = store.record_poll_run(started, &summary) {
+        summary.storage_errors.push(format!("poll run log: {e:#}"));
+    }
+    (store, summary)
+}
+
+/// Fetch and parse one feed, and decide its next poll. Never fails: failures are outcomes.
+async fn poll_one(settings: &PollSettings, fetcher: &Fetcher, feed: FeedRow) -> Outcome {
+    let validators = Validators { etag: feed.etag.as_deref(), last_modified: feed.last_modified.as_deref() };
+    let result = fetcher.fetch(&feed.url, &validators).await;
+    let polled_at = Utc::now();
+    let interval = feed.interval_secs.map_or(settings.interval, |s| Duration::from_secs(s.max(60) as u64));
+    let unit = fastrand::f64();
+
+    let mut update = FeedUpdate {
+        polled_at,
+        status: None,
+        state: FeedState::NotModified,
+        etag: None,
+        last_modified: None,
+        min_interval_secs: None,
+        next_poll_at: polled_at,
+        moved_to: None,
+    };
+    let mut stories = Vec::new();
+    let failure_of = |kind: &str, message: String| Failure { url: feed.url.clone(), kind: kind.into(), message };
+
+    let failure = match result {
+        Ok(fetched) => {
+            update.status = Some(fetched.status);
+            update.etag = fetched.etag.clone();
+            update.last_modified = fetched.last_modified.clone();
+            update.moved_to = fetched.moved_to.clone();
+            let mut hint = fetched.fresh_for;
+            let failure = match fetched.body {
+                None => None,
+                Some(body) => {
+                    let base = fetched.final_url.clone();
+                    let content_type = fetched.content_type.clone();
+                    let parsed = tokio::task::spawn_blocking(move || {
+                        feed::parse(&body, content_type.as_deref(), &base, polled_at)
+                    })
+                    .await;
+                    match parsed {
+                        Ok(Ok(parsed)) => {
+                            hint = hint.max(parsed.ttl);
+                            update.state = FeedState::Fetched { title: parsed.title };
+                            stories = parsed.stories;
+                            None
+                        }
+                        Ok(Err(e)) => Some(failure_of("parse", e.to_string())),
+                        Err(e) => Some(failure_of("parse", format!("the parser crashed: {e}"))),
+                    }
+                }
+            };
+            match &failure {
+                None => {
+                    update.min_interval_secs = hint.map(|h| h.as_secs() as i64);
+                    let effective = schedule::effective_interval(interval, hint, settings.max_interval);
+                    update.next_poll_at = schedule::after_success(polled_at, effective, unit);
+                }
+                Some(f) => {
+                    // A body that does not parse must be fetched again in full next time.
+                    update.etag = None;
+                    update.last_modified = None;
+                    update.state = FeedState::Failed { kind: "parse", message: f.message.clone() };
+                    update.next_poll_at = next_after_failure(settings, &feed, interval, None, polled_at, unit);
+                }
+            }
+            failure
+        }
+        Err(FetchError::Gone { moved_to }) => {
+            update.status = Some(410);
+            update.state = FeedState::Gone;
+            update.moved_to = moved_to;
+            Some(failure_of("gone", FetchError::Gone { moved_to: None }.to_string()))
+        }
+        Err(e) => {
+            update.status = e.status();
+            let retry_after = match &e {
+                FetchError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            update.state = FeedState::Failed { kind: e.kind(), message: e.to_string() };
+            update.next_poll_at = next_after_failure(settings, &feed, interval, retry_after, polled_at, unit);
+            Some(failure_of(e.kind(), e.to_string()))
+        }
+    };
+    Outcome { feed, update, stories, failure }
+}
+
+fn next_after_failure(
+    settings: &PollSettings,
+    feed: &FeedRow,
+    interval: Duration,
+    retry_after: Option<Duration>,
+    now: DateTime<Utc>,
+    unit: f64,
+) -> DateTime<Utc> {
+    let failures = u32::try_from(feed.consecutive_failures + 1).unwrap_or(u32::MAX);
+    schedule::after_failure(now, interval, failures, retry_after, settings.max_backoff, unit)
+}
+
+/// The writer thread: saves each outcome in its own transaction and totals the cycle.
+fn write_outcomes(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Outcome>,
+    total: usize,
+    progress: Option<indicatif::ProgressBar>,
+) -> (Store, PollSummary) {
+    let mut summary = PollSummary::default();
+    if let Some(p) = &progress {
+        p.set_length(total as u64);
+    }
+    while let Some(outcome) = rx.blocking_recv() {
+        let Outcome { feed, update, stories, failure } = outcome;
+        match store.record_poll(&feed, &update, &stories) {
+            Ok(counts) => {
+                match &update.state {
+                    FeedState::Fetched { .. } => summary.fetched += 1,
+                    FeedState::NotModified => summary.not_modified += 1,
+                    FeedState::Gone => summary.gone.push(feed.url.clone()),
+                    FeedState::Failed { .. } => {}
+                }
+                if let Some(f) = failure {
+                    tracing::warn!(feed = %f.url, kind = %f.kind, error = %f.message, "poll failed");
+                    summary.failures.push(f);
+                }
+                if let Some(to) = update.moved_to.as_ref().filter(|to| **to != feed.url) {
+                    summary.moved.push((feed.url.clone(), to.clone()));
+                }
+                summary.new_stories += counts.new;
+                summary.updated_stories += counts.updated;
+                if feed.last_success_at.is_none() {
+                    summary.backfilled_stories += counts.new;
+                }
+            }
+            Err(e) => {
+                tracing::error!(feed = %feed.url, error = format!("{e:#}"), "cannot save poll result");
+                summary.storage_errors.push(format!("{}: {e:#}", feed.url));
+            }
+        }
+        if let Some(p) = &progress {
+            p.inc(1);
+        }
+    }
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    (store, summary)
+}

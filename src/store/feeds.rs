@@ -1,0 +1,366 @@
+//! The `feeds` table: subscriptions and their polling state.
+//!
+//! Scheduling state lives here, not in memory, so a restart resumes exactly: validators for
+//! conditional GET, the failure count that drives backoff, the next poll time, and whether the
+//! feed is gone (410) or moved (permanent redirect).
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, parse_time, time_text};
+use crate::config::FeedSetting;
+use crate::feed::NewStory;
+
+/// A feed as stored, with its polling state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub config_url: Option<String>,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub interval_secs: Option<i64>,
+    pub origin: String,
+    pub active: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_polled_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub error_kind: Option<String>,
+    pub consecutive_failures: i64,
+    pub failing_since: Option<String>,
+    pub next_poll_at: Option<String>,
+    pub min_interval_secs: Option<i64>,
+    pub gone_at: Option<String>,
+    pub moved_from: Option<String>,
+    pub backfilled: Option<i64>,
+}
+
+impl FeedRow {
+    /// A short word for people: ok, new, backing off, failing, gone, removed.
+    pub fn health(&self, now: DateTime<Utc>) -> &'static str {
+        if !self.active {
+            "removed"
+        } else if self.gone_at.is_some() {
+            "gone"
+        } else if self.consecutive_failures == 0 {
+            if self.last_success_at.is_some() { "ok" } else { "new" }
+        } else if self
+            .failing_since
+            .as_deref()
+            .and_then(parse_time)
+            .is_some_and(|since| now - since > chrono::Duration::days(1))
+        {
+            "failing"
+        } else {
+            "backing off"
+        }
+    }
+
+    /// The name to show: configured name, else the feed's own title, else its URL.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().or(self.title.as_deref()).unwrap_or(&self.url)
+    }
+}
+
+const FEED_COLUMNS: &str = "id, url, config_url, name, title, interval_secs, origin, active, etag, last_modified, \
+     last_polled_at, last_success_at, last_status, last_error, error_kind, consecutive_failures, failing_since, \
+     next_poll_at, min_interval_secs, gone_at, moved_from, backfilled";
+
+fn feed_from_row(r: &Row) -> rusqlite::Result<FeedRow> {
+    Ok(FeedRow {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        config_url: r.get(2)?,
+        name: r.get(3)?,
+        title: r.get(4)?,
+        interval_secs: r.get(5)?,
+        origin: r.get(6)?,
+        active: r.get(7)?,
+        etag: r.get(8)?,
+        last_modified: r.get(9)?,
+        last_polled_at: r.get(10)?,
+        last_success_at: r.get(11)?,
+        last_status: r.get(12)?,
+        last_error: r.get(13)?,
+        error_kind: r.get(14)?,
+        consecutive_failures: r.get(15)?,
+        failing_since: r.get(16)?,
+        next_poll_at: r.get(17)?,
+        min_interval_secs: r.get(18)?,
+        gone_at: r.get(19)?,
+        moved_from: r.get(20)?,
+        backfilled: r.get(21)?,
+    })
+}
+
+/// How one poll of a feed ended, as far as the feed's row is concerned.
+#[derive(Debug, Clone)]
+pub enum FeedState {
+    /// 200 with a feed that parsed.
+    Fetched { title: Option<String> },
+    /// 304: nothing changed since the validators were stored.
+    NotModified,
+    /// Anything that did not give a feed: `kind` groups it (timeout, http, parse, ...).
+    Failed { kind: &'static str, message: String },
+    /// 410: the publisher says the feed is gone for good.
+    Gone,
+}
+
+/// Everything a poll writes to a feed's row.
+#[derive(Debug, Clone)]
+pub struct FeedUpdate {
+    pub polled_at: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub state: FeedState,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub min_interval_secs: Option<i64>,
+    pub next_poll_at: DateTime<Utc>,
+    /// Where a permanent redirect chain ended; becomes the feed's URL.
+    pub moved_to: Option<String>,
+}
+
+/// What `feeds add` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added,
+    Reactivated,
+    AlreadySubscribed,
+}
+
+impl Store {
+    /// Make the `feeds` table agree with the config's `[[feed]]` list: add what is new, update
+    /// names and intervals, and deactivate config feeds no longer listed (their stories stay).
+    pub fn sync_config_feeds(&mut self, feeds: &[FeedSetting]) -> Result<()> {
+        let now = super::now_text();
+        let tx = self.conn.transaction()?;
+        for f in feeds {
+            let interval = f.interval.map(|d| d.as_secs() as i64);
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM feeds WHERE config_url = ?1 OR (config_url IS NULL AND url = ?1)",
+                    [&f.url],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE feeds SET config_url = ?2, name = ?3, interval_secs = ?4, origin = 'config', active = 1
+                         WHERE id = ?1",
+                        params![id, f.url, f.name, interval],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO feeds (url, config_url, name, interval_secs, origin, added_at)
+                         VALUES (?1, ?1, ?2, ?3, 'config', ?4)",
+                        params![f.url, f.name, interval, now],
+                    )?;
+                }
+            }
+        }
+        // Feeds that came from the config and are no longer in it stop being polled.
+        let listed: std::collections::HashSet<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
+        let config_feeds: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare("SELECT id, config_url FROM feeds WHERE origin = 'config' AND active = 1")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for (id, url) in config_feeds {
+            if !listed.contains(url.as_str()) {
+                tx.execute("UPDATE feeds SET active = 0 WHERE id = ?1", [id])?;
+            }
+        }
+        tx.commit().context("cannot save the config's feed list")?;
+        Ok(())
+    }
+
+    /// Subscribe to a feed (`feeds add`, OPML import). Re-adding a removed or gone feed revives it.
+    pub fn add_feed(
+        &mut self,
+        url: &str,
+        name: Option<&str>,
+        interval_secs: Option<i64>,
+        origin: &str,
+    ) -> Result<AddOutcome> {
+        let existing: Option<(i64, bool, Option<String>)> = self
+            .conn
+            .query_row("SELECT id, active, gone_at FROM feeds WHERE url = ?1 OR config_url = ?1", [url], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        match existing {
+            Some((_, true, None)) => Ok(AddOutcome::AlreadySubscribed),
+            Some((id, _, _)) => {
+                self.conn.execute(
+                    "UPDATE feeds SET active = 1, gone_at = NULL, next_poll_at = NULL, consecutive_failures = 0,
+                         failing_since = NULL, name = coalesce(?2, name), interval_secs = coalesce(?3, interval_secs)
+                     WHERE id = ?1",
+                    params![id, name, interval_secs],
+                )?;
+                Ok(AddOutcome::Reactivated)
+            }
+            None => {
+                self.conn.execute(
+                    "INSERT INTO feeds (url, config_url, name, interval_secs, origin, added_at)
+                     VALUES (?1, ?1, ?2, ?3, ?4, ?5)",
+                    params![url, name, interval_secs, origin, super::now_text()],
+                )?;
+                Ok(AddOutcome::Added)
+            }
+        }
+    }
+
+    /// Stop polling a feed. Its stories stay in the history. False when no such feed.
+    pub fn remove_feed(&mut self, url: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("UPDATE feeds SET active = 0 WHERE (url = ?1 OR config_url = ?1) AND active = 1", [url])?;
+        Ok(n > 0)
+    }
+
+    /// Every subscribed (active) feed, by id.
+    pub fn feeds(&self) -> Result<Vec<FeedRow>> {
+        let mut stmt = self.conn.prepare(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE active = 1 ORDER BY id"))?;
+        let rows = stmt.query_map([], feed_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Feeds to poll now: active, not gone, and due (or every one of them with `all`).
+    pub fn due_feeds(&self, now: DateTime<Utc>, all: bool) -> Result<Vec<FeedRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds WHERE active = 1 AND gone_at IS NULL
+               AND (?1 OR next_poll_at IS NULL OR next_poll_at <= ?2)
+             ORDER BY coalesce(next_poll_at, ''), id"
+        ))?;
+        let rows =
+            stmt.query_map(params![all, time_text(now)], feed_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// When the next feed falls due (None: nothing to poll).
+    pub fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT next_poll_at FROM feeds WHERE active = 1 AND gone_at IS NULL
+                 ORDER BY next_poll_at IS NOT NULL, next_poll_at LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match next {
+            None => None,
+            Some(None) => Some(Utc::now()),
+            Some(Some(t)) => parse_time(&t),
+        })
+    }
+
+    /// Write one poll's result: the feed's new state and its stories, in one transaction, so a
+    /// crash leaves either all of it or none (and the next poll fetches again).
+    pub fn record_poll(
+        &mut self,
+        feed: &FeedRow,
+        update: &FeedUpdate,
+        stories: &[NewStory],
+    ) -> Result<super::StoredCounts> {
+        let tx = self.conn.transaction()?;
+        let first_success = feed.last_success_at.is_none();
+        let counts = if stories.is_empty() {
+            super::StoredCounts::default()
+        } else {
+            super::stories::store_stories(&tx, feed.id, stories, update.polled_at, first_success)?
+        };
+        let polled = time_text(update.polled_at);
+        let next = time_text(update.next_poll_at);
+        match &update.state {
+            FeedState::Fetched { title } => {
+                tx.execute(
+                    "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
+                         error_kind = NULL, consecutive_failures = 0, failing_since = NULL, next_poll_at = ?4,
+                         etag = ?5, last_modified = ?6, min_interval_secs = ?7, title = coalesce(?8, title),
+                         backfilled = coalesce(backfilled, ?9)
+                     WHERE id = ?1",
+                    params![
+                        feed.id,
+                        polled,
+                        update.status,
+                        next,
+                        update.etag,
+                        update.last_modified,
+                        update.min_interval_secs,
+                        title,
+                        first_success.then_some(counts.new as i64),
+                    ],
+                )?;
+            }
+            FeedState::NotModified => {
+                tx.execute(
+                    "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_status = 304, last_error = NULL,
+                         error_kind = NULL, consecutive_failures = 0, failing_since = NULL, next_poll_at = ?3,
+                         etag = coalesce(?4, etag), last_modified = coalesce(?5, last_modified),
+                         min_interval_secs = coalesce(?6, min_interval_secs)
+                     WHERE id = ?1",
+                    params![feed.id, polled, next, update.etag, update.last_modified, update.min_interval_secs],
+                )?;
+            }
+            FeedState::Failed { kind, message } => {
+                tx.execute(
+                    "UPDATE feeds SET last_polled_at = ?2, last_status = ?3, last_error = ?4, error_kind = ?5,
+                         consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, ?2),
+                         next_poll_at = ?6
+                     WHERE id = ?1",
+                    params![feed.id, polled, update.status, message, kind, next],
+                )?;
+            }
+            FeedState::Gone => {
+                tx.execute(
+                    "UPDATE feeds SET last_polled_at = ?2, last_status = ?3, gone_at = ?2, error_kind = 'gone',
+                         last_error = 'the server answered 410 Gone: the feed was removed by its publisher',
+                         consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, ?2),
+                         next_poll_at = NULL
+                     WHERE id = ?1",
+                    params![feed.id, polled, update.status],
+                )?;
+            }
+        }
+        if let Some(new_url) = update.moved_to.as_deref().filter(|u| *u != feed.url) {
+            let taken: bool =
+                tx.query_row("SELECT count(*) FROM feeds WHERE url = ?1", [new_url], |r| r.get::<_, i64>(0))? > 0;
+            if taken {
+                tracing::warn!(feed = %feed.url, moved_to = new_url, "feed moved to a URL that is already subscribed");
+            } else {
+                tx.execute(
+                    "UPDATE feeds SET url = ?2, moved_from = ?3 WHERE id = ?1",
+                    params![feed.id, new_url, feed.url],
+                )?;
+            }
+        }
+        tx.commit().with_context(|| format!("cannot save the poll of {} (is the disk full?)", feed.url))?;
+        Ok(counts)
+    }
+
+    /// Record one cycle's totals in `poll_runs`.
+    pub fn record_poll_run(&mut self, started: DateTime<Utc>, summary: &crate::poll::PollSummary) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO poll_runs (started_at, finished_at, feeds, ok, not_modified, failed, new_stories, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                time_text(started),
+                super::now_text(),
+                summary.feeds as i64,
+                summary.fetched as i64,
+                summary.not_modified as i64,
+                summary.failures.len() as i64,
+                summary.new_stories as i64,
+                summary.updated_stories as i64,
+            ],
+        )?;
+        Ok(())
+    }
+}

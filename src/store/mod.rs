@@ -1,0 +1,239 @@
+//! SQLite: the only module that speaks SQL.
+//!
+//! A [`Store`] owns one connection. Pragmas are set on every open (WAL, foreign keys, a busy
+//! timeout); migrations are the numbered files in `migrations/`, compiled into the binary,
+//! applied in order inside one exclusive transaction and recorded in `schema_migrations` and
+//! `PRAGMA user_version`. The connection is blocking: async code reaches it from one writer
+//! thread or `spawn_blocking`, never from an async worker.
+
+mod feeds;
+mod stories;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OpenFlags};
+
+pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
+pub use stories::{StoredCounts, StoryFilter, StoryRow};
+
+/// Every migration, in order. The number is the schema version it brings the database to.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init.sql", include_str!("../../migrations/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What `db check` reports.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub integrity: Vec<String>,
+    pub schema_version: i64,
+    pub latest_version: i64,
+    pub feeds: i64,
+    pub stories: i64,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.integrity == ["ok"] && self.schema_version == self.latest_version
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate to the latest schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut store = Store::open_unmigrated(path)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open without migrating (for `db check` and `db migrate`, which report what they find).
+    pub fn open_unmigrated(path: &Path) -> Result<Store> {
+        create_private_file(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        configure(&conn).with_context(|| {
+            format!("cannot use database {}: is it a SQLite file, and is the disk writable?", path.display())
+        })?;
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Apply pending migrations; returns the names applied. Migrating twice is a no-op.
+    pub fn migrate(&mut self) -> Result<Vec<&'static str>> {
+        let current = self.schema_version()?;
+        if current > SCHEMA_VERSION {
+            bail!(
+                "database {} has schema version {current}, newer than this stancewatch knows ({SCHEMA_VERSION}): \
+                 upgrade stancewatch, or restore a backup made by this version",
+                self.path.display()
+            );
+        }
+        if current == SCHEMA_VERSION {
+            return Ok(Vec::new());
+        }
+        let path = self.path.display().to_string();
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )?;
+        let mut applied = Vec::new();
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i as i64 + 1;
+            tx.execute_batch(sql).with_context(|| format!("migration {name} failed on {path}"))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![version, name, now_text()],
+            )?;
+            tx.pragma_update(None, "user_version", version)?;
+            applied.push(*name);
+        }
+        tx.commit().with_context(|| format!("cannot commit migrations to {path}"))?;
+        Ok(applied)
+    }
+
+    /// SQLite's integrity check plus the schema version and row counts.
+    pub fn check(&self) -> Result<CheckReport> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let integrity = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let schema_version = self.schema_version()?;
+        let count = |table: &str| -> i64 {
+            self.conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap_or(0)
+        };
+        Ok(CheckReport {
+            integrity,
+            schema_version,
+            latest_version: SCHEMA_VERSION,
+            feeds: count("feeds"),
+            stories: count("stories"),
+        })
+    }
+
+    /// A consistent copy of the live database (SQLite's online backup), safe while polling runs.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            bail!("{} already exists: choose a new file name for the backup", dest.display());
+        }
+        create_private_file(dest)?;
+        let mut target =
+            Connection::open(dest).with_context(|| format!("cannot create backup file {}", dest.display()))?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+        backup
+            .run_to_completion(256, std::time::Duration::from_millis(5), None)
+            .with_context(|| format!("backup to {} failed (is the disk full?)", dest.display()))?;
+        Ok(())
+    }
+}
+
+/// Set on every connection: WAL so readers never block the poller, NORMAL sync (durable across
+/// a process crash; a power cut may lose the last commits, never corrupt), foreign keys on.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if mode != "wal" {
+        tracing::warn!(mode, "database is not in WAL mode; readers may wait for writers");
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+/// Create the file (and its folder) readable by the owner only, before SQLite opens it: the
+/// WAL and shared-memory files SQLite adds take the same permissions.
+fn create_private_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+        }
+    }
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create database file {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// The time format stored everywhere: RFC 3339 UTC with seconds, sortable as text.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn now_text() -> String {
+    time_text(chrono::Utc::now())
+}
+
+pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert!(s.migrate().unwrap().is_empty());
+        let report = s.check().unwrap();
+        assert!(report.ok(), "{report:?}");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = Store::open(&path).unwrap();
+        s.conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(s);
+        let e = Store::open(&path).err().unwrap().to_string();
+        assert!(e.contains("newer than this stancewatch"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/t.db");
+        let _s = Store::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let wal = std::fs::metadata(dir.path().join("sub/t.db-wal")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(wal & 0o077, 0, "WAL file mode {wal:o}");
+    }
+
+    #[test]
+    fn not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let e = format!("{:#}", Store::open(&path).err().unwrap());
+        assert!(e.contains("junk.db"), "{e}");
+    }
+}

@@ -1,0 +1,260 @@
+//! The `stories` table: one row per feed entry, ever.
+//!
+//! Rows are never deleted by polling, so an entry that leaves a feed and comes back matches its
+//! old row and is not new again. An entry seen with different text is an update of its row.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, time_text};
+use crate::feed::{KeyKind, NewStory};
+
+/// What storing one feed's entries did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Insert new entries and update changed ones, inside the caller's transaction.
+/// `backfill` marks new rows as history (a feed's first poll), not news.
+pub(super) fn store_stories(
+    tx: &Transaction,
+    feed_id: i64,
+    stories: &[NewStory],
+    fetched_at: DateTime<Utc>,
+    backfill: bool,
+) -> Result<StoredCounts> {
+    let mut counts = StoredCounts::default();
+    let fetched = time_text(fetched_at);
+    let mut find = tx.prepare_cached("SELECT id, content_hash FROM stories WHERE feed_id = ?1 AND entry_key = ?2")?;
+    let mut find_guid = tx.prepare_cached(
+        "SELECT entry_key FROM stories WHERE feed_id = ?1 AND guid = ?2 AND entry_key != ?2 ORDER BY id",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO stories (feed_id, entry_key, entry_key_kind, guid, url, canonical_url, title, summary, content,
+             author, published_at, published_estimated, entry_updated_at, fetched_at, content_hash, backfill)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    let mut update = tx.prepare_cached(
+        "UPDATE stories SET url = ?2, canonical_url = ?3, title = ?4, summary = ?5, content = ?6, author = ?7,
+             entry_updated_at = ?8, content_hash = ?9, changed_at = ?10, update_count = update_count + 1
+         WHERE id = ?1",
+    )?;
+    for s in stories {
+        let mut key = s.entry_key.clone();
+        let mut existing: Option<(i64, String)> =
+            find.query_row(params![feed_id, key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        // A GUID the feed once repeated was stored qualified ("guid link"); alone now, it is
+        // still that entry.
+        if existing.is_none() && s.entry_key_kind == KeyKind::Guid && Some(&key) == s.guid.as_ref() {
+            let qualified: Vec<String> =
+                find_guid.query_map(params![feed_id, key], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let want = s.url.as_deref().map(|u| format!("{key} {u}"));
+            if let Some(k) = qualified.iter().find(|k| Some(*k) == want.as_ref()).or(qualified.first()) {
+                key = k.clone();
+                existing = find.query_row(params![feed_id, key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            }
+        }
+        match existing {
+            None => {
+                insert.execute(params![
+                    feed_id,
+                    key,
+                    s.entry_key_kind.as_str(),
+                    s.guid,
+                    s.url,
+                    s.canonical_url,
+                    s.title,
+                    s.summary,
+                    s.content,
+                    s.author,
+                    time_text(s.published_at),
+                    s.published_estimated,
+                    s.entry_updated_at.map(time_text),
+                    fetched,
+                    s.content_hash,
+                    backfill,
+                ])?;
+                counts.new += 1;
+            }
+            Some((_, hash)) if hash == s.content_hash => counts.unchanged += 1,
+            Some((id, _)) => {
+                update.execute(params![
+                    id,
+                    s.url,
+                    s.canonical_url,
+                    s.title,
+                    s.summary,
+                    s.content,
+                    s.author,
+                    s.entry_updated_at.map(time_text),
+                    s.content_hash,
+                    fetched,
+                ])?;
+                counts.updated += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Filters for `stories`.
+#[derive(Debug, Default, Clone)]
+pub struct StoryFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub search: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// A stored story as the CLI shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoryRow {
+    pub id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    /// The outlet: the host of the story's link, else of its feed.
+    pub source: String,
+    pub feed: String,
+    pub published: String,
+    pub published_estimated: bool,
+    pub fetched: String,
+    pub summary: String,
+    pub backfill: bool,
+    pub update_count: i64,
+}
+
+impl Store {
+    /// Stories newest first (by published date), filtered.
+    pub fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>> {
+        let search = filter.search.as_ref().map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, s.title, s.url, s.canonical_url, f.url, coalesce(f.name, f.title, f.url), s.published_at,
+                    s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count
+             FROM stories s JOIN feeds f ON f.id = s.feed_id
+             WHERE (?1 IS NULL OR s.published_at >= ?1) AND (?2 IS NULL OR s.published_at < ?2)
+               AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\')
+             ORDER BY s.published_at DESC, s.id DESC
+             LIMIT ?4",
+        )?;
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        let rows = stmt
+            .query_map(params![filter.since.map(time_text), filter.until.map(time_text), search, limit], |r| {
+                let url: Option<String> = r.get(2)?;
+                let feed_url: String = r.get(4)?;
+                Ok(StoryRow {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    source: outlet(url.as_deref().unwrap_or(&feed_url)),
+                    url,
+                    canonical_url: r.get(3)?,
+                    feed: r.get(5)?,
+                    published: r.get(6)?,
+                    published_estimated: r.get(7)?,
+                    fetched: r.get(8)?,
+                    summary: r.get(9)?,
+                    backfill: r.get(10)?,
+                    update_count: r.get(11)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Count of stored stories (all feeds).
+    pub fn story_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM stories", [], |r| r.get(0))?)
+    }
+}
+
+/// The outlet's domain for display: the host without `www.`.
+fn outlet(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeedSetting;
+    use crate::store::{FeedState, FeedUpdate};
+
+    fn story(key: &str, title: &str) -> NewStory {
+        NewStory {
+            entry_key: key.into(),
+            entry_key_kind: KeyKind::Guid,
+            guid: Some(key.into()),
+            url: Some(format!("https://example.org/{key}")),
+            canonical_url: Some(format!("https://example.org/{key}")),
+            title: title.into(),
+            summary: String::new(),
+            content: String::new(),
+            author: None,
+            published_at: Utc::now(),
+            published_estimated: false,
+            entry_updated_at: None,
+            content_hash: crate::feed::identity::hash_text(&[title]),
+        }
+    }
+
+    fn fetched() -> FeedUpdate {
+        FeedUpdate {
+            polled_at: Utc::now(),
+            status: Some(200),
+            state: FeedState::Fetched { title: None },
+            etag: None,
+            last_modified: None,
+            min_interval_secs: None,
+            next_poll_at: Utc::now(),
+            moved_to: None,
+        }
+    }
+
+    #[test]
+    fn new_updated_unchanged_and_returning_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        store
+            .sync_config_feeds(&[FeedSetting { url: "https://example.org/f".into(), name: None, interval: None }])
+            .unwrap();
+        let feed = store.feeds().unwrap().remove(0);
+        let c = store.record_poll(&feed, &fetched(), &[story("a", "A"), story("b", "B")]).unwrap();
+        assert_eq!(c, StoredCounts { new: 2, updated: 0, unchanged: 0 });
+        let feed = store.feeds().unwrap().remove(0);
+        assert_eq!(feed.backfilled, Some(2));
+        // b leaves the feed, a changes its title.
+        let c = store.record_poll(&feed, &fetched(), &[story("a", "A, updated")]).unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 1, unchanged: 0 });
+        // b comes back: not new.
+        let c = store.record_poll(&feed, &fetched(), &[story("a", "A, updated"), story("b", "B")]).unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 2 });
+        assert_eq!(store.story_count().unwrap(), 2);
+        let rows = store.stories(&StoryFilter::default()).unwrap();
+        assert!(rows.iter().all(|r| r.backfill), "first poll stories are backfill");
+        assert_eq!(rows.iter().find(|r| r.title == "A, updated").unwrap().update_count, 1);
+    }
+
+    #[test]
+    fn a_once_repeated_guid_alone_matches_its_qualified_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.add_feed("https://example.org/f", None, None, "cli").unwrap();
+        let feed = store.feeds().unwrap().remove(0);
+        let mut both = vec![story("x", "one"), story("x", "two")];
+        both[0].url = Some("https://example.org/1".into());
+        both[1].url = Some("https://example.org/2".into());
+        crate::feed::identity::assign_keys(&mut both);
+        store.record_poll(&feed, &fetched(), &both).unwrap();
+        let mut alone = vec![both[1].clone()];
+        crate::feed::identity::assign_keys(&mut alone);
+        assert_eq!(alone[0].entry_key, "x");
+        let c = store.record_poll(&feed, &fetched(), &alone).unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 1 });
+    }
+}
