@@ -4,6 +4,7 @@
 //! resolved absolute URL, a published date that is always set (and flagged when the feed gave
 //! none), and an identity that stays the same every time the entry is seen (see [`identity`]).
 
+pub mod encoding;
 pub mod identity;
 pub mod text;
 
@@ -81,7 +82,7 @@ impl fmt::Display for ParseError {
             ParseError::Empty => write!(f, "the response body is empty"),
             ParseError::NotAFeed => write!(
                 f,
-                "not a feed: no RSS, Atom or JSON Feed root element (is the URL a web page rather than its feed?)"
+                "not a feed: no RSS channel, Atom feed or JSON Feed found (is the URL a web page rather than its feed?)"
             ),
             ParseError::Xml(e) => write!(f, "malformed XML: {e}"),
             ParseError::Json(e) => write!(f, "malformed JSON feed: {e}"),
@@ -103,7 +104,8 @@ pub fn parse(
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    let body = transcode_if_declared_elsewhere(body, content_type);
+    let utf8 = encoding::to_utf8(body, content_type);
+    let body = assume_rss2_when_unversioned(&utf8);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base_url))
         // Leave missing ids empty: identity is decided here, from GUID, link or content.
@@ -209,33 +211,71 @@ fn plausible_date(d: DateTime<Utc>, fetched_at: DateTime<Utc>) -> bool {
     d >= earliest && d <= fetched_at + chrono::Duration::days(1)
 }
 
-/// feed-rs decodes by the XML declaration. When the declaration names no encoding but the HTTP
-/// Content-Type does, the server's word is all there is: transcode to UTF-8 first.
-fn transcode_if_declared_elsewhere<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> {
-    let Some(charset) = content_type.and_then(charset_of) else {
-        return Cow::Borrowed(body);
-    };
-    let Some(encoding) = encoding_rs::Encoding::for_label(charset.as_bytes()) else {
-        return Cow::Borrowed(body);
-    };
-    if encoding == encoding_rs::UTF_8 || declares_encoding(body) || body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+/// feed-rs recognises `<rss version="2.0">` (and 0.91 / 0.92) only; feeds in the wild also
+/// write `<rss>` with no version, or 0.93, 0.94, 2.01. Those are RSS 2.0 in all but name.
+fn assume_rss2_when_unversioned(body: &[u8]) -> Cow<'_, [u8]> {
+    let Some(root) = root_element_start(body) else { return Cow::Borrowed(body) };
+    let tag = &body[root..];
+    let name_end = tag.iter().position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/').unwrap_or(tag.len());
+    if !tag[1..name_end].eq_ignore_ascii_case(b"rss") {
         return Cow::Borrowed(body);
     }
-    let (text, _, _) = encoding.decode(body);
-    Cow::Owned(text.into_owned().into_bytes())
+    let tag_end = tag.iter().position(|b| *b == b'>').unwrap_or(tag.len());
+    let Some(at) = find(&tag[name_end..tag_end], b"version").map(|at| name_end + at) else {
+        let mut out = body[..root + name_end].to_vec();
+        out.extend_from_slice(b" version=\"2.0\"");
+        out.extend_from_slice(&body[root + name_end..]);
+        return Cow::Owned(out);
+    };
+    // The quoted value after `version =`.
+    let Some(open) = tag[at..tag_end].iter().position(|b| *b == b'"' || *b == b'\'').map(|p| at + p + 1) else {
+        return Cow::Borrowed(body);
+    };
+    let quote = tag[open - 1];
+    let Some(close) = tag[open..tag_end].iter().position(|b| *b == quote).map(|p| open + p) else {
+        return Cow::Borrowed(body);
+    };
+    match &tag[open..close] {
+        b"2.0" | b"0.91" | b"0.92" | b"" => Cow::Borrowed(body),
+        _ => {
+            let mut out = body[..root + open].to_vec();
+            out.extend_from_slice(b"2.0");
+            out.extend_from_slice(&body[root + close..]);
+            Cow::Owned(out)
+        }
+    }
 }
 
-fn charset_of(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (k, v) = param.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_ascii_lowercase())
-    })
+/// Offset of the root element's `<`, past the declaration, comments, PIs and a DOCTYPE.
+fn root_element_start(body: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < body.len() {
+        let rest = &body[i..];
+        if rest[0].is_ascii_whitespace() {
+            i += 1;
+        } else if rest.starts_with(b"<!--") {
+            i += find(rest, b"-->")? + 3;
+        } else if rest.starts_with(b"<?") {
+            i += find(rest, b"?>")? + 2;
+        } else if rest.starts_with(b"<!") {
+            // A DOCTYPE, possibly with an internal subset in brackets.
+            let close = match (find(rest, b"["), find(rest, b">")) {
+                (Some(open), Some(gt)) if open < gt => find(rest, b"]>")? + 2,
+                (_, Some(gt)) => gt + 1,
+                _ => return None,
+            };
+            i += close;
+        } else if rest[0] == b'<' {
+            return Some(i);
+        } else {
+            return None;
+        }
+    }
+    None
 }
 
-fn declares_encoding(body: &[u8]) -> bool {
-    let head = &body[..body.len().min(256)];
-    let head = String::from_utf8_lossy(head);
-    head.trim_start().starts_with("<?xml") && head.split("?>").next().is_some_and(|decl| decl.contains("encoding"))
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -303,6 +343,14 @@ mod tests {
         </channel></rss>"#;
         let f = parse(rss.as_bytes(), None, "https://x.org/", now()).unwrap();
         assert!(f.stories.iter().all(|s| s.published_estimated && s.published_at == now()));
+    }
+
+    #[test]
+    fn unversioned_rss_is_read_as_rss2() {
+        let rss = "<?xml version=\"1.0\"?><!-- c --><rss><channel><title>t</title><item><guid>1</guid><title>x</title></item></channel></rss>";
+        assert_eq!(parse(rss.as_bytes(), None, "https://x.org/", now()).unwrap().stories.len(), 1);
+        let rss = "<rss version=\"0.94\"><channel><item><guid>1</guid><title>x</title></item></channel></rss>";
+        assert_eq!(parse(rss.as_bytes(), None, "https://x.org/", now()).unwrap().stories.len(), 1);
     }
 
     #[test]
