@@ -170,12 +170,7 @@ fn normalise_entry(entry: &feed_rs::model::Entry, base: Option<&url::Url>, fetch
         title,
         summary,
         content,
-        author: entry
-            .authors
-            .first()
-            .and_then(|a| a.name.as_deref())
-            .map(|n| text::html_to_line(n))
-            .filter(|a| !a.is_empty()),
+        author: entry.authors.first().and_then(|a| a.name.as_deref()).map(text::html_to_line).filter(|a| !a.is_empty()),
         published_at,
         published_estimated,
         entry_updated_at: entry.updated,

@@ -153,14 +153,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Create the file (and its folder) readable by the owner only, before SQLite opens it: the
 /// WAL and shared-memory files SQLite adds take the same permissions.
 fn create_private_file(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
     if !path.exists() {
         let mut options = std::fs::OpenOptions::new();

@@ -1,0 +1,230 @@
+//! The command-line contract: exit codes, error messages that name what failed, subcommands
+//! and output formats — through the real binary.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::http::{Route, TestServer};
+use common::sandbox::{Sandbox, items, rss, rss_of};
+
+#[test]
+fn a_wrong_config_key_is_exit_2_naming_key_file_and_line() {
+    let sb = Sandbox::new("[poll]\nintervall = \"10m\"\n");
+    let out = sb.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("intervall") && err.contains("stancewatch.toml") && err.contains("line"), "{err}");
+    assert!(!sb.db.exists(), "a bad config touches nothing");
+}
+
+#[test]
+fn a_bad_value_and_a_missing_config_file_are_exit_2() {
+    let sb = Sandbox::new("[poll]\nconcurrency = 0\n");
+    let out = sb.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("poll.concurrency"));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))
+        .args(["--config", "/nonexistent/stancewatch.toml", "poll"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/stancewatch.toml"));
+
+    let out = sb.run(&["stories", "--since", "last tuesday"]);
+    assert_eq!(out.status.code(), Some(2), "a bad argument is a usage error");
+}
+
+#[test]
+fn config_check_prints_the_resolved_config_without_secrets() {
+    let sb = Sandbox::new("");
+    // The sandbox's config has a file-transport [email] table; replace it with an SMTP one.
+    std::fs::write(
+        &sb.config,
+        "[email]\nfrom = \"sw <sw@example.org>\"\nto = [\"a@example.org\"]\ntransport = \"smtp\"\n\
+         [email.smtp]\nhost = \"mail.example.org\"\nusername = \"sw\"\npassword_env = \"SW_TEST_SECRET\"\n",
+    )
+    .unwrap();
+    let out = sb.command().args(["config", "check"]).env("SW_TEST_SECRET", "hunter2-secret").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("host = \"mail.example.org\""), "{text}");
+    assert!(text.contains("password_env = \"SW_TEST_SECRET\"  # set; value hidden"), "{text}");
+    assert!(!text.contains("hunter2"), "the secret leaked: {text}");
+}
+
+#[test]
+fn works_from_any_directory_on_built_in_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))
+        .args(["config", "check"])
+        .current_dir(dir.path())
+        .env_remove("STANCEWATCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("# resolved from built-in defaults"), "{text}");
+    assert!(text.contains("[[feed]]"), "the defaults list real feeds");
+    // And the database is created with the built-in migrations.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))
+        .args(["--db", "x.db", "db", "migrate"])
+        .current_dir(dir.path())
+        .env_remove("STANCEWATCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 0001_init.sql"));
+}
+
+#[test]
+fn stancewatch_config_env_var_selects_the_config() {
+    let sb = Sandbox::new("[poll]\ninterval = \"45m\"\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))
+        .args(["config", "check"])
+        .env("STANCEWATCH_CONFIG", &sb.config)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interval = \"45m\""));
+}
+
+#[test]
+fn feeds_add_list_remove_import_export() {
+    let sb = Sandbox::new("");
+    assert!(
+        sb.ok(&["feeds", "add", "https://one.example/feed.xml", "--name", "One", "--interval", "2h"]).contains("added")
+    );
+    assert!(sb.ok(&["feeds", "add", "https://one.example/feed.xml"]).contains("already subscribed"));
+    let out = sb.run(&["feeds", "add", "not-a-url"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-url"));
+
+    let opml = sb.path().join("subs.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?><opml version="2.0"><body><outline text="AI">
+             <outline text="Two" xmlUrl="https://two.example/rss"/>
+             <outline text="One again" xmlUrl="https://one.example/feed.xml"/>
+             <outline text="Bad" xmlUrl="gopher://three.example/"/></outline></body></opml>"#,
+    )
+    .unwrap();
+    let out = sb.ok(&["feeds", "import", opml.to_str().unwrap()]);
+    assert!(out.contains("imported 1 feeds") && out.contains("2 skipped"), "{out}");
+
+    let list: serde_json::Value = serde_json::from_str(&sb.ok(&["feeds", "list", "--format", "json"])).unwrap();
+    let urls: Vec<&str> = list.as_array().unwrap().iter().map(|f| f["url"].as_str().unwrap()).collect();
+    assert_eq!(urls, ["https://one.example/feed.xml", "https://two.example/rss"]);
+    assert_eq!(list[0]["interval_secs"], 7200);
+    assert_eq!(list[0]["health"], "new");
+
+    let exported = sb.ok(&["feeds", "export"]);
+    assert!(exported.contains("xmlUrl=\"https://two.example/rss\"") && exported.contains("text=\"One\""), "{exported}");
+
+    assert!(sb.ok(&["feeds", "remove", "https://two.example/rss"]).contains("removed"));
+    assert_eq!(sb.run(&["feeds", "remove", "https://two.example/rss"]).status.code(), Some(2));
+    let csv = sb.ok(&["feeds", "list", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    // Re-adding a removed feed revives it.
+    assert!(sb.ok(&["feeds", "add", "https://two.example/rss"]).contains("re-added"));
+}
+
+#[test]
+fn stories_filters_and_formats() {
+    let server = TestServer::start();
+    server.set(
+        "/f.xml",
+        Route::ok(rss(&[("a", "Open weights for everyone"), ("b", "Quarterly earnings"), ("c", "Weights, again")])),
+    );
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    sb.ok(&["poll"]);
+
+    let json: serde_json::Value = serde_json::from_str(&sb.ok(&["stories", "--format", "json"])).unwrap();
+    let first = &json[0];
+    for key in ["id", "title", "url", "source", "published"] {
+        assert!(!first[key].is_null(), "story JSON has {key}: {first}");
+    }
+    assert_eq!(first["source"], "news.example");
+    assert_eq!(first["title"], "Open weights for everyone", "newest first");
+
+    let jsonl = sb.ok(&["stories", "--format", "jsonl", "--search", "weights"]);
+    assert_eq!(jsonl.lines().count(), 2);
+    let limited = sb.ok(&["stories", "--format", "jsonl", "--limit", "1"]);
+    assert_eq!(limited.lines().count(), 1);
+    // Items are an hour apart from 23:00 down.
+    let since = sb.ok(&["stories", "--format", "jsonl", "--since", "2026-11-01T22:00:00Z"]);
+    assert_eq!(since.lines().count(), 2);
+    let until = sb.ok(&["stories", "--format", "jsonl", "--until", "2026-11-01T22:00:00Z"]);
+    assert_eq!(until.lines().count(), 1);
+    let csv = sb.ok(&["stories", "--format", "csv"]);
+    assert!(csv.starts_with("id,published,source,title,url\n"), "{csv}");
+    let table = sb.ok(&["stories"]);
+    assert!(table.lines().next().unwrap().starts_with("id"), "{table}");
+}
+
+#[test]
+fn db_check_backup_and_migrate() {
+    let server = TestServer::start();
+    server.set("/f.xml", Route::ok(rss_of(&items("k", 5))));
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    let out = sb.run(&["db", "check"]);
+    assert_eq!(out.status.code(), Some(2), "no database yet");
+    sb.ok(&["poll"]);
+    let check = sb.ok(&["db", "check"]);
+    assert!(check.contains("integrity: ok") && check.contains("schema version: 1 (latest 1)"), "{check}");
+    assert!(check.contains("stories: 5"), "{check}");
+    assert!(sb.ok(&["db", "migrate"]).contains("up to date"));
+
+    let backup = sb.path().join("backup.db");
+    sb.ok(&["db", "backup", backup.to_str().unwrap()]);
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    let n: i64 = copy.query_row("SELECT count(*) FROM stories", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 5);
+    let again = sb.run(&["db", "backup", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "never overwrites an existing file");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_corrupt_database_is_reported_not_panicked_on() {
+    let sb = Sandbox::new("");
+    std::fs::write(&sb.db, vec![0x42; 8192]).unwrap();
+    let out = sb.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(sb.db.to_str().unwrap()), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn run_polls_at_once_and_stops_cleanly_on_sigterm() {
+    let server = TestServer::start();
+    server.set("/f.xml", Route::ok(rss_of(&items("d", 7))).etag("\"d1\""));
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    let mut child = sb.command().args(["run"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.hits("/f.xml") == 0 || !sb.db.exists() || sb.count("SELECT count(*) FROM stories") < 7 {
+        assert!(Instant::now() < deadline, "run did not poll at start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc_kill(pid, 15) };
+    let stop_deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < stop_deadline, "run did not stop within 5 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(sb.ok(&["db", "check"]).contains("integrity: ok"));
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
