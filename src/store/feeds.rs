@@ -141,26 +141,23 @@ impl Store {
         for f in feeds {
             let interval = f.interval.map(|d| d.as_secs() as i64);
             let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM feeds WHERE config_url = ?1 OR (config_url IS NULL AND url = ?1)",
-                    [&f.url],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM feeds WHERE config_url = ?1 OR (config_url IS NULL AND url = ?1)")?
+                .query_row([&f.url], |r| r.get(0))
                 .optional()?;
             match existing {
                 Some(id) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE feeds SET config_url = ?2, name = ?3, interval_secs = ?4, origin = 'config', active = 1
                          WHERE id = ?1",
-                        params![id, f.url, f.name, interval],
-                    )?;
+                    )?
+                    .execute(params![id, f.url, f.name, interval])?;
                 }
                 None => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO feeds (url, config_url, name, interval_secs, origin, added_at)
                          VALUES (?1, ?1, ?2, ?3, 'config', ?4)",
-                        params![f.url, f.name, interval, now],
-                    )?;
+                    )?
+                    .execute(params![f.url, f.name, interval, now])?;
                 }
             }
         }
@@ -173,7 +170,7 @@ impl Store {
         };
         for (id, url) in config_feeds {
             if !listed.contains(url.as_str()) {
-                tx.execute("UPDATE feeds SET active = 0 WHERE id = ?1", [id])?;
+                tx.prepare_cached("UPDATE feeds SET active = 0 WHERE id = ?1")?.execute([id])?;
             }
         }
         tx.commit().context("cannot save the config's feed list")?;
@@ -280,53 +277,60 @@ impl Store {
         let next = time_text(update.next_poll_at);
         match &update.state {
             FeedState::Fetched { title } => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_status = ?3, last_error = NULL,
                          error_kind = NULL, consecutive_failures = 0, failing_since = NULL, next_poll_at = ?4,
                          etag = ?5, last_modified = ?6, min_interval_secs = ?7, title = coalesce(?8, title),
                          backfilled = coalesce(backfilled, ?9)
                      WHERE id = ?1",
-                    params![
-                        feed.id,
-                        polled,
-                        update.status,
-                        next,
-                        update.etag,
-                        update.last_modified,
-                        update.min_interval_secs,
-                        title,
-                        first_success.then_some(counts.new as i64),
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    feed.id,
+                    polled,
+                    update.status,
+                    next,
+                    update.etag,
+                    update.last_modified,
+                    update.min_interval_secs,
+                    title,
+                    first_success.then_some(counts.new as i64),
+                ])?;
             }
             FeedState::NotModified => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE feeds SET last_polled_at = ?2, last_success_at = ?2, last_status = 304, last_error = NULL,
                          error_kind = NULL, consecutive_failures = 0, failing_since = NULL, next_poll_at = ?3,
                          etag = coalesce(?4, etag), last_modified = coalesce(?5, last_modified),
                          min_interval_secs = coalesce(?6, min_interval_secs)
                      WHERE id = ?1",
-                    params![feed.id, polled, next, update.etag, update.last_modified, update.min_interval_secs],
-                )?;
+                )?
+                .execute(params![
+                    feed.id,
+                    polled,
+                    next,
+                    update.etag,
+                    update.last_modified,
+                    update.min_interval_secs
+                ])?;
             }
             FeedState::Failed { kind, message } => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE feeds SET last_polled_at = ?2, last_status = ?3, last_error = ?4, error_kind = ?5,
                          consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, ?2),
                          next_poll_at = ?6
                      WHERE id = ?1",
-                    params![feed.id, polled, update.status, message, kind, next],
-                )?;
+                )?
+                .execute(params![feed.id, polled, update.status, message, kind, next])?;
             }
             FeedState::Gone => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE feeds SET last_polled_at = ?2, last_status = ?3, gone_at = ?2, error_kind = 'gone',
                          last_error = 'the server answered 410 Gone: the feed was removed by its publisher',
                          consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, ?2),
                          next_poll_at = NULL
                      WHERE id = ?1",
-                    params![feed.id, polled, update.status],
-                )?;
+                )?
+                .execute(params![feed.id, polled, update.status])?;
             }
         }
         if let Some(new_url) = update.moved_to.as_deref().filter(|u| *u != feed.url) {
@@ -335,10 +339,8 @@ impl Store {
             if taken {
                 tracing::warn!(feed = %feed.url, moved_to = new_url, "feed moved to a URL that is already subscribed");
             } else {
-                tx.execute(
-                    "UPDATE feeds SET url = ?2, moved_from = ?3 WHERE id = ?1",
-                    params![feed.id, new_url, feed.url],
-                )?;
+                tx.prepare_cached("UPDATE feeds SET url = ?2, moved_from = ?3 WHERE id = ?1")?
+                    .execute(params![feed.id, new_url, feed.url])?;
             }
         }
         tx.commit().with_context(|| format!("cannot save the poll of {} (is the disk full?)", feed.url))?;

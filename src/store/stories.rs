@@ -30,8 +30,11 @@ pub(super) fn store_stories(
     let mut counts = StoredCounts::default();
     let fetched = time_text(fetched_at);
     let mut find = tx.prepare_cached("SELECT id, content_hash FROM stories WHERE feed_id = ?1 AND entry_key = ?2")?;
-    let mut find_guid = tx.prepare_cached(
-        "SELECT entry_key FROM stories WHERE feed_id = ?1 AND guid = ?2 AND entry_key != ?2 ORDER BY id",
+    // Qualified keys are "guid link" or "guid hash": a range scan on the (feed_id, entry_key)
+    // index finds them ("guid " ≤ key < "guid!"), without an index on guid.
+    let mut find_qualified = tx.prepare_cached(
+        "SELECT entry_key FROM stories WHERE feed_id = ?1 AND entry_key >= ?2 || ' ' AND entry_key < ?2 || '!'
+         ORDER BY id",
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO stories (feed_id, entry_key, entry_key_kind, guid, url, canonical_url, title, summary, content,
@@ -51,7 +54,7 @@ pub(super) fn store_stories(
         // still that entry.
         if existing.is_none() && s.entry_key_kind == KeyKind::Guid && Some(&key) == s.guid.as_ref() {
             let qualified: Vec<String> =
-                find_guid.query_map(params![feed_id, key], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                find_qualified.query_map(params![feed_id, key], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             let want = s.url.as_deref().map(|u| format!("{key} {u}"));
             if let Some(k) = qualified.iter().find(|k| Some(*k) == want.as_ref()).or(qualified.first()) {
                 key = k.clone();
