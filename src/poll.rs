@@ -114,33 +114,41 @@ pub async fn poll_feeds(
     let (tx, rx) = mpsc::channel::<Outcome>(256);
     let writer = std::thread::spawn(move || write_outcomes(store, rx, total, progress));
 
+    // Backpressure: a feed takes a slot before its task is even spawned and keeps it until the
+    // writer has its result, so memory is bounded by the slots, not by the number of feeds.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(settings.concurrency * 2));
+    let mut pending = interleave_hosts(feeds).into_iter().peekable();
     let mut tasks = tokio::task::JoinSet::new();
-    for feed in feeds {
-        let tx = tx.clone();
-        let fetcher = fetcher.clone();
-        let settings = settings.clone();
-        tasks.spawn(async move {
-            let outcome = poll_one(&settings, &fetcher, feed).await;
-            // The writer only goes away if the process is shutting down.
-            let _ = tx.send(outcome).await;
-        });
-    }
-    drop(tx);
-
     let mut interrupted = false;
     loop {
+        if tasks.is_empty() && (interrupted || pending.peek().is_none()) {
+            break;
+        }
         tokio::select! {
-            next = tasks.join_next() => match next {
-                None => break,
-                Some(Err(e)) if e.is_panic() => tracing::error!(error = %e, "a poll task panicked"),
-                Some(_) => {}
-            },
+            slot = in_flight.clone().acquire_owned(), if !interrupted && pending.peek().is_some() => {
+                let (Ok(slot), Some(feed)) = (slot, pending.next()) else { continue };
+                let tx = tx.clone();
+                let fetcher = fetcher.clone();
+                let settings = settings.clone();
+                tasks.spawn(async move {
+                    let outcome = poll_one(&settings, &fetcher, feed).await;
+                    // The writer only goes away if the process is shutting down.
+                    let _ = tx.send(outcome).await;
+                    drop(slot);
+                });
+            }
+            Some(done) = tasks.join_next() => {
+                if let Err(e) = done.as_ref() && e.is_panic() {
+                    tracing::error!(error = %e, "a poll task panicked");
+                }
+            }
             _ = shutdown.wait_for(|stop| *stop), if !interrupted => {
                 interrupted = true;
                 tasks.abort_all();
             }
         }
     }
+    drop(tx);
     let (mut store, mut summary) = match writer.join() {
         Ok(result) => result,
         Err(panic) => std::panic::resume_unwind(panic),
@@ -151,6 +159,32 @@ pub async fn poll_feeds(
         summary.storage_errors.push(format!("poll run log: {e:#}"));
     }
     (store, summary)
+}
+
+/// Order feeds round-robin by host, so the first slots go to many hosts rather than queueing
+/// behind one host's per-host limit. Order within a host is kept.
+fn interleave_hosts(feeds: Vec<FeedRow>) -> Vec<FeedRow> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut by_host: Vec<std::collections::VecDeque<FeedRow>> = Vec::new();
+    let total = feeds.len();
+    for feed in feeds {
+        let host = url::Url::parse(&feed.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let slot = *index.entry(host).or_insert_with(|| {
+            by_host.push(std::collections::VecDeque::new());
+            by_host.len() - 1
+        });
+        by_host[slot].push_back(feed);
+    }
+    let mut out = Vec::with_capacity(total);
+    while !by_host.is_empty() {
+        by_host.retain_mut(|queue| {
+            if let Some(feed) = queue.pop_front() {
+                out.push(feed);
+            }
+            !queue.is_empty()
+        });
+    }
+    out
 }
 
 /// Fetch and parse one feed, and decide its next poll. Never fails: failures are outcomes.
@@ -297,4 +331,50 @@ fn write_outcomes(
         p.finish_and_clear();
     }
     (store, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(id: i64, url: &str) -> FeedRow {
+        FeedRow {
+            id,
+            url: url.into(),
+            config_url: None,
+            name: None,
+            title: None,
+            interval_secs: None,
+            origin: "cli".into(),
+            active: true,
+            etag: None,
+            last_modified: None,
+            last_polled_at: None,
+            last_success_at: None,
+            last_status: None,
+            last_error: None,
+            error_kind: None,
+            consecutive_failures: 0,
+            failing_since: None,
+            next_poll_at: None,
+            min_interval_secs: None,
+            gone_at: None,
+            moved_from: None,
+            backfilled: None,
+        }
+    }
+
+    #[test]
+    fn feeds_are_interleaved_by_host_keeping_order_within_a_host() {
+        let feeds = vec![
+            feed(1, "https://a.example/1"),
+            feed(2, "https://a.example/2"),
+            feed(3, "https://a.example/3"),
+            feed(4, "https://b.example/1"),
+            feed(5, "https://c.example/1"),
+            feed(6, "https://b.example/2"),
+        ];
+        let order: Vec<i64> = interleave_hosts(feeds).iter().map(|f| f.id).collect();
+        assert_eq!(order, [1, 4, 5, 2, 6, 3]);
+    }
 }

@@ -224,6 +224,42 @@ fn run_polls_at_once_and_stops_cleanly_on_sigterm() {
 }
 
 #[cfg(unix)]
+#[test]
+fn sigterm_in_the_middle_of_a_slow_poll_stops_within_seconds() {
+    let server = TestServer::start();
+    let mut urls = Vec::new();
+    for i in 0..6 {
+        let path = format!("/slow{i}.xml");
+        server.set(&path, Route::ok(rss_of(&items(&format!("s{i}"), 3))).delay(Duration::from_secs(15)));
+        urls.push(server.url(&path));
+    }
+    server.set("/quick.xml", Route::ok(rss_of(&items("q", 4))));
+    urls.push(server.url("/quick.xml"));
+    let sb = Sandbox::with_feeds(&urls, "timeout = \"30s\"\nper_host = 8");
+    let mut child = sb.command().args(["run"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < 7 {
+        assert!(Instant::now() < deadline, "run did not start polling");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped_at = Instant::now();
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopped_at.elapsed() < Duration::from_secs(5), "run did not stop within 5 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(sb.ok(&["db", "check"]).contains("integrity: ok"));
+    assert_eq!(sb.count("SELECT count(*) FROM stories"), 4, "what finished before the signal is kept");
+    assert_eq!(sb.count("SELECT count(*) FROM feeds WHERE last_polled_at IS NULL"), 6, "interrupted feeds stay due");
+}
+
+#[cfg(unix)]
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;

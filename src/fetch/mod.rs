@@ -176,11 +176,13 @@ impl Fetcher {
 
     /// Fetch a feed, conditionally when validators are given.
     pub async fn fetch(&self, url: &str, validators: &Validators<'_>) -> Result<Fetched, FetchError> {
-        let _global = self.global.clone().acquire_owned().await.map_err(|_| closed())?;
         let mut current = url::Url::parse(url).map_err(|_| FetchError::BadRedirect { location: url.to_string() })?;
         let mut all_permanent = true;
         for _ in 0..=MAX_REDIRECTS {
+            // Host first, then a global slot: a request waiting for a busy host must not hold
+            // a slot other hosts could use.
             let _host = self.host_permit(&current).await?;
+            let _global = self.global.clone().acquire_owned().await.map_err(|_| closed())?;
             let mut request = self.client.get(current.clone()).header(header::ACCEPT, ACCEPT);
             // Validators belong to the feed's stored URL; they are sent along redirects too,
             // since the body behind them is the same document.
