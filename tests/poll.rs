@@ -251,3 +251,33 @@ fn permanent_redirect_to_an_already_subscribed_feed_keeps_both_rows_consistent()
     let check = sb.ok(&["db", "check"]);
     assert!(check.contains("integrity: ok"), "{check}");
 }
+
+#[test]
+fn a_feeds_ttl_and_cache_headers_lengthen_its_interval() {
+    let server = TestServer::start();
+    let with_ttl = rss(&[("t", "T")]).replace("<title>Test feed</title>", "<title>Test feed</title><ttl>180</ttl>");
+    server.set("/ttl.xml", Route::ok(with_ttl));
+    server.set("/cached.xml", Route::ok(rss(&[("c", "C")])).header("Cache-Control", "public, max-age=7200"));
+    server.set("/short.xml", Route::ok(rss(&[("s", "S")])).header("Cache-Control", "max-age=60"));
+    let urls = [server.url("/ttl.xml"), server.url("/cached.xml"), server.url("/short.xml")];
+    let sb = Sandbox::with_feeds(&urls, "interval = \"30m\"\ntimeout = \"2s\"");
+    sb.ok(&["poll"]);
+    let wait = |path: &str| -> i64 {
+        sb.db()
+            .query_row(
+                "SELECT CAST((julianday(next_poll_at) - julianday(last_polled_at)) * 86400 AS INTEGER)
+                 FROM feeds WHERE config_url = ?1",
+                [server.url(path)],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // Interval plus at most 5 minutes of jitter.
+    assert!((3 * 3600..=3 * 3600 + 300).contains(&wait("/ttl.xml")), "ttl 180 min: {}", wait("/ttl.xml"));
+    assert!((7200..=7200 + 300).contains(&wait("/cached.xml")), "max-age 2 h: {}", wait("/cached.xml"));
+    assert!(
+        (1800..=1800 + 180).contains(&wait("/short.xml")),
+        "a short max-age never shortens: {}",
+        wait("/short.xml")
+    );
+}
