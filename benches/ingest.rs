@@ -1,5 +1,5 @@
 //! Ingest throughput from local bytes: parse (feed bytes → stories) and parse + store (into a
-//! SQLite file, one transaction per feed, as `poll` does). Reported as stories per second.
+//! SQLite file, with cross-outlet clustering, one transaction per feed, as `poll` does). Reported as stories per second.
 //!
 //!     cargo bench --bench ingest
 
@@ -8,6 +8,8 @@ use std::hint::black_box;
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use stancewatch::config::FeedSetting;
+use stancewatch::dedup::{ClusterIndex, DedupSettings, Signer};
+use stancewatch::stance::Profile;
 use stancewatch::store::{FeedState, FeedUpdate, Store};
 
 const ITEMS: usize = 50;
@@ -53,6 +55,7 @@ fn bench_parse_and_store(c: &mut Criterion) {
         .collect();
     store.sync_config_feeds(&feeds).unwrap();
     let rows = store.feeds().unwrap();
+    let mut clusters = ClusterIndex::new(Signer::new(&Profile::builtin(), DedupSettings::default()));
     let mut next = 0usize;
     let mut group = c.benchmark_group("parse+store");
     group.throughput(Throughput::Elements(ITEMS as u64));
@@ -76,7 +79,7 @@ fn bench_parse_and_store(c: &mut Criterion) {
                 next_poll_at: now,
                 moved_to: None,
             };
-            black_box(store.record_poll(row, &update, &parsed.stories).unwrap())
+            black_box(store.record_poll(row, &update, &parsed.stories, &mut clusters).unwrap())
         })
     });
     group.finish();

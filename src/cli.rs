@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,6 +12,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
 use crate::output::{self, Column, Format};
+use crate::poll::Pipeline;
+use crate::stance::Profile;
 use crate::store::{FeedRow, Store, StoryFilter, StoryRow};
 
 #[derive(Parser, Debug)]
@@ -69,6 +70,9 @@ enum Command {
         search: Option<String>,
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Every stored article (one per feed entry), not one line per story cluster
+        #[arg(long)]
+        all: bool,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -181,15 +185,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Db { action } => return db_command(action, &db_path, stdout),
         Command::Run => {
+            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
             let store = open_synced(&config, &db_path)?;
             let shutdown = crate::daemon::shutdown_signal();
-            crate::daemon::run(&config, store, shutdown).await?;
+            crate::daemon::run(&pipeline, store, shutdown).await?;
         }
         Command::Poll { all } => {
+            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
             let store = open_synced(&config, &db_path)?;
             let feeds = store.due_feeds(Utc::now(), all)?;
             let gone = store.feeds()?.iter().filter(|f| f.gone_at.is_some()).count();
-            let fetcher = Arc::new(crate::fetch::Fetcher::new(&config.poll)?);
             let progress = std::io::stdout().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(feeds.len() as u64);
                 if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds {elapsed}") {
@@ -198,8 +203,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 bar
             });
             let shutdown = crate::daemon::shutdown_signal();
-            let (_store, summary) =
-                crate::poll::poll_feeds(&config.poll, fetcher, store, feeds, shutdown, progress).await;
+            let (_store, summary) = crate::poll::poll_feeds(&pipeline, store, feeds, shutdown, progress).await;
             write!(stdout, "{}", summary.report())?;
             if gone > 0 {
                 writeln!(stdout, "{gone} gone feeds not polled (see `stancewatch feeds list`)")?;
@@ -214,10 +218,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
-        Command::Stories { since, until, search, limit, format } => {
+        Command::Stories { since, until, search, limit, all, format } => {
             let store = Store::open(&db_path)?;
-            let rows = store.stories(&StoryFilter { since, until, search, limit })?;
-            output::print(stdout, format, &rows, &story_columns())?;
+            let rows = store.stories(&StoryFilter { since, until, search, limit, all })?;
+            let columns = if all { article_columns() } else { cluster_columns() };
+            output::print(stdout, format, &rows, &columns)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -359,9 +364,29 @@ fn feed_columns() -> Vec<Column<FeedListRow>> {
     ]
 }
 
-fn story_columns() -> Vec<Column<StoryRow>> {
+fn cluster_columns() -> Vec<Column<StoryRow>> {
+    vec![
+        Column::new("cluster", 8, |r: &StoryRow| r.cluster.to_string()),
+        Column::new("published", 20, |r| r.published.clone()),
+        Column::new("source", 24, |r| r.source.clone()),
+        Column::new("title", 90, |r| r.title.clone()),
+        Column::new("coverage", 40, |r| {
+            let others: Vec<&str> = r.sources.iter().map(String::as_str).filter(|s| *s != r.source).collect();
+            match others.len() {
+                0 if r.articles > 1 => format!("{} articles", r.articles),
+                0 => String::new(),
+                1 => format!("also covered by {}", others[0]),
+                n => format!("also covered by {n} outlets"),
+            }
+        }),
+        Column::new("url", 200, |r| r.url.clone().unwrap_or_default()),
+    ]
+}
+
+fn article_columns() -> Vec<Column<StoryRow>> {
     vec![
         Column::new("id", 8, |r: &StoryRow| r.id.to_string()),
+        Column::new("cluster", 8, |r| r.cluster.to_string()),
         Column::new("published", 20, |r| r.published.clone()),
         Column::new("source", 24, |r| r.source.clone()),
         Column::new("title", 90, |r| r.title.clone()),

@@ -45,6 +45,7 @@ pub struct Config {
     pub email: EmailSettings,
     pub digest: DigestSettings,
     pub alerts: AlertSettings,
+    pub dedup: crate::dedup::DedupSettings,
     pub profile_path: Option<PathBuf>,
 }
 
@@ -144,7 +145,19 @@ struct RawConfig {
     #[serde(default)]
     alerts: RawAlerts,
     #[serde(default)]
+    dedup: RawDedup,
+    #[serde(default)]
     profile: RawProfile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    window: Option<String>,
+    shingle_jaccard: Option<f64>,
+    cluster_window: Option<String>,
+    title_jaccard: Option<f64>,
+    tracking_params: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -336,6 +349,22 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         err("digest.timezone", format!("`{tz_name}` is not an IANA time zone name (such as UTC or Europe/Berlin)"))
     })?;
 
+    let d = raw.dedup;
+    let fraction = |key: &str, v: Option<f64>, default: f64| -> Result<f64, ConfigError> {
+        let v = v.unwrap_or(default);
+        if !(v > 0.0 && v <= 1.0) {
+            return Err(err(key, format!("must be a fraction above 0 and at most 1, not {v}")));
+        }
+        Ok(v)
+    };
+    let dedup = crate::dedup::DedupSettings {
+        window_secs: duration("dedup.window", &d.window, "72h")?.as_secs() as i64,
+        shingle_jaccard: fraction("dedup.shingle_jaccard", d.shingle_jaccard, 0.5)?,
+        cluster_window_secs: duration("dedup.cluster_window", &d.cluster_window, "72h")?.as_secs() as i64,
+        title_jaccard: fraction("dedup.title_jaccard", d.title_jaccard, 0.3)?,
+        extra_tracking_params: d.tracking_params.unwrap_or_default(),
+    };
+
     Ok(Config {
         source: source.to_string(),
         database,
@@ -344,6 +373,7 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         email,
         digest: DigestSettings { every, at_minutes, timezone },
         alerts: AlertSettings { changes: raw.alerts.changes.unwrap_or(true) },
+        dedup,
         profile_path: raw.profile.path.map(PathBuf::from),
     })
 }
@@ -582,6 +612,16 @@ impl Config {
             self.digest.timezone
         );
         let _ = writeln!(out, "[alerts]\nchanges = {}\n", self.alerts.changes);
+        let d = &self.dedup;
+        let _ = writeln!(
+            out,
+            "[dedup]\nwindow = \"{}\"\nshingle_jaccard = {}\ncluster_window = \"{}\"\ntitle_jaccard = {}\ntracking_params = {:?}\n",
+            humantime::format_duration(std::time::Duration::from_secs(d.window_secs as u64)),
+            d.shingle_jaccard,
+            humantime::format_duration(std::time::Duration::from_secs(d.cluster_window_secs as u64)),
+            d.title_jaccard,
+            d.extra_tracking_params
+        );
         match &self.profile_path {
             Some(p) => {
                 let _ = writeln!(out, "[profile]\npath = {:?}", p.display().to_string());
@@ -623,6 +663,8 @@ mod tests {
         assert!(e.contains("feed[0].url"), "{e}");
         let e = parse("[poll]\nmax_body = \"lots\"\n", "c.toml").unwrap_err().message;
         assert!(e.contains("poll.max_body"), "{e}");
+        let e = parse("[dedup]\ntitle_jaccard = 1.5\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("dedup.title_jaccard"), "{e}");
         let e = parse("[digest]\ntimezone = \"Mars/Base\"\n", "c.toml").unwrap_err().message;
         assert!(e.contains("digest.timezone"), "{e}");
     }

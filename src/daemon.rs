@@ -2,24 +2,20 @@
 //! until SIGINT or SIGTERM. Shutdown stops new fetches, lets the writer finish the transaction
 //! it is in, and returns, so the database is always consistent.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::fetch::Fetcher;
-use crate::poll;
+use crate::poll::{self, Pipeline};
 use crate::store::Store;
 
 /// The longest the scheduler sleeps before looking at the feeds table again (feeds added with
 /// `feeds add` while the daemon runs are picked up within this time).
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
-pub async fn run(config: &Config, mut store: Store, shutdown: watch::Receiver<bool>) -> Result<()> {
-    let fetcher = Arc::new(Fetcher::new(&config.poll)?);
+pub async fn run(pipeline: &Pipeline, mut store: Store, shutdown: watch::Receiver<bool>) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
     let mut shutdown_rx = shutdown.clone();
     loop {
@@ -28,8 +24,7 @@ pub async fn run(config: &Config, mut store: Store, shutdown: watch::Receiver<bo
         }
         let due = store.due_feeds(Utc::now(), false)?;
         if !due.is_empty() {
-            let (returned, summary) =
-                poll::poll_feeds(&config.poll, fetcher.clone(), store, due, shutdown.clone(), None).await;
+            let (returned, summary) = poll::poll_feeds(pipeline, store, due, shutdown.clone(), None).await;
             store = returned;
             tracing::info!(
                 feeds = summary.feeds,

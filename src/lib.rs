@@ -14,4 +14,5 @@ pub mod opml;
 pub mod output;
 pub mod poll;
 pub mod schedule;
+pub mod stance;
 pub mod store;

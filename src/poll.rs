@@ -12,10 +12,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
-use crate::config::PollSettings;
+use crate::config::{Config, PollSettings};
+use crate::dedup::{ClusterIndex, DedupSettings, Signer, canonical_url_with};
 use crate::feed::{self, NewStory};
 use crate::fetch::{FetchError, Fetcher, Validators};
 use crate::schedule;
+use crate::stance::Profile;
 use crate::store::{FeedRow, FeedState, FeedUpdate, Store};
 
 /// One feed that did not give a feed this time.
@@ -38,6 +40,8 @@ pub struct PollSummary {
     pub new_stories: usize,
     pub updated_stories: usize,
     pub backfilled_stories: usize,
+    /// New stories that joined an existing cluster (another outlet's copy or the same event).
+    pub clustered_stories: usize,
     /// Results that could not be saved (disk full, read-only database): a runtime failure.
     pub storage_errors: Vec<String>,
     /// The cycle was stopped by a shutdown signal before every feed was polled.
@@ -49,14 +53,16 @@ impl PollSummary {
     pub fn report(&self) -> String {
         use std::fmt::Write;
         let mut out = format!(
-            "polled {} feeds: {} fetched, {} not modified, {} failed; {} new stories ({} backfilled), {} updated\n",
+            "polled {} feeds: {} fetched, {} not modified, {} failed; {} new stories ({} backfilled), {} updated; \
+             {} joined an existing story cluster\n",
             self.feeds,
             self.fetched,
             self.not_modified,
             self.failures.len(),
             self.new_stories,
             self.backfilled_stories,
-            self.updated_stories
+            self.updated_stories,
+            self.clustered_stories
         );
         if !self.failures.is_empty() {
             let mut kinds: Vec<(&str, usize)> = Vec::new();
@@ -91,6 +97,31 @@ impl PollSummary {
     }
 }
 
+/// What a cycle needs besides the store: settings, the HTTP client, the profile.
+pub struct Pipeline {
+    pub poll: PollSettings,
+    pub fetcher: Arc<Fetcher>,
+    pub profile: Arc<Profile>,
+    pub dedup: DedupSettings,
+}
+
+impl Pipeline {
+    pub fn new(config: &Config, profile: Profile) -> anyhow::Result<Pipeline> {
+        Ok(Pipeline {
+            poll: config.poll.clone(),
+            fetcher: Arc::new(Fetcher::new(&config.poll)?),
+            profile: Arc::new(profile),
+            dedup: config.dedup.clone(),
+        })
+    }
+
+    /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
+    /// written by another process since the last cycle are seen.
+    fn cluster_index(&self) -> ClusterIndex {
+        ClusterIndex::new(Signer::new(&self.profile, self.dedup.clone()))
+    }
+}
+
 /// The result of polling one feed, on its way to the writer.
 struct Outcome {
     feed: FeedRow,
@@ -102,8 +133,7 @@ struct Outcome {
 /// Poll `feeds` once. The store is moved to the writer thread and handed back with the summary.
 /// A shutdown signal stops new fetches and abandons those in flight; what was saved stays saved.
 pub async fn poll_feeds(
-    settings: &PollSettings,
-    fetcher: Arc<Fetcher>,
+    pipeline: &Pipeline,
     store: Store,
     feeds: Vec<FeedRow>,
     mut shutdown: watch::Receiver<bool>,
@@ -112,7 +142,9 @@ pub async fn poll_feeds(
     let started = Utc::now();
     let total = feeds.len();
     let (tx, rx) = mpsc::channel::<Outcome>(256);
-    let writer = std::thread::spawn(move || write_outcomes(store, rx, total, progress));
+    let clusters = pipeline.cluster_index();
+    let writer = std::thread::spawn(move || write_outcomes(store, clusters, rx, total, progress));
+    let settings = &pipeline.poll;
 
     // Backpressure: a feed takes a slot before its task is even spawned and keeps it until the
     // writer has its result, so memory is bounded by the slots, not by the number of feeds.
@@ -128,10 +160,17 @@ pub async fn poll_feeds(
             slot = in_flight.clone().acquire_owned(), if !interrupted && pending.peek().is_some() => {
                 let (Ok(slot), Some(feed)) = (slot, pending.next()) else { continue };
                 let tx = tx.clone();
-                let fetcher = fetcher.clone();
+                let fetcher = pipeline.fetcher.clone();
                 let settings = settings.clone();
+                let extra_tracking = pipeline.dedup.extra_tracking_params.clone();
                 tasks.spawn(async move {
-                    let outcome = poll_one(&settings, &fetcher, feed).await;
+                    let mut outcome = poll_one(&settings, &fetcher, feed).await;
+                    if !extra_tracking.is_empty() {
+                        for story in &mut outcome.stories {
+                            story.canonical_url =
+                                story.url.as_deref().and_then(|u| canonical_url_with(u, &extra_tracking));
+                        }
+                    }
                     // The writer only goes away if the process is shutting down.
                     let _ = tx.send(outcome).await;
                     drop(slot);
@@ -287,6 +326,7 @@ fn next_after_failure(
 /// The writer thread: saves each outcome in its own transaction and totals the cycle.
 fn write_outcomes(
     mut store: Store,
+    mut clusters: ClusterIndex,
     mut rx: mpsc::Receiver<Outcome>,
     total: usize,
     progress: Option<indicatif::ProgressBar>,
@@ -297,7 +337,7 @@ fn write_outcomes(
     }
     while let Some(outcome) = rx.blocking_recv() {
         let Outcome { feed, update, stories, failure } = outcome;
-        match store.record_poll(&feed, &update, &stories) {
+        match store.record_poll(&feed, &update, &stories, &mut clusters) {
             Ok(counts) => {
                 match &update.state {
                     FeedState::Fetched { .. } => summary.fetched += 1,
@@ -314,6 +354,7 @@ fn write_outcomes(
                 }
                 summary.new_stories += counts.new;
                 summary.updated_stories += counts.updated;
+                summary.clustered_stories += counts.clustered;
                 if feed.last_success_at.is_none() {
                     summary.backfilled_stories += counts.new;
                 }

@@ -157,9 +157,13 @@ fn stories_filters_and_formats() {
     let until = sb.ok(&["stories", "--format", "jsonl", "--until", "2026-11-01T22:00:00Z"]);
     assert_eq!(until.lines().count(), 1);
     let csv = sb.ok(&["stories", "--format", "csv"]);
-    assert!(csv.starts_with("id,published,source,title,url\n"), "{csv}");
+    assert!(csv.starts_with("cluster,published,source,title,coverage,url\n"), "{csv}");
     let table = sb.ok(&["stories"]);
-    assert!(table.lines().next().unwrap().starts_with("id"), "{table}");
+    assert!(table.lines().next().unwrap().starts_with("cluster"), "{table}");
+    let all = sb.ok(&["stories", "--all", "--format", "csv"]);
+    assert!(all.starts_with("id,cluster,published"), "{all}");
+    assert_eq!(first["sources"], serde_json::json!(["news.example"]));
+    assert!(first["cluster"].is_i64());
 }
 
 #[test]
@@ -171,7 +175,7 @@ fn db_check_backup_and_migrate() {
     assert_eq!(out.status.code(), Some(2), "no database yet");
     sb.ok(&["poll"]);
     let check = sb.ok(&["db", "check"]);
-    assert!(check.contains("integrity: ok") && check.contains("schema version: 1 (latest 1)"), "{check}");
+    assert!(check.contains("integrity: ok") && check.contains("schema version: 2 (latest 2)"), "{check}");
     assert!(check.contains("stories: 5"), "{check}");
     assert!(sb.ok(&["db", "migrate"]).contains("up to date"));
 

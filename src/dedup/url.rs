@@ -114,6 +114,18 @@ fn is_amp_flag(key: &str, value: &str) -> bool {
         || (key.eq_ignore_ascii_case("outputType") && value.eq_ignore_ascii_case("amp"))
 }
 
+/// The registrable domain of a URL's host ("www.bbc.co.uk" → "bbc.co.uk"), by the Public Suffix
+/// List: the outlet behind an address. IP addresses and unknown suffixes give the host itself.
+pub fn outlet_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url.trim()).ok()?;
+    let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    if u.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+        return Some(host);
+    }
+    let domain = psl::domain_str(&host).unwrap_or(&host);
+    Some(domain.to_string())
+}
+
 /// `https://example-com.cdn.ampproject.org/c/s/example.com/path` → `https://example.com/path`.
 fn unwrap_amp_cache(u: &url::Url) -> Option<url::Url> {
     let host = u.host_str()?;
@@ -196,6 +208,14 @@ mod tests {
         assert_ne!(c("https://example.com/amplifier"), c("https://example.com"));
         assert_ne!(c("https://example.com/a?amp=2"), c("https://example.com/a"));
         assert_ne!(c("https://news.example.com/a"), c("https://example.com/a"));
+    }
+
+    #[test]
+    fn outlets_are_registrable_domains() {
+        assert_eq!(outlet_of("https://www.bbc.co.uk/news/x").as_deref(), Some("bbc.co.uk"));
+        assert_eq!(outlet_of("https://feeds.arstechnica.com/a").as_deref(), Some("arstechnica.com"));
+        assert_eq!(outlet_of("http://127.0.0.1:8080/f.xml").as_deref(), Some("127.0.0.1"));
+        assert_eq!(outlet_of("nonsense"), None);
     }
 
     #[test]

@@ -81,6 +81,7 @@ mod tests {
             guid: guid.map(String::from),
             url: url.map(String::from),
             canonical_url: None,
+            outlet: String::new(),
             title: title.into(),
             summary: String::new(),
             content: String::new(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::dedup::canonical_url;
+use crate::dedup::{canonical_url, outlet_of};
 pub use identity::KeyKind;
 
 /// Longest plain-text summary kept per story (bytes).
@@ -42,6 +42,8 @@ pub struct NewStory {
     pub guid: Option<String>,
     pub url: Option<String>,
     pub canonical_url: Option<String>,
+    /// The publishing outlet: registrable domain of the story's link, else of the feed.
+    pub outlet: String,
     pub title: String,
     pub summary: String,
     pub content: String,
@@ -161,11 +163,19 @@ fn normalise_entry(entry: &feed_rs::model::Entry, base: Option<&url::Url>, fetch
     };
     let guid = Some(entry.id.trim()).filter(|g| !g.is_empty()).map(str::to_string);
     let content_hash = identity::hash_text(&[&title, &summary, &content]);
+    // The canonical form unwraps AMP caches, so it also names the real outlet.
+    let canonical = url.as_deref().and_then(canonical_url);
     NewStory {
         entry_key: String::new(),
         entry_key_kind: KeyKind::Hash,
         guid,
-        canonical_url: url.as_deref().and_then(canonical_url),
+        outlet: canonical
+            .as_deref()
+            .or(url.as_deref())
+            .or(base.map(url::Url::as_str))
+            .and_then(outlet_of)
+            .unwrap_or_default(),
+        canonical_url: canonical,
         url,
         title,
         summary,

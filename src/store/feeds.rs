@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, parse_time, time_text};
 use crate::config::FeedSetting;
+use crate::dedup::ClusterIndex;
 use crate::feed::NewStory;
 
 /// A feed as stored, with its polling state.
@@ -265,14 +266,16 @@ impl Store {
         feed: &FeedRow,
         update: &FeedUpdate,
         stories: &[NewStory],
+        clusters: &mut ClusterIndex,
     ) -> Result<super::StoredCounts> {
         let tx = self.conn.transaction()?;
         let first_success = feed.last_success_at.is_none();
-        let counts = if stories.is_empty() {
-            super::StoredCounts::default()
-        } else {
-            super::stories::store_stories(&tx, feed.id, stories, update.polled_at, first_success)?
-        };
+        let mut counts = super::StoredCounts::default();
+        if !stories.is_empty() {
+            let new_rows;
+            (counts, new_rows) = super::stories::store_stories(&tx, feed.id, stories, update.polled_at, first_success)?;
+            counts.clustered = super::stories::assign_clusters(&tx, clusters, stories, &new_rows)?;
+        }
         let polled = time_text(update.polled_at);
         let next = time_text(update.next_poll_at);
         match &update.state {

@@ -18,7 +18,10 @@ pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
 
 /// Every migration, in order. The number is the schema version it brings the database to.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init.sql", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init.sql", include_str!("../../migrations/0001_init.sql")),
+    ("0002_clusters.sql", include_str!("../../migrations/0002_clusters.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, time_text};
+use crate::dedup::{ClusterIndex, StoredStory};
 use crate::feed::{KeyKind, NewStory};
 
 /// What storing one feed's entries did.
@@ -16,9 +17,13 @@ pub struct StoredCounts {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// New stories that joined an existing story cluster (another outlet's copy, or another
+    /// article about the same event).
+    pub clustered: usize,
 }
 
-/// Insert new entries and update changed ones, inside the caller's transaction.
+/// Insert new entries and update changed ones, inside the caller's transaction. Returns the
+/// counts and, for each new row, its id and its index in `stories`.
 /// `backfill` marks new rows as history (a feed's first poll), not news.
 pub(super) fn store_stories(
     tx: &Transaction,
@@ -26,7 +31,8 @@ pub(super) fn store_stories(
     stories: &[NewStory],
     fetched_at: DateTime<Utc>,
     backfill: bool,
-) -> Result<StoredCounts> {
+) -> Result<(StoredCounts, Vec<(i64, usize)>)> {
+    let mut new_rows = Vec::new();
     let mut counts = StoredCounts::default();
     let fetched = time_text(fetched_at);
     let mut find = tx.prepare_cached("SELECT id, content_hash FROM stories WHERE feed_id = ?1 AND entry_key = ?2")?;
@@ -38,15 +44,15 @@ pub(super) fn store_stories(
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO stories (feed_id, entry_key, entry_key_kind, guid, url, canonical_url, title, summary, content,
-             author, published_at, published_estimated, entry_updated_at, fetched_at, content_hash, backfill)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             author, published_at, published_estimated, entry_updated_at, fetched_at, content_hash, backfill, outlet)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     let mut update = tx.prepare_cached(
         "UPDATE stories SET url = ?2, canonical_url = ?3, title = ?4, summary = ?5, content = ?6, author = ?7,
              entry_updated_at = ?8, content_hash = ?9, changed_at = ?10, update_count = update_count + 1
          WHERE id = ?1",
     )?;
-    for s in stories {
+    for (i, s) in stories.iter().enumerate() {
         let mut key = s.entry_key.clone();
         let mut existing: Option<(i64, String)> =
             find.query_row(params![feed_id, key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
@@ -80,7 +86,9 @@ pub(super) fn store_stories(
                     fetched,
                     s.content_hash,
                     backfill,
+                    s.outlet,
                 ])?;
+                new_rows.push((tx.last_insert_rowid(), i));
                 counts.new += 1;
             }
             Some((_, hash)) if hash == s.content_hash => counts.unchanged += 1,
@@ -101,7 +109,59 @@ pub(super) fn store_stories(
             }
         }
     }
-    Ok(counts)
+    Ok((counts, new_rows))
+}
+
+/// Put each new story in its cluster (see `dedup::index`), merging clusters it links.
+pub(super) fn assign_clusters(
+    tx: &Transaction,
+    index: &mut ClusterIndex,
+    stories: &[NewStory],
+    new_rows: &[(i64, usize)],
+) -> Result<usize> {
+    let mut joined = 0;
+    let mut load = tx.prepare_cached(
+        "SELECT id, cluster_id, title, summary, canonical_url, published_at FROM stories
+         WHERE published_at >= ?1 AND published_at < ?2 AND cluster_id IS NOT NULL",
+    )?;
+    let mut same_url = tx.prepare_cached(
+        "SELECT DISTINCT cluster_id FROM stories WHERE canonical_url = ?1 AND id != ?2 AND cluster_id IS NOT NULL",
+    )?;
+    let mut set_cluster = tx.prepare_cached("UPDATE stories SET cluster_id = ?2 WHERE id = ?1")?;
+    let mut merge = tx.prepare_cached("UPDATE stories SET cluster_id = ?2 WHERE cluster_id = ?1")?;
+    for &(id, i) in new_rows {
+        let s = &stories[i];
+        index.ensure_loaded(s.published_at.timestamp(), |from, to| -> rusqlite::Result<Vec<StoredStory>> {
+            let from = time_text(DateTime::from_timestamp(from, 0).unwrap_or_default());
+            let to = time_text(DateTime::from_timestamp(to, 0).unwrap_or_default());
+            load.query_map(params![from, to], |r| {
+                let published: String = r.get(5)?;
+                Ok(StoredStory {
+                    story_id: r.get(0)?,
+                    cluster_id: r.get(1)?,
+                    title: r.get(2)?,
+                    summary: r.get(3)?,
+                    canonical_url: r.get(4)?,
+                    published: super::parse_time(&published).unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })?;
+        let url_clusters: Vec<i64> = match &s.canonical_url {
+            Some(url) => same_url.query_map(params![url, id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?,
+            None => Vec::new(),
+        };
+        let signature = index.signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at);
+        let assignment = index.assign(id, signature, &url_clusters);
+        set_cluster.execute(params![id, assignment.cluster_id])?;
+        for old in &assignment.merged {
+            merge.execute(params![old, assignment.cluster_id])?;
+        }
+        if assignment.cluster_id != id {
+            joined += 1;
+        }
+    }
+    Ok(joined)
 }
 
 /// Filters for `stories`.
@@ -111,16 +171,19 @@ pub struct StoryFilter {
     pub until: Option<DateTime<Utc>>,
     pub search: Option<String>,
     pub limit: Option<usize>,
+    /// Every article, rather than one line per story cluster.
+    pub all: bool,
 }
 
-/// A stored story as the CLI shows it.
+/// A stored story as the CLI shows it. In cluster mode it stands for its whole cluster: the
+/// first article stored, with the cluster's size and outlets.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoryRow {
     pub id: i64,
     pub title: String,
     pub url: Option<String>,
     pub canonical_url: Option<String>,
-    /// The outlet: the host of the story's link, else of its feed.
+    /// The outlet (registrable domain) that published this article.
     pub source: String,
     pub feed: String,
     pub published: String,
@@ -129,41 +192,62 @@ pub struct StoryRow {
     pub summary: String,
     pub backfill: bool,
     pub update_count: i64,
+    /// The story cluster: the same article from several outlets, or articles about one event.
+    pub cluster: i64,
+    /// Outlets covering the cluster.
+    pub sources: Vec<String>,
+    /// Articles in the cluster.
+    pub articles: i64,
 }
 
 impl Store {
-    /// Stories newest first (by published date), filtered.
+    /// Stories newest first (by published date), filtered: one row per cluster, or every
+    /// article with `filter.all`.
     pub fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>> {
         let search = filter.search.as_ref().map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
         let mut stmt = self.conn.prepare_cached(
-            "SELECT s.id, s.title, s.url, s.canonical_url, f.url, coalesce(f.name, f.title, f.url), s.published_at,
-                    s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count
+            "SELECT s.id, s.title, s.url, s.canonical_url, coalesce(s.outlet, ''), coalesce(f.name, f.title, f.url),
+                    s.published_at, s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count,
+                    s.cluster_id,
+                    (SELECT group_concat(DISTINCT m.outlet) FROM stories m WHERE m.cluster_id = s.cluster_id),
+                    (SELECT count(*) FROM stories m WHERE m.cluster_id = s.cluster_id)
              FROM stories s JOIN feeds f ON f.id = s.feed_id
-             WHERE (?1 IS NULL OR s.published_at >= ?1) AND (?2 IS NULL OR s.published_at < ?2)
-               AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\')
+             WHERE (?5 OR s.id = s.cluster_id)
+               AND (?1 IS NULL OR s.published_at >= ?1) AND (?2 IS NULL OR s.published_at < ?2)
+               AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\'
+                    OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
+                         AND (m.title LIKE ?3 ESCAPE '\\' OR m.summary LIKE ?3 ESCAPE '\\'))))
              ORDER BY s.published_at DESC, s.id DESC
              LIMIT ?4",
         )?;
         let limit = filter.limit.map_or(-1, |l| l as i64);
         let rows = stmt
-            .query_map(params![filter.since.map(time_text), filter.until.map(time_text), search, limit], |r| {
-                let url: Option<String> = r.get(2)?;
-                let feed_url: String = r.get(4)?;
-                Ok(StoryRow {
-                    id: r.get(0)?,
-                    title: r.get(1)?,
-                    source: outlet(url.as_deref().unwrap_or(&feed_url)),
-                    url,
-                    canonical_url: r.get(3)?,
-                    feed: r.get(5)?,
-                    published: r.get(6)?,
-                    published_estimated: r.get(7)?,
-                    fetched: r.get(8)?,
-                    summary: r.get(9)?,
-                    backfill: r.get(10)?,
-                    update_count: r.get(11)?,
-                })
-            })?
+            .query_map(
+                params![filter.since.map(time_text), filter.until.map(time_text), search, limit, filter.all],
+                |r| {
+                    let outlets: Option<String> = r.get(13)?;
+                    let mut sources: Vec<String> =
+                        outlets.unwrap_or_default().split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
+                    sources.sort();
+                    Ok(StoryRow {
+                        id: r.get(0)?,
+                        title: r.get(1)?,
+                        url: r.get(2)?,
+                        canonical_url: r.get(3)?,
+                        source: r.get(4)?,
+                        feed: r.get(5)?,
+                        published: r.get(6)?,
+                        published_estimated: r.get(7)?,
+                        fetched: r.get(8)?,
+                        summary: r.get(9)?,
+                        backfill: r.get(10)?,
+                        update_count: r.get(11)?,
+                        cluster: r.get::<_, Option<i64>>(12)?.unwrap_or_default(),
+                        sources,
+                        articles: r.get(14)?,
+                    })
+                },
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -172,14 +256,6 @@ impl Store {
     pub fn story_count(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT count(*) FROM stories", [], |r| r.get(0))?)
     }
-}
-
-/// The outlet's domain for display: the host without `www.`.
-fn outlet(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string()))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -195,6 +271,7 @@ mod tests {
             guid: Some(key.into()),
             url: Some(format!("https://example.org/{key}")),
             canonical_url: Some(format!("https://example.org/{key}")),
+            outlet: "example.org".into(),
             title: title.into(),
             summary: String::new(),
             content: String::new(),
@@ -204,6 +281,10 @@ mod tests {
             entry_updated_at: None,
             content_hash: crate::feed::identity::hash_text(&[title]),
         }
+    }
+
+    fn clusters() -> ClusterIndex {
+        ClusterIndex::new(crate::dedup::Signer::new(&crate::stance::Profile::builtin(), Default::default()))
     }
 
     fn fetched() -> FeedUpdate {
@@ -227,18 +308,20 @@ mod tests {
             .sync_config_feeds(&[FeedSetting { url: "https://example.org/f".into(), name: None, interval: None }])
             .unwrap();
         let feed = store.feeds().unwrap().remove(0);
-        let c = store.record_poll(&feed, &fetched(), &[story("a", "A"), story("b", "B")]).unwrap();
-        assert_eq!(c, StoredCounts { new: 2, updated: 0, unchanged: 0 });
+        let c = store.record_poll(&feed, &fetched(), &[story("a", "A"), story("b", "B")], &mut clusters()).unwrap();
+        assert_eq!(c, StoredCounts { new: 2, updated: 0, unchanged: 0, clustered: 0 });
         let feed = store.feeds().unwrap().remove(0);
         assert_eq!(feed.backfilled, Some(2));
         // b leaves the feed, a changes its title.
-        let c = store.record_poll(&feed, &fetched(), &[story("a", "A, updated")]).unwrap();
-        assert_eq!(c, StoredCounts { new: 0, updated: 1, unchanged: 0 });
+        let c = store.record_poll(&feed, &fetched(), &[story("a", "A, updated")], &mut clusters()).unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 1, unchanged: 0, clustered: 0 });
         // b comes back: not new.
-        let c = store.record_poll(&feed, &fetched(), &[story("a", "A, updated"), story("b", "B")]).unwrap();
-        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 2 });
+        let c = store
+            .record_poll(&feed, &fetched(), &[story("a", "A, updated"), story("b", "B")], &mut clusters())
+            .unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 2, clustered: 0 });
         assert_eq!(store.story_count().unwrap(), 2);
-        let rows = store.stories(&StoryFilter::default()).unwrap();
+        let rows = store.stories(&StoryFilter { all: true, ..Default::default() }).unwrap();
         assert!(rows.iter().all(|r| r.backfill), "first poll stories are backfill");
         assert_eq!(rows.iter().find(|r| r.title == "A, updated").unwrap().update_count, 1);
     }
@@ -253,11 +336,11 @@ mod tests {
         both[0].url = Some("https://example.org/1".into());
         both[1].url = Some("https://example.org/2".into());
         crate::feed::identity::assign_keys(&mut both);
-        store.record_poll(&feed, &fetched(), &both).unwrap();
+        store.record_poll(&feed, &fetched(), &both, &mut clusters()).unwrap();
         let mut alone = vec![both[1].clone()];
         crate::feed::identity::assign_keys(&mut alone);
         assert_eq!(alone[0].entry_key, "x");
-        let c = store.record_poll(&feed, &fetched(), &alone).unwrap();
-        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 1 });
+        let c = store.record_poll(&feed, &fetched(), &alone, &mut clusters()).unwrap();
+        assert_eq!(c, StoredCounts { new: 0, updated: 0, unchanged: 1, clustered: 0 });
     }
 }

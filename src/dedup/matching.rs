@@ -1,0 +1,244 @@
+//! When are two stories the same? Pure functions over precomputed signatures.
+//!
+//! Two levels, from DESIGN's layered approach:
+//! - **duplicate** (the same article): same canonical URL (any time); or, within the window,
+//!   the same normalised title, or word-shingle Jaccard of title + summary ≥ the threshold;
+//! - **related** (the same event, another article): within the cluster window, a shared
+//!   organisation, title-word Jaccard ≥ the threshold, and agreeing events — a shared event
+//!   kind, or a shared product when one headline names no event. "Meta releases Llama" and
+//!   "Meta restricts Llama's licence" name different events and stay apart.
+//!
+//! Both relations are symmetric and depend only on the two stories, so the clusters they
+//! induce (connected components) do not depend on the order stories arrive in.
+
+use chrono::{DateTime, Utc};
+
+use super::text;
+use crate::stance::{EntityMatcher, MentionKind, Profile};
+
+/// Thresholds (the `[dedup]` config section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupSettings {
+    /// Duplicates by title or text must be published within this many seconds of each other.
+    pub window_secs: i64,
+    pub shingle_jaccard: f64,
+    /// Related articles must be published within this many seconds of each other.
+    pub cluster_window_secs: i64,
+    pub title_jaccard: f64,
+    /// Tracking parameters removed from URLs besides the built-in list.
+    pub extra_tracking_params: Vec<String>,
+}
+
+impl Default for DedupSettings {
+    fn default() -> Self {
+        DedupSettings {
+            window_secs: 72 * 3600,
+            shingle_jaccard: 0.5,
+            cluster_window_secs: 72 * 3600,
+            title_jaccard: 0.3,
+            extra_tracking_params: Vec::new(),
+        }
+    }
+}
+
+/// Everything the relations look at, computed once per story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub published: i64,
+    pub canonical_url: Option<String>,
+    pub title_key: String,
+    /// Content words of the title (hashed, sorted, distinct).
+    pub title_words: Vec<u64>,
+    /// Word 3-shingles of title + summary.
+    pub shingles: Vec<u64>,
+    /// Profile entity indices mentioned in the title or summary.
+    pub entities: Vec<usize>,
+    /// Event kinds the headline names (indices into the profile's events).
+    pub events: Vec<usize>,
+    /// Product and model names in the headline (hashed): profile products and words that mix
+    /// letters and digits ("r2", "gpt-5").
+    pub products: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Duplicate,
+    Related,
+    Unrelated,
+}
+
+/// Builds signatures with the profile's entities and event words.
+pub struct Signer {
+    matcher: EntityMatcher,
+    /// (event kind index, words of the phrase)
+    events: Vec<(usize, Vec<String>)>,
+    pub settings: DedupSettings,
+}
+
+impl Signer {
+    pub fn new(profile: &Profile, settings: DedupSettings) -> Signer {
+        let mut events = Vec::new();
+        for (i, (_, phrases)) in profile.events.iter().enumerate() {
+            for p in phrases {
+                events.push((i, text::words(p)));
+            }
+        }
+        Signer { matcher: EntityMatcher::new(profile), events, settings }
+    }
+
+    pub fn sign(&self, title: &str, summary: &str, canonical_url: Option<&str>, published: DateTime<Utc>) -> Signature {
+        let headline = text::strip_outlet_suffix(title);
+        let title_words_list = text::content_words(&headline);
+        let mut body_words = title_words_list.clone();
+        body_words.extend(text::content_words(summary));
+
+        let title_mentions = self.matcher.mentions(&headline);
+        let mut entities: Vec<usize> = title_mentions.iter().map(|m| m.entity).collect();
+        for sentence in crate::stance::sentences::split(summary).into_iter().take(3) {
+            entities.extend(self.matcher.mentions(sentence).iter().map(|m| m.entity));
+        }
+        entities.sort_unstable();
+        entities.dedup();
+
+        let raw_words = text::words(&headline);
+        let mut events: Vec<usize> = self
+            .events
+            .iter()
+            .filter(|(_, phrase)| contains_phrase(&raw_words, phrase))
+            .map(|(kind, _)| *kind)
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+
+        let mut products: Vec<String> = title_mentions
+            .iter()
+            .filter(|m| m.kind == MentionKind::Product)
+            .map(|m| headline[m.start..m.end].to_lowercase())
+            .collect();
+        products.extend(
+            raw_words
+                .iter()
+                .filter(|w| w.chars().any(|c| c.is_ascii_digit()) && w.chars().any(char::is_alphabetic))
+                .cloned(),
+        );
+
+        Signature {
+            published: published.timestamp(),
+            canonical_url: canonical_url.map(str::to_string),
+            title_key: text::title_key(title),
+            title_words: text::hash_set(&title_words_list),
+            shingles: text::shingles(&body_words),
+            entities,
+            events,
+            products: text::hash_set(&products),
+        }
+    }
+}
+
+fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
+    !phrase.is_empty() && words.windows(phrase.len()).any(|w| w == phrase)
+}
+
+fn intersects<T: Ord>(a: &[T], b: &[T]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// How `a` and `b` relate.
+pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
+    if a.canonical_url.is_some() && a.canonical_url == b.canonical_url {
+        return Relation::Duplicate;
+    }
+    let apart = (a.published - b.published).abs();
+    if apart <= s.window_secs {
+        if a.title_words.len() >= 3 && a.title_key == b.title_key {
+            return Relation::Duplicate;
+        }
+        if a.shingles.len() >= 3
+            && b.shingles.len() >= 3
+            && text::jaccard(&a.shingles, &b.shingles) >= s.shingle_jaccard
+        {
+            return Relation::Duplicate;
+        }
+    }
+    if apart <= s.cluster_window_secs
+        && intersects(&a.entities, &b.entities)
+        && text::jaccard(&a.title_words, &b.title_words) >= s.title_jaccard
+        && events_agree(a, b)
+    {
+        return Relation::Related;
+    }
+    Relation::Unrelated
+}
+
+fn events_agree(a: &Signature, b: &Signature) -> bool {
+    if !a.events.is_empty() && !b.events.is_empty() {
+        return intersects(&a.events, &b.events);
+    }
+    intersects(&a.products, &b.products)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sig(title: &str, summary: &str, url: &str, hours: i64) -> Signature {
+        let signer = Signer::new(&Profile::builtin(), DedupSettings::default());
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(hours);
+        signer.sign(title, summary, crate::dedup::canonical_url(url).as_deref(), t)
+    }
+
+    fn rel(a: &Signature, b: &Signature) -> Relation {
+        relation(a, b, &DedupSettings::default())
+    }
+
+    #[test]
+    fn same_canonical_url_is_a_duplicate_whatever_the_titles() {
+        let a = sig("Meta opens Llama 5", "", "https://news.example/a?utm_source=x", 0);
+        let b = sig("Something else entirely", "", "https://www.news.example/a/", 200);
+        assert_eq!(rel(&a, &b), Relation::Duplicate);
+    }
+
+    #[test]
+    fn same_title_within_the_window_is_a_duplicate() {
+        let a = sig("Meta releases Llama 5 with open weights - The Verge", "", "https://a.example/1", 0);
+        let b = sig("Meta Releases Llama 5 With Open Weights | Reuters", "", "https://b.example/2", 30);
+        assert_eq!(rel(&a, &b), Relation::Duplicate);
+        let late = sig("Meta releases Llama 5 with open weights", "", "https://c.example/3", 100);
+        assert_ne!(rel(&a, &late), Relation::Duplicate, "outside 72 h");
+    }
+
+    #[test]
+    fn syndicated_text_is_a_duplicate() {
+        let summary = "The company said on Tuesday the model weights can be downloaded by researchers and developers under a permissive licence.";
+        let a = sig("Meta puts Llama 5 weights online", summary, "https://a.example/1", 0);
+        let b = sig("Llama 5 weights now downloadable, Meta says", summary, "https://b.example/9", 5);
+        assert_eq!(rel(&a, &b), Relation::Duplicate);
+    }
+
+    #[test]
+    fn same_event_other_article_is_related() {
+        let a = sig("Meta releases Llama 5 as open weights", "", "https://a.example/1", 0);
+        let b = sig("Meta launches Llama 5, its biggest open model", "", "https://b.example/2", 20);
+        assert_eq!(rel(&a, &b), Relation::Related);
+    }
+
+    #[test]
+    fn hard_negatives_stay_apart() {
+        // Same organisation and product, different events.
+        let a = sig("Meta releases Llama 5 as open weights", "", "https://a.example/1", 0);
+        let b = sig("Meta restricts Llama 5 licence for big rivals", "", "https://b.example/2", 10);
+        assert_eq!(rel(&a, &b), Relation::Unrelated);
+        // Same event word, different organisation.
+        let c = sig("Google releases Gemma 4 as open weights", "", "https://c.example/3", 5);
+        assert_eq!(rel(&a, &c), Relation::Unrelated);
+    }
+}
