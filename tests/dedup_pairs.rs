@@ -909,7 +909,8 @@ fn labelled_pairs() -> Vec<Pair> {
         let e1 = g.event(Some(org), None, 0);
         let others: Vec<usize> = Gen::scenarios_for(org).into_iter().filter(|&s| s != e1.scenario).collect();
         let sc2 = g.pick(&others);
-        let mut e2 = g.event(Some(org), Some(sc2), g.rng.i64(0..70 * HOUR));
+        let at = g.rng.i64(0..70 * HOUR);
+        let mut e2 = g.event(Some(org), Some(sc2), at);
         if g.chance(70) {
             e2.product = e1.product;
         }
@@ -928,7 +929,8 @@ fn labelled_pairs() -> Vec<Pair> {
         let e1 = g.event(None, Some(sc), 0);
         let others: Vec<usize> = Gen::orgs_for(sc).into_iter().filter(|&o| o != e1.org).collect();
         let org2 = g.pick(&others);
-        let e2 = g.event(Some(org2), Some(sc), g.rng.i64(0..70 * HOUR));
+        let at = g.rng.i64(0..70 * HOUR);
+        let e2 = g.event(Some(org2), Some(sc), at);
         let a = g.random_article(&e1, e1.at);
         let b = if g.rng.bool() {
             let s = g.rng.usize(..SCENARIOS[sc].summaries.len());
@@ -963,7 +965,8 @@ fn labelled_pairs() -> Vec<Pair> {
         let sc_name = g.pick(RECURRING);
         let sc = SCENARIOS.iter().position(|s| s.name == sc_name).unwrap();
         let e1 = g.event(None, Some(sc), 0);
-        let mut e2 = g.event(Some(e1.org), Some(sc), g.rng.i64(4 * DAY..12 * DAY));
+        let at = g.rng.i64(4 * DAY..12 * DAY);
+        let mut e2 = g.event(Some(e1.org), Some(sc), at);
         e2.product = e1.product;
         let a = g.random_article(&e1, 0);
         let outlet = g.rng.usize(..OUTLETS.len());
@@ -1131,7 +1134,8 @@ fn clustered_stories() -> Vec<Story> {
         if g.chance(75) {
             let others: Vec<usize> = Gen::scenarios_for(org).into_iter().filter(|&s| !taken(&events, org, s)).collect();
             let sc2 = g.pick(&others);
-            let mut e2 = g.event(Some(org), Some(sc2), at + g.rng.i64(6 * HOUR..66 * HOUR));
+            let at2 = at + g.rng.i64(6 * HOUR..66 * HOUR);
+            let mut e2 = g.event(Some(org), Some(sc2), at2);
             if g.chance(60) {
                 e2.product = ev.product;
             }
@@ -1143,14 +1147,16 @@ fn clustered_stories() -> Vec<Story> {
                 Gen::orgs_for(sc).into_iter().filter(|&o| o != org && !taken(&events, o, sc)).collect();
             if !others.is_empty() {
                 let org2 = g.pick(&others);
-                events.push(g.event(Some(org2), Some(sc), at + g.rng.i64(0..48 * HOUR)));
+                let at2 = at + g.rng.i64(0..48 * HOUR);
+                events.push(g.event(Some(org2), Some(sc), at2));
             }
         }
     }
 
     let mut stories = Vec::new();
     for ev in &events {
-        let original = g.random_article(ev, ev.at + g.rng.i64(0..2 * HOUR));
+        let at = ev.at + g.rng.i64(0..2 * HOUR);
+        let original = g.random_article(ev, at);
         let mut coverage = vec![original.clone()];
         for _ in 0..g.rng.usize(0..=2) {
             let at = original.at + g.rng.i64(10..30 * HOUR);

@@ -164,10 +164,10 @@ fn stem(word: &str) -> String {
         return word.to_string();
     }
     for suffix in ["ing", "ed", "es", "e", "s"] {
-        if let Some(stem) = word.strip_suffix(suffix) {
-            if stem.len() >= 4 {
-                return stem.to_string();
-            }
+        if let Some(stem) = word.strip_suffix(suffix)
+            && stem.len() >= 4
+        {
+            return stem.to_string();
         }
     }
     word.to_string()
