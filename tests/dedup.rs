@@ -32,7 +32,8 @@ fn feed(items: &[Item]) -> String {
     out
 }
 
-const ANNOUNCEMENT: &str = "The company said the weights of its largest model can be downloaded by anyone who accepts the licence.";
+const ANNOUNCEMENT: &str =
+    "The company said the weights of its largest model can be downloaded by anyone who accepts the licence.";
 
 /// Five feeds: the same news from four outlets (plain, tracking parameters, AMP, a rewrite),
 /// an aggregator repeating the first outlet's article under an AMP/tracking URL, and an
@@ -97,7 +98,10 @@ fn serve(server: &TestServer) -> Vec<String> {
             published: "Mon, 02 Nov 2026 10:00:00 GMT",
         }])),
     );
-    ["/first.xml", "/second.xml", "/third.xml", "/fourth.xml", "/aggregator.xml"].iter().map(|p| server.url(p)).collect()
+    ["/first.xml", "/second.xml", "/third.xml", "/fourth.xml", "/aggregator.xml"]
+        .iter()
+        .map(|p| server.url(p))
+        .collect()
 }
 
 #[test]

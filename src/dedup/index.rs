@@ -22,6 +22,11 @@ use super::text::hash;
 const DAY: i64 = 86_400;
 /// Bottom-k sketch size for shingle keys.
 const SHINGLE_KEYS: usize = 16;
+/// A key shared by this many indexed stories says nothing about any one of them (templated
+/// text, boilerplate): it is frozen — neither consulted nor extended — so candidate search
+/// stays bounded on pathological input. Below this size clustering is exactly
+/// order-independent; above it, stories linked only through such a key may cluster by order.
+const MAX_POSTING: usize = 256;
 
 /// A stored story, as the loader hands it to the index.
 #[derive(Debug, Clone)]
@@ -103,7 +108,7 @@ impl ClusterIndex {
         let mut duplicate = !same_url_clusters.is_empty();
         let mut seen: HashSet<u32> = HashSet::new();
         for key in keys_of(&signature) {
-            let Some(candidates) = self.keys.get(&key) else { continue };
+            let Some(candidates) = self.keys.get(&key).filter(|c| c.len() < MAX_POSTING) else { continue };
             for &at in candidates {
                 if !seen.insert(at) {
                     continue;
@@ -139,7 +144,10 @@ impl ClusterIndex {
         }
         let at = self.stories.len() as u32;
         for key in keys_of(&story.signature) {
-            self.keys.entry(key).or_default().push(at);
+            let list = self.keys.entry(key).or_default();
+            if list.len() < MAX_POSTING {
+                list.push(at);
+            }
         }
         self.stories.push(story);
     }
@@ -170,7 +178,7 @@ impl ClusterIndex {
 }
 
 fn keys_of(sig: &Signature) -> Vec<u64> {
-    let mut keys = Vec::with_capacity(1 + SHINGLE_KEYS + sig.entities.len() * sig.title_words.len());
+    let mut keys = Vec::with_capacity(1 + SHINGLE_KEYS + sig.entities.len() * sig.topic_words.len());
     if !sig.title_key.is_empty() {
         keys.push(hash(&["title", &sig.title_key]));
     }
@@ -178,8 +186,9 @@ fn keys_of(sig: &Signature) -> Vec<u64> {
     for s in sig.shingles.iter().take(SHINGLE_KEYS) {
         keys.push(hash(&["shingle", &s.to_string()]));
     }
+    // Related articles share their subject (or an entity) and a topic word.
     for e in &sig.entities {
-        for w in &sig.title_words {
+        for w in &sig.topic_words {
             keys.push(hash(&["entity-word", &e.to_string(), &w.to_string()]));
         }
     }

@@ -53,8 +53,14 @@ pub struct Signature {
     pub shingles: Vec<u64>,
     /// Profile entity indices mentioned in the title or summary.
     pub entities: Vec<usize>,
-    /// Event kinds the headline names (indices into the profile's events).
-    pub events: Vec<usize>,
+    /// The headline's subject: the first entity it names.
+    pub subject: Option<usize>,
+    /// Title content words that are not names of entities or products (hashed): what the
+    /// headline says happened, and to what.
+    pub topic_words: Vec<u64>,
+    /// The headline's main event kind: the earliest event word in it (index into the
+    /// profile's events). "Meta delays Llama 5 release" is a delay, not a release.
+    pub event: Option<usize>,
     /// Product and model names in the headline (hashed): profile products and words that mix
     /// letters and digits ("r2", "gpt-5").
     pub products: Vec<u64>,
@@ -101,14 +107,17 @@ impl Signer {
         entities.dedup();
 
         let raw_words = text::words(&headline);
-        let mut events: Vec<usize> = self
+        let event = self
             .events
             .iter()
-            .filter(|(_, phrase)| contains_phrase(&raw_words, phrase))
-            .map(|(kind, _)| *kind)
-            .collect();
-        events.sort_unstable();
-        events.dedup();
+            .filter_map(|(kind, phrase)| phrase_position(&raw_words, phrase).map(|at| (at, *kind)))
+            .min()
+            .map(|(_, kind)| kind);
+
+        // Words inside entity and product names say who, not what.
+        let name_words: Vec<String> =
+            title_mentions.iter().flat_map(|m| text::content_words(&headline[m.start..m.end])).collect();
+        let topic: Vec<String> = title_words_list.iter().filter(|w| !name_words.contains(w)).cloned().collect();
 
         let mut products: Vec<String> = title_mentions
             .iter()
@@ -128,15 +137,20 @@ impl Signer {
             title_key: text::title_key(title),
             title_words: text::hash_set(&title_words_list),
             shingles: text::shingles(&body_words),
+            subject: title_mentions.first().map(|m| m.entity),
             entities,
-            events,
+            topic_words: text::hash_set(&topic),
+            event,
             products: text::hash_set(&products),
         }
     }
 }
 
-fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
-    !phrase.is_empty() && words.windows(phrase.len()).any(|w| w == phrase)
+fn phrase_position(words: &[String], phrase: &[String]) -> Option<usize> {
+    if phrase.is_empty() {
+        return None;
+    }
+    words.windows(phrase.len()).position(|w| w == phrase)
 }
 
 fn intersects<T: Ord>(a: &[T], b: &[T]) -> bool {
@@ -161,7 +175,11 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
         if a.title_words.len() >= 3 && a.title_key == b.title_key {
             return Relation::Duplicate;
         }
-        if a.shingles.len() >= 3
+        // Shared boilerplate is not a shared article: texts about different organisations
+        // are never duplicates.
+        let same_subjects = a.entities.is_empty() || b.entities.is_empty() || intersects(&a.entities, &b.entities);
+        if same_subjects
+            && a.shingles.len() >= 3
             && b.shingles.len() >= 3
             && text::jaccard(&a.shingles, &b.shingles) >= s.shingle_jaccard
         {
@@ -169,7 +187,8 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
         }
     }
     if apart <= s.cluster_window_secs
-        && intersects(&a.entities, &b.entities)
+        && same_subject(a, b)
+        && intersects(&a.topic_words, &b.topic_words)
         && text::jaccard(&a.title_words, &b.title_words) >= s.title_jaccard
         && events_agree(a, b)
     {
@@ -178,11 +197,21 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
     Relation::Unrelated
 }
 
-fn events_agree(a: &Signature, b: &Signature) -> bool {
-    if !a.events.is_empty() && !b.events.is_empty() {
-        return intersects(&a.events, &b.events);
+/// Both headlines are about the same organisation: their subjects match when both name one;
+/// otherwise they must share an organisation somewhere.
+fn same_subject(a: &Signature, b: &Signature) -> bool {
+    match (a.subject, b.subject) {
+        (Some(x), Some(y)) => x == y,
+        _ => intersects(&a.entities, &b.entities),
     }
-    intersects(&a.products, &b.products)
+}
+
+/// The same main event, or — when a headline names none — the same product.
+fn events_agree(a: &Signature, b: &Signature) -> bool {
+    match (a.event, b.event) {
+        (Some(x), Some(y)) => x == y,
+        _ => intersects(&a.products, &b.products),
+    }
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub fn title_key(title: &str) -> String {
 /// are all capitalised (or a domain), the way outlets sign their headlines.
 pub fn strip_outlet_suffix(title: &str) -> String {
     let title = title.trim();
-    for sep in [" | ", " - ", " – ", " — ", " :: "] {
+    for sep in [" | ", " - ", " – ", " — ", " • ", " :: "] {
         if let Some(at) = title.rfind(sep) {
             let (head, tail) = (&title[..at], &title[at + sep.len()..]);
             let tail_words: Vec<&str> = tail.split_whitespace().collect();
@@ -126,7 +126,9 @@ pub fn strip_outlet_suffix(title: &str) -> String {
 /// NFKC-normalised lowercase words (letters and digits; other characters separate words, except
 /// an inner `.` or `-` between alphanumerics, so "3.1" and "gpt-4o" stay one word).
 pub fn words(text: &str) -> Vec<String> {
-    let normalised: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    // NFKC is a no-op on ASCII, the common case; skip its cost there.
+    let normalised: String =
+        if text.is_ascii() { text.to_ascii_lowercase() } else { text.nfkc().flat_map(char::to_lowercase).collect() };
     let chars: Vec<char> = normalised.chars().collect();
     let mut out = Vec::new();
     let mut current = String::new();
