@@ -21,12 +21,39 @@ use super::text::hash;
 
 const DAY: i64 = 86_400;
 /// Bottom-k sketch size for shingle keys.
-const SHINGLE_KEYS: usize = 16;
-/// A key shared by this many indexed stories says nothing about any one of them (templated
-/// text, boilerplate): it is frozen — neither consulted nor extended — so candidate search
-/// stays bounded on pathological input. Below this size clustering is exactly
-/// order-independent; above it, stories linked only through such a key may cluster by order.
-const MAX_POSTING: usize = 256;
+const SHINGLE_KEYS: usize = 4;
+/// A key's stories are grouped by cluster, and a new story is compared with a cluster's members
+/// only until one relates (then the whole cluster is linked), so a key shared by a big cluster
+/// costs one comparison. A key shared by this many *different* clusters is boilerplate: it takes
+/// no further clusters, which bounds candidate search on pathological input (below this,
+/// clustering is exactly order-independent).
+const MAX_GROUPS: usize = 512;
+/// How many of a key's most recent groups are checked for the new story's cluster before a new
+/// group is opened (groups are only a speed-up: two groups of one cluster are still correct).
+const GROUP_LOOKBACK: usize = 4;
+
+/// The stories of one cluster (as it was when they were indexed) under one key.
+struct Group {
+    cluster: i64,
+    members: Vec<u32>,
+}
+
+/// A key's stories. Most keys belong to one story only, so that case takes no allocation.
+enum Posting {
+    One { cluster: i64, at: u32 },
+    Groups(Vec<Group>),
+}
+
+impl Posting {
+    /// (cluster, members) of each group.
+    fn groups(&self) -> impl Iterator<Item = (i64, &[u32])> {
+        let (one, many) = match self {
+            Posting::One { cluster, at } => (Some((*cluster, std::slice::from_ref(at))), &[][..]),
+            Posting::Groups(groups) => (None, &groups[..]),
+        };
+        one.into_iter().chain(many.iter().map(|g| (g.cluster, &g.members[..])))
+    }
+}
 
 /// A stored story, as the loader hands it to the index.
 #[derive(Debug, Clone)]
@@ -60,11 +87,14 @@ pub struct Assignment {
 pub struct ClusterIndex {
     pub signer: Signer,
     stories: Vec<IndexedStory>,
-    keys: HashMap<u64, Vec<u32>>,
+    keys: HashMap<u64, Posting>,
     loaded_days: HashSet<i64>,
     known: HashSet<i64>,
     /// Union-find over cluster ids merged during this index's life.
     parent: HashMap<i64, i64>,
+    /// `marks[i] == generation`: story i was already compared in this `assign` call.
+    marks: Vec<u32>,
+    generation: u32,
 }
 
 impl ClusterIndex {
@@ -76,6 +106,8 @@ impl ClusterIndex {
             loaded_days: HashSet::new(),
             known: HashSet::new(),
             parent: HashMap::new(),
+            marks: Vec::new(),
+            generation: 0,
         }
     }
 
@@ -104,33 +136,44 @@ impl ClusterIndex {
     /// Decide the cluster of a new story (already stored with id `story_id`), given the
     /// clusters of stored stories with the same canonical URL (any date), and index it.
     pub fn assign(&mut self, story_id: i64, signature: Signature, same_url_clusters: &[i64]) -> Assignment {
-        let mut linked: Vec<i64> = same_url_clusters.iter().map(|c| self.find(*c)).collect();
+        let mut linked: Vec<i64> = same_url_clusters.iter().map(|c| self.root(*c)).collect();
         let mut duplicate = !same_url_clusters.is_empty();
-        let mut seen: HashSet<u32> = HashSet::new();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.generation = 1;
+        }
         for key in keys_of(&signature) {
-            let Some(candidates) = self.keys.get(&key).filter(|c| c.len() < MAX_POSTING) else { continue };
-            for &at in candidates {
-                if !seen.insert(at) {
+            let Some(posting) = self.keys.get(&key) else { continue };
+            for (cluster, members) in posting.groups() {
+                let root = self.root(cluster);
+                if linked.contains(&root) {
                     continue;
                 }
-                let other = &self.stories[at as usize];
-                if other.story_id == story_id {
-                    continue;
-                }
-                match relation(&signature, &other.signature, &self.signer.settings) {
-                    Relation::Unrelated => {}
-                    r => {
-                        duplicate |= r == Relation::Duplicate;
-                        linked.push(other.cluster_id);
+                for &at in members {
+                    if self.marks[at as usize] == self.generation {
+                        continue;
+                    }
+                    self.marks[at as usize] = self.generation;
+                    let other = &self.stories[at as usize];
+                    if other.story_id == story_id {
+                        continue;
+                    }
+                    match relation(&signature, &other.signature, &self.signer.settings) {
+                        Relation::Unrelated => {}
+                        r => {
+                            duplicate |= r == Relation::Duplicate;
+                            linked.push(root);
+                            break;
+                        }
                     }
                 }
             }
         }
-        let mut clusters: Vec<i64> = linked.into_iter().map(|c| self.find(c)).collect();
-        clusters.sort_unstable();
-        clusters.dedup();
-        let cluster_id = clusters.first().copied().unwrap_or(story_id).min(story_id);
-        let merged: Vec<i64> = clusters.into_iter().filter(|c| *c != cluster_id).collect();
+        linked.sort_unstable();
+        linked.dedup();
+        let cluster_id = linked.first().copied().unwrap_or(story_id).min(story_id);
+        let merged: Vec<i64> = linked.into_iter().filter(|c| *c != cluster_id).collect();
         for m in &merged {
             self.parent.insert(*m, cluster_id);
         }
@@ -143,29 +186,34 @@ impl ClusterIndex {
             return;
         }
         let at = self.stories.len() as u32;
+        let root = self.root(story.cluster_id);
         for key in keys_of(&story.signature) {
-            let list = self.keys.entry(key).or_default();
-            if list.len() < MAX_POSTING {
-                list.push(at);
+            let parent = &self.parent;
+            match self.keys.entry(key) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Posting::One { cluster: root, at });
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let posting = o.get_mut();
+                    if let Posting::One { cluster, at: first } = *posting {
+                        *posting = Posting::Groups(vec![Group { cluster, members: vec![first] }]);
+                    }
+                    let Posting::Groups(groups) = posting else { continue };
+                    let start = groups.len().saturating_sub(GROUP_LOOKBACK);
+                    match groups[start..].iter().rposition(|g| root_in(parent, g.cluster) == root) {
+                        Some(i) => groups[start + i].members.push(at),
+                        None if groups.len() < MAX_GROUPS => groups.push(Group { cluster: root, members: vec![at] }),
+                        None => {}
+                    }
+                }
             }
         }
         self.stories.push(story);
+        self.marks.push(0);
     }
 
-    /// The cluster a (possibly merged) cluster id now belongs to.
-    fn find(&mut self, mut id: i64) -> i64 {
-        let mut path = Vec::new();
-        while let Some(&next) = self.parent.get(&id) {
-            if next == id {
-                break;
-            }
-            path.push(id);
-            id = next;
-        }
-        for p in path {
-            self.parent.insert(p, id);
-        }
-        id
+    fn root(&self, id: i64) -> i64 {
+        root_in(&self.parent, id)
     }
 
     pub fn len(&self) -> usize {
@@ -177,11 +225,21 @@ impl ClusterIndex {
     }
 }
 
+/// The cluster a (possibly merged) cluster id now belongs to. Merges always point to a smaller
+/// id, so the chain ends.
+fn root_in(parent: &HashMap<i64, i64>, mut id: i64) -> i64 {
+    while let Some(&next) = parent.get(&id) {
+        if next == id {
+            break;
+        }
+        id = next;
+    }
+    id
+}
+
 fn keys_of(sig: &Signature) -> Vec<u64> {
     let mut keys = Vec::with_capacity(1 + SHINGLE_KEYS + sig.entities.len() * sig.topic_words.len());
-    if !sig.title_key.is_empty() {
-        keys.push(hash(&["title", &sig.title_key]));
-    }
+    keys.push(hash(&["title", &sig.title_key.to_string()]));
     // Shingles are sorted hashes: the first k are the bottom-k sketch.
     for s in sig.shingles.iter().take(SHINGLE_KEYS) {
         keys.push(hash(&["shingle", &s.to_string()]));

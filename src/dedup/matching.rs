@@ -16,6 +16,9 @@ use chrono::{DateTime, Utc};
 use super::text;
 use crate::stance::{EntityMatcher, MentionKind, Profile};
 
+/// Words of title + summary that go into shingles.
+const MAX_BODY_WORDS: usize = 120;
+
 /// Thresholds (the `[dedup]` config section).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DedupSettings {
@@ -45,12 +48,14 @@ impl Default for DedupSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signature {
     pub published: i64,
-    pub canonical_url: Option<String>,
-    pub title_key: String,
+    /// Hash of the canonical URL.
+    pub canonical_url: Option<u64>,
+    /// Hash of the normalised title (`text::title_key`).
+    pub title_key: u64,
     /// Content words of the title (hashed, sorted, distinct).
     pub title_words: Vec<u64>,
     /// Word 3-shingles of title + summary.
-    pub shingles: Vec<u64>,
+    pub shingles: Vec<u32>,
     /// Profile entity indices mentioned in the title or summary.
     pub entities: Vec<usize>,
     /// The headline's subject: the first entity it names.
@@ -97,6 +102,8 @@ impl Signer {
         let title_words_list = text::content_words(&headline);
         let mut body_words = title_words_list.clone();
         body_words.extend(text::content_words(summary));
+        // The opening is what copies share; a long tail only costs memory.
+        body_words.truncate(MAX_BODY_WORDS);
 
         let title_mentions = self.matcher.mentions(&headline);
         let mut entities: Vec<usize> = title_mentions.iter().map(|m| m.entity).collect();
@@ -133,8 +140,8 @@ impl Signer {
 
         Signature {
             published: published.timestamp(),
-            canonical_url: canonical_url.map(str::to_string),
-            title_key: text::title_key(title),
+            canonical_url: canonical_url.map(|u| text::hash(&[u])),
+            title_key: text::hash(&[&text::title_key(title)]),
             title_words: text::hash_set(&title_words_list),
             shingles: text::shingles(&body_words),
             subject: title_mentions.first().map(|m| m.entity),
@@ -178,9 +185,11 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
         // Shared boilerplate is not a shared article: texts about different organisations
         // are never duplicates.
         let same_subjects = a.entities.is_empty() || b.entities.is_empty() || intersects(&a.entities, &b.entities);
+        // Jaccard ≥ t needs the smaller set to be at least t of the larger: check that first.
+        let (small, large) = (a.shingles.len().min(b.shingles.len()), a.shingles.len().max(b.shingles.len()));
         if same_subjects
-            && a.shingles.len() >= 3
-            && b.shingles.len() >= 3
+            && small >= 3
+            && small as f64 >= s.shingle_jaccard * large as f64
             && text::jaccard(&a.shingles, &b.shingles) >= s.shingle_jaccard
         {
             return Relation::Duplicate;
@@ -188,9 +197,9 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
     }
     if apart <= s.cluster_window_secs
         && same_subject(a, b)
+        && events_agree(a, b)
         && intersects(&a.topic_words, &b.topic_words)
         && text::jaccard(&a.title_words, &b.title_words) >= s.title_jaccard
-        && events_agree(a, b)
     {
         return Relation::Related;
     }

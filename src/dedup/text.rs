@@ -183,12 +183,17 @@ pub fn hash_set(words: &[String]) -> Vec<u64> {
     out
 }
 
-/// Sorted, distinct hashes of the word 3-shingles (fewer words: the whole list as one shingle).
-pub fn shingles(words: &[String]) -> Vec<u64> {
-    let mut out: Vec<u64> = if words.len() < 3 {
-        if words.is_empty() { Vec::new() } else { vec![hash(&words.iter().map(String::as_str).collect::<Vec<_>>())] }
+/// Sorted, distinct 32-bit hashes of the word 3-shingles (fewer words: the whole list as one
+/// shingle). 32 bits keep signatures small; a collision shifts a Jaccard estimate negligibly.
+pub fn shingles(words: &[String]) -> Vec<u32> {
+    let mut out: Vec<u32> = if words.len() < 3 {
+        if words.is_empty() {
+            Vec::new()
+        } else {
+            vec![hash(&words.iter().map(String::as_str).collect::<Vec<_>>()) as u32]
+        }
     } else {
-        words.windows(3).map(|w| hash(&[&w[0], &w[1], &w[2]])).collect()
+        words.windows(3).map(|w| hash(&[&w[0], &w[1], &w[2]]) as u32).collect()
     };
     out.sort_unstable();
     out.dedup();
@@ -196,7 +201,7 @@ pub fn shingles(words: &[String]) -> Vec<u64> {
 }
 
 /// Jaccard similarity of two sorted, distinct lists.
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+pub fn jaccard<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 0.0;
     }
@@ -267,7 +272,7 @@ mod tests {
     #[test]
     fn jaccard_of_sorted_sets() {
         assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
-        assert_eq!(jaccard(&[], &[]), 0.0);
+        assert_eq!(jaccard::<u64>(&[], &[]), 0.0);
         assert_eq!(jaccard(&[1], &[1]), 1.0);
     }
 }

@@ -176,7 +176,7 @@ pub struct StoryFilter {
 }
 
 /// A stored story as the CLI shows it. In cluster mode it stands for its whole cluster: the
-/// first article stored, with the cluster's size and outlets.
+/// earliest published article, with the cluster's size and outlets.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoryRow {
     pub id: i64,
@@ -212,7 +212,8 @@ impl Store {
                     (SELECT group_concat(DISTINCT m.outlet) FROM stories m WHERE m.cluster_id = s.cluster_id),
                     (SELECT count(*) FROM stories m WHERE m.cluster_id = s.cluster_id)
              FROM stories s JOIN feeds f ON f.id = s.feed_id
-             WHERE (?5 OR s.id = s.cluster_id)
+             WHERE (?5 OR s.id = (SELECT r.id FROM stories r WHERE r.cluster_id = s.cluster_id
+                                  ORDER BY r.published_at, r.id LIMIT 1))
                AND (?1 IS NULL OR s.published_at >= ?1) AND (?2 IS NULL OR s.published_at < ?2)
                AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\'
                     OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
