@@ -1,18 +1,22 @@
 //! Finding a new story's cluster without comparing it to the whole history.
 //!
-//! The index holds signatures of the stories published around the ones being ingested, loaded
-//! by day from the store on demand (the caller supplies the loader, so this module never sees
-//! SQL), and an inverted map from candidate keys to stories. Keys are chosen so that every pair
-//! the relations could accept shares at least one key:
+//! The index holds the stories published around the ones being ingested, in one segment per
+//! day, loaded from the store on demand (the caller supplies the loader, so this module never
+//! sees SQL). Each segment maps candidate keys to its stories; a new story looks its keys up in
+//! the segments of the days its windows reach (±72 h), so the cost depends on how many stories
+//! are published around it, never on the size of the history. Least recently used segments are
+//! dropped when the index grows past [`MAX_INDEXED`] stories (they reload from the store).
+//!
+//! Keys are chosen so that every pair the relations can accept shares at least one key:
 //! - the normalised title (same-title duplicates);
-//! - the 16 smallest shingle hashes (text duplicates: sets with Jaccard ≥ 0.5 share one of them
-//!   with overwhelming probability, and whether they do depends only on the pair);
-//! - (entity, title word) pairs (related articles share an entity and a title word).
+//! - the 4 smallest shingle hashes (text duplicates: sets with Jaccard ≥ 0.5 nearly always
+//!   share one of them, and whether they do depends only on the pair);
+//! - (organisation, topic word) pairs (related articles share both).
 //!
 //! Cluster ids are story ids; merging keeps the smallest. Clusters are the connected
 //! components of the relation graph, so the partition does not depend on arrival order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -24,13 +28,15 @@ const DAY: i64 = 86_400;
 const SHINGLE_KEYS: usize = 4;
 /// A key's stories are grouped by cluster, and a new story is compared with a cluster's members
 /// only until one relates (then the whole cluster is linked), so a key shared by a big cluster
-/// costs one comparison. A key shared by this many *different* clusters is boilerplate: it takes
-/// no further clusters, which bounds candidate search on pathological input (below this,
-/// clustering is exactly order-independent).
+/// costs one comparison. A key shared by this many *different* clusters in one day is
+/// boilerplate: it takes no further clusters, which bounds candidate search on pathological
+/// input (below this, clustering is exactly order-independent).
 const MAX_GROUPS: usize = 512;
 /// How many of a key's most recent groups are checked for the new story's cluster before a new
 /// group is opened (groups are only a speed-up: two groups of one cluster are still correct).
 const GROUP_LOOKBACK: usize = 4;
+/// Stories held in memory before old day segments are dropped.
+pub const MAX_INDEXED: usize = 400_000;
 
 /// The stories of one cluster (as it was when they were indexed) under one key.
 struct Group {
@@ -66,11 +72,19 @@ pub struct StoredStory {
     pub published: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
 struct IndexedStory {
     story_id: i64,
-    cluster_id: i64,
     signature: Signature,
+}
+
+/// The stories published on one day, and their keys.
+#[derive(Default)]
+struct Segment {
+    stories: Vec<IndexedStory>,
+    keys: HashMap<u64, Posting>,
+    /// `marks[i] == generation`: story i was already compared in the current `assign` call.
+    marks: Vec<u32>,
+    last_used: u64,
 }
 
 /// What the index decided for a new story.
@@ -86,29 +100,23 @@ pub struct Assignment {
 
 pub struct ClusterIndex {
     pub signer: Signer,
-    stories: Vec<IndexedStory>,
-    keys: HashMap<u64, Posting>,
-    loaded_days: HashSet<i64>,
-    known: HashSet<i64>,
+    segments: HashMap<i64, Segment>,
     /// Union-find over cluster ids merged during this index's life.
     parent: HashMap<i64, i64>,
-    /// `marks[i] == generation`: story i was already compared in this `assign` call.
-    marks: Vec<u32>,
     generation: u32,
+    tick: u64,
+    indexed: usize,
 }
 
 impl ClusterIndex {
     pub fn new(signer: Signer) -> ClusterIndex {
-        ClusterIndex {
-            signer,
-            stories: Vec::new(),
-            keys: HashMap::new(),
-            loaded_days: HashSet::new(),
-            known: HashSet::new(),
-            parent: HashMap::new(),
-            marks: Vec::new(),
-            generation: 0,
-        }
+        ClusterIndex { signer, segments: HashMap::new(), parent: HashMap::new(), generation: 0, tick: 0, indexed: 0 }
+    }
+
+    /// Days (unix day numbers) whose stories can relate to one published at `published`.
+    fn reach(&self, published: i64) -> std::ops::RangeInclusive<i64> {
+        let reach = self.signer.settings.window_secs.max(self.signer.settings.cluster_window_secs);
+        (published - reach).div_euclid(DAY)..=(published + reach).div_euclid(DAY)
     }
 
     /// Make sure every stored story that could relate to one published at `published` (unix
@@ -118,53 +126,81 @@ impl ClusterIndex {
         published: i64,
         mut load: impl FnMut(i64, i64) -> Result<Vec<StoredStory>, E>,
     ) -> Result<(), E> {
-        let reach = self.signer.settings.window_secs.max(self.signer.settings.cluster_window_secs);
-        let first = (published - reach).div_euclid(DAY);
-        let last = (published + reach).div_euclid(DAY);
-        for day in first..=last {
-            if self.loaded_days.insert(day) {
-                for story in load(day * DAY, (day + 1) * DAY)? {
-                    let signature =
-                        self.signer.sign(&story.title, &story.summary, story.canonical_url.as_deref(), story.published);
-                    self.insert(IndexedStory { story_id: story.story_id, cluster_id: story.cluster_id, signature });
-                }
+        self.tick += 1;
+        let days = self.reach(published);
+        for day in days.clone() {
+            if let Some(segment) = self.segments.get_mut(&day) {
+                segment.last_used = self.tick;
+                continue;
+            }
+            let mut segment = Segment { last_used: self.tick, ..Segment::default() };
+            for story in load(day * DAY, (day + 1) * DAY)? {
+                let signature =
+                    self.signer.sign(&story.title, &story.summary, story.canonical_url.as_deref(), story.published);
+                let root = root_in(&self.parent, story.cluster_id);
+                add(&mut segment, &self.parent, IndexedStory { story_id: story.story_id, signature }, root);
+            }
+            self.indexed += segment.stories.len();
+            self.segments.insert(day, segment);
+        }
+        self.evict_outside(&days);
+        Ok(())
+    }
+
+    /// Drop least recently used segments (never those in `keep`) while over the size limit.
+    fn evict_outside(&mut self, keep: &std::ops::RangeInclusive<i64>) {
+        while self.indexed > MAX_INDEXED {
+            let oldest = self
+                .segments
+                .iter()
+                .filter(|(day, _)| !keep.contains(day))
+                .min_by_key(|(day, s)| (s.last_used, **day))
+                .map(|(day, _)| *day);
+            let Some(day) = oldest else { break };
+            if let Some(segment) = self.segments.remove(&day) {
+                self.indexed -= segment.stories.len();
             }
         }
-        Ok(())
     }
 
     /// Decide the cluster of a new story (already stored with id `story_id`), given the
     /// clusters of stored stories with the same canonical URL (any date), and index it.
+    /// Call [`ensure_loaded`](Self::ensure_loaded) for its date first.
     pub fn assign(&mut self, story_id: i64, signature: Signature, same_url_clusters: &[i64]) -> Assignment {
-        let mut linked: Vec<i64> = same_url_clusters.iter().map(|c| self.root(*c)).collect();
+        let mut linked: Vec<i64> = same_url_clusters.iter().map(|c| root_in(&self.parent, *c)).collect();
         let mut duplicate = !same_url_clusters.is_empty();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.segments.values_mut().for_each(|s| s.marks.iter_mut().for_each(|m| *m = 0));
             self.generation = 1;
         }
-        for key in keys_of(&signature) {
-            let Some(posting) = self.keys.get(&key) else { continue };
-            for (cluster, members) in posting.groups() {
-                let root = self.root(cluster);
-                if linked.contains(&root) {
-                    continue;
-                }
-                for &at in members {
-                    if self.marks[at as usize] == self.generation {
+        let keys = keys_of(&signature);
+        for day in self.reach(signature.published) {
+            let Some(segment) = self.segments.get_mut(&day) else { continue };
+            for key in &keys {
+                let Some(posting) = segment.keys.get(key) else { continue };
+                for (cluster, members) in posting.groups() {
+                    let root = root_in(&self.parent, cluster);
+                    if linked.contains(&root) {
                         continue;
                     }
-                    self.marks[at as usize] = self.generation;
-                    let other = &self.stories[at as usize];
-                    if other.story_id == story_id {
-                        continue;
-                    }
-                    match relation(&signature, &other.signature, &self.signer.settings) {
-                        Relation::Unrelated => {}
-                        r => {
-                            duplicate |= r == Relation::Duplicate;
-                            linked.push(root);
-                            break;
+                    for &at in members {
+                        let mark = &mut segment.marks[at as usize];
+                        if *mark == self.generation {
+                            continue;
+                        }
+                        *mark = self.generation;
+                        let other = &segment.stories[at as usize];
+                        if other.story_id == story_id {
+                            continue;
+                        }
+                        match relation(&signature, &other.signature, &self.signer.settings) {
+                            Relation::Unrelated => {}
+                            r => {
+                                duplicate |= r == Relation::Duplicate;
+                                linked.push(root);
+                                break;
+                            }
                         }
                     }
                 }
@@ -177,52 +213,49 @@ impl ClusterIndex {
         for m in &merged {
             self.parent.insert(*m, cluster_id);
         }
-        self.insert(IndexedStory { story_id, cluster_id, signature });
+        let day = signature.published.div_euclid(DAY);
+        let segment = self.segments.entry(day).or_default();
+        segment.last_used = self.tick;
+        add(segment, &self.parent, IndexedStory { story_id, signature }, cluster_id);
+        self.indexed += 1;
         Assignment { cluster_id, merged, duplicate }
     }
 
-    fn insert(&mut self, story: IndexedStory) {
-        if !self.known.insert(story.story_id) {
-            return;
-        }
-        let at = self.stories.len() as u32;
-        let root = self.root(story.cluster_id);
-        for key in keys_of(&story.signature) {
-            let parent = &self.parent;
-            match self.keys.entry(key) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Posting::One { cluster: root, at });
-                }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let posting = o.get_mut();
-                    if let Posting::One { cluster, at: first } = *posting {
-                        *posting = Posting::Groups(vec![Group { cluster, members: vec![first] }]);
-                    }
-                    let Posting::Groups(groups) = posting else { continue };
-                    let start = groups.len().saturating_sub(GROUP_LOOKBACK);
-                    match groups[start..].iter().rposition(|g| root_in(parent, g.cluster) == root) {
-                        Some(i) => groups[start + i].members.push(at),
-                        None if groups.len() < MAX_GROUPS => groups.push(Group { cluster: root, members: vec![at] }),
-                        None => {}
-                    }
-                }
-            }
-        }
-        self.stories.push(story);
-        self.marks.push(0);
-    }
-
-    fn root(&self, id: i64) -> i64 {
-        root_in(&self.parent, id)
-    }
-
+    /// Stories held in memory.
     pub fn len(&self) -> usize {
-        self.stories.len()
+        self.indexed
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stories.is_empty()
+        self.indexed == 0
     }
+}
+
+/// Index `story` (in cluster `root`) in `segment`.
+fn add(segment: &mut Segment, parent: &HashMap<i64, i64>, story: IndexedStory, root: i64) {
+    let at = segment.stories.len() as u32;
+    for key in keys_of(&story.signature) {
+        match segment.keys.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Posting::One { cluster: root, at });
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let posting = o.get_mut();
+                if let Posting::One { cluster, at: first } = *posting {
+                    *posting = Posting::Groups(vec![Group { cluster, members: vec![first] }]);
+                }
+                let Posting::Groups(groups) = posting else { continue };
+                let start = groups.len().saturating_sub(GROUP_LOOKBACK);
+                match groups[start..].iter().rposition(|g| root_in(parent, g.cluster) == root) {
+                    Some(i) => groups[start + i].members.push(at),
+                    None if groups.len() < MAX_GROUPS => groups.push(Group { cluster: root, members: vec![at] }),
+                    None => {}
+                }
+            }
+        }
+    }
+    segment.stories.push(story);
+    segment.marks.push(0);
 }
 
 /// The cluster a (possibly merged) cluster id now belongs to. Merges always point to a smaller
