@@ -36,7 +36,7 @@ const MAX_GROUPS: usize = 512;
 /// group is opened (groups are only a speed-up: two groups of one cluster are still correct).
 const GROUP_LOOKBACK: usize = 4;
 /// Stories held in memory before old day segments are dropped.
-pub const MAX_INDEXED: usize = 400_000;
+pub const MAX_INDEXED: usize = 50_000;
 
 /// The stories of one cluster (as it was when they were indexed) under one key.
 struct Group {
