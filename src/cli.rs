@@ -76,6 +76,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Classify JSON Lines items offline (no database): one JSON object per input line
+    Classify {
+        /// JSON Lines with `title` and optionally `id`, `summary`, `content` ("-" or nothing: stdin)
+        file: Option<PathBuf>,
+    },
+    /// Score the classifier against labelled JSON Lines (stance macro-F1, relevance, shifts)
+    Eval {
+        file: PathBuf,
+        /// Also list every wrongly classified (item, entity)
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Database maintenance
     Db {
         #[command(subcommand)]
@@ -220,6 +232,33 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
+        Command::Classify { file } => {
+            let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
+            let (text, source) = read_input(file.as_deref())?;
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let item: ClassifyInput = serde_json::from_str(line)
+                    .map_err(|e| UsageError(format!("{source}: line {}: not a JSON item with a title: {e}", n + 1)))?;
+                let c = classifier.classify(&crate::stance::StoryText {
+                    title: &item.title,
+                    summary: item.summary.as_deref().unwrap_or(""),
+                    content: item.content.as_deref().unwrap_or(""),
+                });
+                let id = item.id.unwrap_or_else(|| serde_json::Value::String((n + 1).to_string()));
+                let out =
+                    serde_json::json!({"id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts});
+                writeln!(stdout, "{out}")?;
+            }
+        }
+        Command::Eval { file, verbose } => {
+            let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
+            let (text, source) = read_input(Some(&file))?;
+            let items = crate::stance::eval::read_labelled(&text, &source).map_err(UsageError)?;
+            let report = crate::stance::eval::evaluate(&classifier, &items);
+            write!(stdout, "{}", report.render(verbose))?;
+        }
         Command::Stories { since, until, search, limit, all, format } => {
             let store = Store::open(&db_path)?;
             let rows = store.stories(&StoryFilter { since, until, search, limit, all })?;
@@ -228,6 +267,34 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One item of `classify`'s input.
+#[derive(serde::Deserialize)]
+struct ClassifyInput {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    title: String,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// A file's text, or standard input for `None` / "-"; with a name for error messages.
+fn read_input(file: Option<&Path>) -> Result<(String, String)> {
+    match file {
+        Some(p) if p != Path::new("-") => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
+            Ok((text, p.display().to_string()))
+        }
+        _ => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("cannot read standard input")?;
+            Ok((text, "standard input".to_string()))
+        }
+    }
 }
 
 /// Open the database and bring its feed list in line with the config.

@@ -1,9 +1,13 @@
 //! Reading stance: the topic profile, entity mentions, and (per story) what the text says each
 //! entity does.
 
+pub mod classify;
 pub mod entities;
+pub mod eval;
+pub mod lexicon;
 pub mod profile;
 pub mod sentences;
 
+pub use classify::{Certainty, Classification, Classifier, EntityStance, Shift, StoryText};
 pub use entities::{EntityMatcher, Mention, MentionKind};
 pub use profile::{Profile, Stance};

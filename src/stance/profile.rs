@@ -65,6 +65,90 @@ pub struct Profile {
     pub entities: Vec<Entity>,
     /// Event kind → the words that signal it in a headline.
     pub events: Vec<(String, Vec<String>)>,
+    pub stance: StanceRules,
+}
+
+/// The cue lexicons and rules the stance engine reads (the `[stance]` section).
+#[derive(Debug, Clone, Default)]
+pub struct StanceRules {
+    pub negators: Vec<String>,
+    pub pseudo_negators: Vec<String>,
+    pub negation_scope: usize,
+    pub contrast_after: Vec<String>,
+    pub contrast_before: Vec<String>,
+    pub critics: Vec<String>,
+    pub speech: Vec<String>,
+    pub licence_dispute: Vec<String>,
+    pub probable: Vec<String>,
+    pub possible: Vec<String>,
+    pub question: Vec<String>,
+    pub open: Vec<(String, f64)>,
+    pub closed: Vec<(String, f64)>,
+    pub shift_to_open: Vec<String>,
+    pub shift_to_closed: Vec<String>,
+    pub shift_change: Vec<String>,
+    pub topic_words: Vec<String>,
+    pub relevance_threshold: f64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStance {
+    #[serde(default)]
+    negators: Vec<String>,
+    #[serde(default)]
+    pseudo_negators: Vec<String>,
+    negation_scope: Option<usize>,
+    #[serde(default)]
+    contrast_after: Vec<String>,
+    #[serde(default)]
+    contrast_before: Vec<String>,
+    #[serde(default)]
+    critics: Vec<String>,
+    #[serde(default)]
+    speech: Vec<String>,
+    #[serde(default)]
+    licence_dispute: Vec<String>,
+    #[serde(default)]
+    certainty: RawCertainty,
+    #[serde(default)]
+    open: std::collections::BTreeMap<String, f64>,
+    #[serde(default)]
+    closed: std::collections::BTreeMap<String, f64>,
+    #[serde(default)]
+    shift: RawShift,
+    #[serde(default)]
+    topic: RawTopic,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCertainty {
+    #[serde(default)]
+    probable: Vec<String>,
+    #[serde(default)]
+    possible: Vec<String>,
+    #[serde(default)]
+    question: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawShift {
+    #[serde(default)]
+    to_open: Vec<String>,
+    #[serde(default)]
+    to_closed: Vec<String>,
+    #[serde(default)]
+    change: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    #[serde(default)]
+    words: Vec<String>,
+    threshold: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +163,8 @@ struct RawProfile {
     entities: Vec<RawEntity>,
     #[serde(default)]
     events: toml::Table,
+    #[serde(default)]
+    stance: RawStance,
 }
 
 #[derive(Deserialize)]
@@ -197,7 +283,36 @@ impl Profile {
             };
             events.push((kind, words));
         }
-        Ok(Profile { name: raw.name, description: raw.description, context: raw.context, entities, events })
+        let st = raw.stance;
+        for (section, cues) in [("stance.open", &st.open), ("stance.closed", &st.closed)] {
+            if let Some((phrase, w)) = cues.iter().find(|(_, w)| !(**w > 0.0 && **w <= 5.0)) {
+                return Err(err(
+                    format!("{section}.\"{phrase}\""),
+                    format!("weight {w} must be above 0 and at most 5"),
+                ));
+            }
+        }
+        let stance = StanceRules {
+            negators: st.negators,
+            pseudo_negators: st.pseudo_negators,
+            negation_scope: st.negation_scope.unwrap_or(6),
+            contrast_after: st.contrast_after,
+            contrast_before: st.contrast_before,
+            critics: st.critics,
+            speech: st.speech,
+            licence_dispute: st.licence_dispute,
+            probable: st.certainty.probable,
+            possible: st.certainty.possible,
+            question: st.certainty.question,
+            open: st.open.into_iter().collect(),
+            closed: st.closed.into_iter().collect(),
+            shift_to_open: st.shift.to_open,
+            shift_to_closed: st.shift.to_closed,
+            shift_change: st.shift.change,
+            topic_words: st.topic.words,
+            relevance_threshold: st.topic.threshold.unwrap_or(0.8),
+        };
+        Ok(Profile { name: raw.name, description: raw.description, context: raw.context, entities, events, stance })
     }
 
     pub fn entity(&self, key: &str) -> Option<&Entity> {

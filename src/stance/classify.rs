@@ -1,0 +1,433 @@
+//! The stance engine: what a story says each organisation does about openness.
+//!
+//! Per sentence: entity mentions (with ambiguity guards) and cues from the profile's lexicons.
+//! Each stance cue is scored and given to an entity:
+//! - **negation** (NegEx-style): a negator up to `negation_scope` words before the cue, in the
+//!   same clause, flips it ("will not release the weights" is closed); pseudo-negations
+//!   ("not only") do not;
+//! - **contrast**: after "but" / "however" a clause weighs 1.5, before it 0.5; an "although"
+//!   clause weighs 0.5;
+//! - **certainty**: certain 1.0, probable 0.6 ("plans to"), possible 0.3 ("reportedly"),
+//!   question or conditional 0.2;
+//! - **attribution**: a sentence voicing critics weighs 0.3; the organisation speaking 1.2;
+//! - **licence dispute**: "not truly open source" is about a licence, not about closing
+//!   weights: it counts as open and closed evidence at once (mixed), never as closed alone;
+//! - **target**: the nearest entity mentioned before the cue in the sentence, else after it,
+//!   else the headline's subject.
+//!
+//! Per entity the open and closed scores decide the stance (close scores: mixed; little
+//! evidence: neutral), the best sentence is the evidence, and shift cues in sentences about the
+//! entity report a change of stance.
+
+use serde::Serialize;
+
+use super::entities::EntityMatcher;
+use super::lexicon::{Cue, Found, Lexicon};
+use super::profile::{Profile, Stance};
+use super::sentences;
+
+/// How hedged the wording is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Certainty {
+    Question,
+    Possible,
+    Probable,
+    Certain,
+}
+
+impl Certainty {
+    pub fn weight(self) -> f64 {
+        match self {
+            Certainty::Certain => 1.0,
+            Certainty::Probable => 0.6,
+            Certainty::Possible => 0.3,
+            Certainty::Question => 0.2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Certainty::Certain => "certain",
+            Certainty::Probable => "probable",
+            Certainty::Possible => "possible",
+            Certainty::Question => "question",
+        }
+    }
+}
+
+/// What a story says about one entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityStance {
+    pub entity: String,
+    pub stance: Stance,
+    pub confidence: f64,
+    pub certainty: Certainty,
+    pub evidence: String,
+}
+
+/// A change of stance the story itself reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shift {
+    pub entity: String,
+    pub from: Stance,
+    pub to: Stance,
+}
+
+/// The classification of one story.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub relevant: bool,
+    pub relevance: f64,
+    pub entities: Vec<EntityStance>,
+    pub shifts: Vec<Shift>,
+}
+
+/// Text of a story to classify.
+pub struct StoryText<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub content: &'a str,
+}
+
+/// Longest stretch of content read (bytes): the opening says what the story is about.
+const MAX_CONTENT: usize = 4_000;
+/// Below this total evidence an entity is only mentioned (neutral).
+const MIN_EVIDENCE: f64 = 0.25;
+/// Open and closed scores this close (smaller / larger) make a mixed stance.
+const MIXED_RATIO: f64 = 0.5;
+
+pub struct Classifier {
+    profile: Profile,
+    entities: EntityMatcher,
+    lexicon: Lexicon,
+}
+
+/// One scored piece of evidence.
+struct Evidence {
+    entity: usize,
+    stance: Stance,
+    score: f64,
+    certainty: Certainty,
+    sentence: usize,
+}
+
+impl Classifier {
+    pub fn new(profile: Profile) -> Classifier {
+        Classifier { entities: EntityMatcher::new(&profile), lexicon: Lexicon::new(&profile.stance), profile }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn classify(&self, story: &StoryText) -> Classification {
+        let content = crate::feed::text::truncate(story.content, MAX_CONTENT);
+        let mut sentences: Vec<&str> = vec![story.title.trim()];
+        for part in [story.summary, content] {
+            for s in sentences::split(part) {
+                // Feeds often repeat the headline as the summary's first line.
+                if !sentences.contains(&s) {
+                    sentences.push(s);
+                }
+            }
+        }
+        sentences.retain(|s| !s.is_empty());
+
+        let mentions: Vec<Vec<super::Mention>> = sentences.iter().map(|s| self.entities.mentions(s)).collect();
+        let mut order: Vec<usize> = Vec::new(); // entities in order of first mention
+        for m in mentions.iter().flatten() {
+            if !order.contains(&m.entity) {
+                order.push(m.entity);
+            }
+        }
+        let subject = mentions.first().and_then(|m| m.first()).map(|m| m.entity).or(order.first().copied());
+
+        let mut evidence: Vec<Evidence> = Vec::new();
+        let mut shifts: Vec<(usize, Option<Stance>, Certainty, usize)> = Vec::new(); // entity, explicit direction
+        let mut relevance = 0.0;
+        for (si, sentence) in sentences.iter().enumerate() {
+            let found = self.lexicon.find(sentence);
+            let certainty = sentence_certainty(sentence, &found);
+            let critics = found.iter().any(|f| f.cue == Cue::Critic);
+            let speaking = !critics && found.iter().any(|f| f.cue == Cue::Speech) && !mentions[si].is_empty();
+            let attribution = if critics {
+                0.3
+            } else if speaking {
+                1.2
+            } else {
+                1.0
+            };
+            let dispute = found.iter().any(|f| f.cue == Cue::LicenceDispute);
+            let target = |at: usize| -> Option<usize> {
+                let ms = &mentions[si];
+                ms.iter()
+                    .rev()
+                    .find(|m| m.end <= at)
+                    .or_else(|| ms.iter().find(|m| m.start >= at))
+                    .map(|m| m.entity)
+                    .or(subject)
+            };
+            let title_boost = if si == 0 { 1.3 } else { 1.0 };
+            for (i, f) in found.iter().enumerate() {
+                match f.cue {
+                    Cue::Stance(stance, weight) => {
+                        let negated = negated(&found, i, self.profile.stance.negation_scope);
+                        let stance = match (negated, stance) {
+                            (false, s) => s,
+                            (true, Stance::Open) => Stance::Closed,
+                            (true, Stance::Closed) => Stance::Open,
+                            (true, s) => s,
+                        };
+                        let score = weight
+                            * if negated { 0.8 } else { 1.0 }
+                            * clause_weight(&found, i)
+                            * certainty.weight()
+                            * attribution
+                            * title_boost;
+                        relevance += weight;
+                        let Some(entity) = target(f.start) else { continue };
+                        if dispute {
+                            // A licence dispute: the weights are out, the terms are contested.
+                            for s in [Stance::Open, Stance::Closed] {
+                                evidence.push(Evidence {
+                                    entity,
+                                    stance: s,
+                                    score: score * 0.5,
+                                    certainty,
+                                    sentence: si,
+                                });
+                            }
+                        } else {
+                            evidence.push(Evidence { entity, stance, score, certainty, sentence: si });
+                        }
+                    }
+                    Cue::LicenceDispute => {
+                        relevance += 0.8;
+                        if let Some(entity) = target(f.start) {
+                            let score = 0.5 * certainty.weight() * title_boost;
+                            for s in [Stance::Open, Stance::Closed] {
+                                evidence.push(Evidence { entity, stance: s, score, certainty, sentence: si });
+                            }
+                        }
+                    }
+                    Cue::Topic => relevance += 0.4,
+                    Cue::ShiftTo(direction) => {
+                        relevance += 0.8;
+                        if let Some(entity) = target(f.start) {
+                            shifts.push((entity, Some(direction), certainty, si));
+                            let score = 0.8 * certainty.weight() * title_boost;
+                            evidence.push(Evidence { entity, stance: direction, score, certainty, sentence: si });
+                        }
+                    }
+                    Cue::Change => {
+                        if let Some(entity) = target(f.start) {
+                            shifts.push((entity, None, certainty, si));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        let relevant = relevance >= self.profile.stance.relevance_threshold && !order.is_empty();
+        let mut entities = Vec::new();
+        let mut decided: Vec<(usize, Stance)> = Vec::new();
+        for &e in &order {
+            let key = self.profile.entities[e].key.clone();
+            let mine: Vec<&Evidence> = evidence.iter().filter(|x| x.entity == e).collect();
+            let open: f64 = mine.iter().filter(|x| x.stance == Stance::Open).map(|x| x.score).sum();
+            let closed: f64 = mine.iter().filter(|x| x.stance == Stance::Closed).map(|x| x.score).sum();
+            let total = open + closed;
+            let (stance, confidence) = if !relevant || total < MIN_EVIDENCE {
+                (Stance::Neutral, 0.5)
+            } else if open.min(closed) >= MIXED_RATIO * open.max(closed) {
+                (Stance::Mixed, (open.min(closed) / open.max(closed)) * (1.0 - (-total).exp()))
+            } else if open > closed {
+                (Stance::Open, (open - closed) / total * (1.0 - (-total).exp()))
+            } else {
+                (Stance::Closed, (closed - open) / total * (1.0 - (-total).exp()))
+            };
+            let best = mine
+                .iter()
+                .filter(|x| stance == Stance::Mixed || x.stance == stance)
+                .max_by(|a, b| a.score.total_cmp(&b.score));
+            let (certainty, evidence_text) = match best {
+                Some(b) if stance != Stance::Neutral => (b.certainty, sentences[b.sentence].to_string()),
+                _ => {
+                    let first = mentions.iter().position(|ms| ms.iter().any(|m| m.entity == e)).unwrap_or(0);
+                    (Certainty::Certain, sentences[first].to_string())
+                }
+            };
+            decided.push((e, stance));
+            entities.push(EntityStance {
+                entity: key,
+                stance,
+                confidence: (confidence * 100.0).round() / 100.0,
+                certainty,
+                evidence: evidence_text,
+            });
+        }
+
+        let mut out_shifts: Vec<Shift> = Vec::new();
+        if relevant {
+            for (entity, direction, certainty, _) in shifts {
+                if certainty == Certainty::Question {
+                    continue;
+                }
+                let Some(&(_, now)) = decided.iter().find(|(e, _)| *e == entity) else { continue };
+                let to = match direction {
+                    Some(d) => d,
+                    None if matches!(now, Stance::Open | Stance::Closed) => now,
+                    None => continue,
+                };
+                // A report of moving somewhere the rest of the story contradicts is not a shift.
+                if now != to && now != Stance::Mixed {
+                    continue;
+                }
+                let from = if to == Stance::Open { Stance::Closed } else { Stance::Open };
+                let key = self.profile.entities[entity].key.clone();
+                if !out_shifts.iter().any(|s| s.entity == key) {
+                    out_shifts.push(Shift { entity: key, from, to });
+                }
+            }
+        }
+        Classification { relevant, relevance: (relevance * 100.0).round() / 100.0, entities, shifts: out_shifts }
+    }
+}
+
+/// The most hedged wording in the sentence decides its certainty.
+fn sentence_certainty(sentence: &str, found: &[Found]) -> Certainty {
+    if sentence.trim_end().ends_with('?') || found.iter().any(|f| f.cue == Cue::Question) {
+        return Certainty::Question;
+    }
+    if found.iter().any(|f| f.cue == Cue::Possible) {
+        return Certainty::Possible;
+    }
+    if found.iter().any(|f| f.cue == Cue::Probable) {
+        return Certainty::Probable;
+    }
+    Certainty::Certain
+}
+
+/// A negator within `scope` words before cue `i`, with no clause break between.
+fn negated(found: &[Found], i: usize, scope: usize) -> bool {
+    let cue = found[i];
+    for f in found[..i].iter().rev() {
+        match f.cue {
+            Cue::ContrastAfter | Cue::ContrastBefore | Cue::PseudoNegator => return false,
+            Cue::Negator if cue.word.saturating_sub(f.word) <= scope => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Contrast: after "but" a clause weighs more, before it less; an "although" clause less.
+fn clause_weight(found: &[Found], i: usize) -> f64 {
+    let before_i = &found[..i];
+    let after_i = &found[i + 1..];
+    if before_i.iter().any(|f| f.cue == Cue::ContrastAfter) {
+        return 1.5;
+    }
+    if after_i.iter().any(|f| f.cue == Cue::ContrastAfter) {
+        return 0.5;
+    }
+    if let Some(last_before) = before_i.iter().rev().find(|f| f.cue == Cue::ContrastBefore) {
+        // "Although X, Y": X (right after the word) is conceded. Without clause punctuation we
+        // take the concession to run to the sentence's first comma, approximated by 6 words.
+        if found[i].word - last_before.word <= 6 {
+            return 0.5;
+        }
+    }
+    1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(title: &str, summary: &str) -> Classification {
+        let c = Classifier::new(Profile::builtin());
+        c.classify(&StoryText { title, summary, content: "" })
+    }
+
+    fn stance_of(c: &Classification, entity: &str) -> Option<Stance> {
+        c.entities.iter().find(|e| e.entity == entity).map(|e| e.stance)
+    }
+
+    #[test]
+    fn plain_cues() {
+        let c = classify("Meta releases Llama 5 as open weights under Apache 2.0", "");
+        assert!(c.relevant);
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Open));
+        let c = classify("OpenAI keeps GPT-6 proprietary, available only through its API", "");
+        assert_eq!(stance_of(&c, "openai"), Some(Stance::Closed));
+    }
+
+    #[test]
+    fn negation_flips_and_pseudo_negation_does_not() {
+        let c = classify("Anthropic will not release the weights of Claude 5", "");
+        assert_eq!(stance_of(&c, "anthropic"), Some(Stance::Closed));
+        let c = classify("Mistral AI is not only open-source but also fast", "");
+        assert_eq!(stance_of(&c, "mistral"), Some(Stance::Open));
+        let c = classify("Google says Gemma is no longer closed-source", "");
+        assert_eq!(stance_of(&c, "google"), Some(Stance::Open));
+    }
+
+    #[test]
+    fn contrast_weighs_the_later_clause() {
+        let c = classify("Meta once kept its models closed-source, but Llama 5 is open-weight and downloadable", "");
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Open));
+        let c = classify("xAI open-sourced Grok 1, but it keeps Grok 4 proprietary and API-only", "");
+        assert_ne!(stance_of(&c, "xai"), Some(Stance::Open));
+    }
+
+    #[test]
+    fn certainty_levels() {
+        let c = classify("DeepSeek reportedly considering closed-source models", "");
+        let e = c.entities.iter().find(|e| e.entity == "deepseek").unwrap();
+        assert_eq!(e.certainty, Certainty::Possible);
+        let c = classify("DeepSeek released R2 as open weights", "");
+        assert_eq!(c.entities.iter().find(|e| e.entity == "deepseek").unwrap().certainty, Certainty::Certain);
+        let c = classify("Will OpenAI open-source GPT-5?", "");
+        assert_eq!(c.entities[0].certainty, Certainty::Question);
+    }
+
+    #[test]
+    fn critics_count_less_than_the_company() {
+        let c = classify(
+            "Meta releases Llama 5 open weights",
+            "Critics argue the model is a black box. Meta said the weights are available to all.",
+        );
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Open));
+    }
+
+    #[test]
+    fn licence_dispute_is_not_closing() {
+        let c = classify(
+            "Is Meta's Llama truly open? Critics say Llama is not truly open source by the OSI definition",
+            "",
+        );
+        assert_ne!(stance_of(&c, "meta"), Some(Stance::Closed));
+    }
+
+    #[test]
+    fn shifts() {
+        let c = classify("OpenAI releases its first open-weight model since GPT-2", "");
+        assert_eq!(c.shifts, vec![Shift { entity: "openai".into(), from: Stance::Closed, to: Stance::Open }]);
+        let c = classify("Meta moves away from open source with its next frontier model, keeping it closed", "");
+        assert_eq!(c.shifts, vec![Shift { entity: "meta".into(), from: Stance::Open, to: Stance::Closed }]);
+        let c = classify("Meta releases Llama 5 as open weights", "");
+        assert!(c.shifts.is_empty());
+    }
+
+    #[test]
+    fn not_about_openness_is_irrelevant() {
+        let c = classify("Nvidia earnings beat expectations as data centre sales soar", "");
+        assert!(!c.relevant);
+        assert_eq!(stance_of(&c, "nvidia"), Some(Stance::Neutral));
+        let c = classify("Tech leaders sign open letter on AI safety", "");
+        assert!(!c.relevant);
+    }
+}
