@@ -101,7 +101,18 @@ pub struct Classifier {
     profile: Profile,
     entities: EntityMatcher,
     lexicon: Lexicon,
+    /// Words announcing a release (the profile's `release` event words).
+    release_words: Vec<String>,
+    /// Lowercased open product names per entity.
+    open_products: Vec<Vec<String>>,
 }
+
+/// Nouns that make a preceding "open" / "closed" a stance ("open frontier model").
+const MODEL_NOUNS: &[&str] =
+    &["model", "models", "llm", "llms", "weights", "ai", "system", "systems", "release", "releases"];
+/// Evidence weight of an open product being released, and of an adjective cue.
+const PRODUCT_RELEASE: f64 = 0.6;
+const ADJECTIVE_CUE: f64 = 0.8;
 
 /// One scored piece of evidence.
 struct Evidence {
@@ -114,7 +125,68 @@ struct Evidence {
 
 impl Classifier {
     pub fn new(profile: Profile) -> Classifier {
-        Classifier { entities: EntityMatcher::new(&profile), lexicon: Lexicon::new(&profile.stance), profile }
+        let release_words = profile
+            .events
+            .iter()
+            .filter(|(kind, _)| kind == "release")
+            .flat_map(|(_, words)| words.iter().map(|w| w.to_lowercase()))
+            .collect();
+        let open_products =
+            profile.entities.iter().map(|e| e.open_products.iter().map(|p| p.to_lowercase()).collect()).collect();
+        Classifier {
+            entities: EntityMatcher::new(&profile),
+            lexicon: Lexicon::new(&profile.stance),
+            release_words,
+            open_products,
+            profile,
+        }
+    }
+
+    /// Cues of a sentence: the lexicon's, plus "open" / "closed" used as an adjective of a model
+    /// or product ("an open frontier model", "closed 'Avocado'"), in order.
+    fn cues(&self, sentence: &str, mentions: &[super::Mention]) -> Vec<Found> {
+        let mut found = self.lexicon.find(sentence);
+        let words: Vec<(usize, &str)> = word_spans(sentence);
+        for (i, &(start, word)) in words.iter().enumerate() {
+            let stance = match word.to_ascii_lowercase().as_str() {
+                "open" => Stance::Open,
+                "closed" => Stance::Closed,
+                _ => continue,
+            };
+            if found.iter().any(|f| f.start <= start && start < f.end) {
+                continue;
+            }
+            let next = &words[i + 1..words.len().min(i + 4)];
+            let before_noun = next.iter().any(|(_, w)| MODEL_NOUNS.contains(&w.to_ascii_lowercase().as_str()));
+            let before_product = next
+                .iter()
+                .take(2)
+                .any(|(at, _)| mentions.iter().any(|m| m.start == *at && m.kind == super::MentionKind::Product));
+            if before_noun || before_product {
+                found.push(Found {
+                    cue: Cue::Stance(stance, ADJECTIVE_CUE),
+                    start,
+                    end: start + word.len(),
+                    word: super::lexicon::word_index(sentence, start),
+                });
+            }
+        }
+        found.sort_by_key(|f| f.start);
+        found
+    }
+
+    /// An open product named in a sentence that announces a release.
+    fn open_product_released(&self, sentence: &str, mentions: &[super::Mention]) -> Option<usize> {
+        let lower = sentence.to_lowercase();
+        let announces = word_spans(&lower).iter().any(|(_, w)| self.release_words.iter().any(|r| r == w));
+        if !announces {
+            return None;
+        }
+        mentions
+            .iter()
+            .filter(|m| m.kind == super::MentionKind::Product)
+            .find(|m| self.open_products[m.entity].iter().any(|p| *p == sentence[m.start..m.end].to_lowercase()))
+            .map(|m| m.entity)
     }
 
     pub fn profile(&self) -> &Profile {
@@ -147,7 +219,7 @@ impl Classifier {
         let mut shifts: Vec<(usize, Option<Stance>, Certainty, usize)> = Vec::new(); // entity, explicit direction
         let mut relevance = 0.0;
         for (si, sentence) in sentences.iter().enumerate() {
-            let found = self.lexicon.find(sentence);
+            let found = self.cues(sentence, &mentions[si]);
             let certainty = sentence_certainty(sentence, &found);
             let critics = found.iter().any(|f| f.cue == Cue::Critic);
             let speaking = !critics && found.iter().any(|f| f.cue == Cue::Speech) && !mentions[si].is_empty();
@@ -169,6 +241,11 @@ impl Classifier {
                     .or(subject)
             };
             let title_boost = if si == 0 { 1.3 } else { 1.0 };
+            if let Some(entity) = self.open_product_released(sentence, &mentions[si]) {
+                relevance += PRODUCT_RELEASE;
+                let score = PRODUCT_RELEASE * certainty.weight() * title_boost;
+                evidence.push(Evidence { entity, stance: Stance::Open, score, certainty, sentence: si });
+            }
             for (i, f) in found.iter().enumerate() {
                 match f.cue {
                     Cue::Stance(stance, weight) => {
@@ -310,17 +387,46 @@ fn sentence_certainty(sentence: &str, found: &[Found]) -> Certainty {
     Certainty::Certain
 }
 
-/// A negator within `scope` words before cue `i`, with no clause break between.
+/// A negator within `scope` words before cue `i` (or a judgement like "dangerous" within
+/// `scope` words after it), with no clause break between.
 fn negated(found: &[Found], i: usize, scope: usize) -> bool {
     let cue = found[i];
     for f in found[..i].iter().rev() {
         match f.cue {
-            Cue::ContrastAfter | Cue::ContrastBefore | Cue::PseudoNegator => return false,
+            Cue::ContrastAfter | Cue::ContrastBefore | Cue::PseudoNegator | Cue::Stance(..) => break,
             Cue::Negator if cue.word.saturating_sub(f.word) <= scope => return true,
             _ => {}
         }
     }
+    for f in &found[i + 1..] {
+        match f.cue {
+            Cue::ContrastAfter | Cue::ContrastBefore | Cue::Stance(..) => break,
+            Cue::PostNegator if f.word.saturating_sub(cue.word) <= scope => return true,
+            _ => {}
+        }
+    }
     false
+}
+
+/// Words of a sentence with their byte offsets (punctuation trimmed).
+fn word_spans(sentence: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in sentence.char_indices() {
+        let part = c.is_alphanumeric() || c == '-' || c == '\'';
+        match (part, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, &sentence[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &sentence[s..]));
+    }
+    out
 }
 
 /// Contrast: after "but" a clause weighs more, before it less; an "although" clause less.

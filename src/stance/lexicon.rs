@@ -10,6 +10,7 @@ use super::profile::{Stance, StanceRules};
 pub enum Cue {
     Stance(Stance, f64),
     Negator,
+    PostNegator,
     PseudoNegator,
     ContrastAfter,
     ContrastBefore,
@@ -63,6 +64,7 @@ impl Lexicon {
         add(&rules.licence_dispute, Cue::LicenceDispute);
         add(&rules.pseudo_negators, Cue::PseudoNegator);
         add(&rules.negators, Cue::Negator);
+        add(&rules.post_negators, Cue::PostNegator);
         add(&rules.contrast_before, Cue::ContrastBefore);
         add(&rules.contrast_after, Cue::ContrastAfter);
         add(&rules.critics, Cue::Critic);

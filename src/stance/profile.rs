@@ -54,6 +54,8 @@ pub struct Entity {
     pub ambiguous: Vec<String>,
     /// Phrases in which a name does not mean this entity.
     pub guards: Vec<String>,
+    /// Product families released with open weights.
+    pub open_products: Vec<String>,
     pub prior: Option<(Stance, NaiveDate)>,
 }
 
@@ -73,6 +75,7 @@ pub struct Profile {
 pub struct StanceRules {
     pub negators: Vec<String>,
     pub pseudo_negators: Vec<String>,
+    pub post_negators: Vec<String>,
     pub negation_scope: usize,
     pub contrast_after: Vec<String>,
     pub contrast_before: Vec<String>,
@@ -98,6 +101,8 @@ struct RawStance {
     negators: Vec<String>,
     #[serde(default)]
     pseudo_negators: Vec<String>,
+    #[serde(default)]
+    post_negators: Vec<String>,
     negation_scope: Option<usize>,
     #[serde(default)]
     contrast_after: Vec<String>,
@@ -182,6 +187,8 @@ struct RawEntity {
     ambiguous: Vec<String>,
     #[serde(default)]
     guards: Vec<String>,
+    #[serde(default)]
+    open_products: Vec<String>,
     prior: Option<RawPrior>,
 }
 
@@ -266,6 +273,7 @@ impl Profile {
                 people: e.people,
                 ambiguous: e.ambiguous,
                 guards: e.guards,
+                open_products: e.open_products,
                 prior,
             });
         }
@@ -295,6 +303,7 @@ impl Profile {
         let stance = StanceRules {
             negators: st.negators,
             pseudo_negators: st.pseudo_negators,
+            post_negators: st.post_negators,
             negation_scope: st.negation_scope.unwrap_or(6),
             contrast_after: st.contrast_after,
             contrast_before: st.contrast_before,
