@@ -194,9 +194,11 @@ impl Classifier {
     }
 
     pub fn classify(&self, story: &StoryText) -> Classification {
-        let content = crate::feed::text::truncate(story.content, MAX_CONTENT);
-        let mut sentences: Vec<&str> = vec![story.title.trim()];
-        for part in [story.summary, content] {
+        let title = normalise_punctuation(story.title);
+        let summary = normalise_punctuation(story.summary);
+        let content = normalise_punctuation(crate::feed::text::truncate(story.content, MAX_CONTENT));
+        let mut sentences: Vec<&str> = vec![title.trim()];
+        for part in [summary.as_str(), content.as_str()] {
             for s in sentences::split(part) {
                 // Feeds often repeat the headline as the summary's first line.
                 if !sentences.contains(&s) {
@@ -231,18 +233,28 @@ impl Classifier {
                 1.0
             };
             let dispute = found.iter().any(|f| f.cue == Cue::LicenceDispute);
+            // The entity a cue is about: the nearest mention, preferring one before the cue
+            // ("Meta's open model") unless one after is clearly closer ("proprietary models like
+            // OpenAI's"); a sentence naming none is about the headline's subject.
             let target = |at: usize| -> Option<usize> {
                 let ms = &mentions[si];
-                ms.iter()
-                    .rev()
-                    .find(|m| m.end <= at)
-                    .or_else(|| ms.iter().find(|m| m.start >= at))
-                    .map(|m| m.entity)
-                    .or(subject)
+                let cue_word = super::lexicon::word_index(sentence, at);
+                let before = ms.iter().rev().find(|m| m.end <= at);
+                let after = ms.iter().find(|m| m.start >= at);
+                let distance = |m: &super::Mention, before: bool| -> usize {
+                    let w = super::lexicon::word_index(sentence, if before { m.end } else { m.start });
+                    w.abs_diff(cue_word)
+                };
+                match (before, after) {
+                    (Some(b), Some(a)) if distance(a, false) + 2 < distance(b, true) => Some(a.entity),
+                    (Some(b), _) => Some(b.entity),
+                    (None, Some(a)) => Some(a.entity),
+                    (None, None) => subject,
+                }
             };
             let title_boost = if si == 0 { 1.3 } else { 1.0 };
             if let Some(entity) = self.open_product_released(sentence, &mentions[si]) {
-                relevance += PRODUCT_RELEASE;
+                relevance += self.profile.stance.relevance_threshold;
                 let score = PRODUCT_RELEASE * certainty.weight() * title_boost;
                 evidence.push(Evidence { entity, stance: Stance::Open, score, certainty, sentence: si });
             }
@@ -256,14 +268,20 @@ impl Classifier {
                             (true, Stance::Closed) => Stance::Open,
                             (true, s) => s,
                         };
+                        let past = preceded_by(&found, i, Cue::Past, self.profile.stance.negation_scope);
                         let score = weight
                             * if negated { 0.8 } else { 1.0 }
+                            * if past { 0.3 } else { 1.0 }
                             * clause_weight(&found, i)
                             * certainty.weight()
                             * attribution
                             * title_boost;
                         relevance += weight;
                         let Some(entity) = target(f.start) else { continue };
+                        // "its first closed model": the story reports a change.
+                        if !past && first_before(sentence, f.start) {
+                            shifts.push((entity, Some(stance), certainty, si));
+                        }
                         if dispute {
                             // A licence dispute: the weights are out, the terms are contested.
                             for s in [Stance::Open, Stance::Closed] {
@@ -406,6 +424,35 @@ fn negated(found: &[Found], i: usize, scope: usize) -> bool {
         }
     }
     false
+}
+
+/// A cue of kind `kind` within `scope` words before cue `i`, in the same clause.
+fn preceded_by(found: &[Found], i: usize, kind: Cue, scope: usize) -> bool {
+    let cue = found[i];
+    for f in found[..i].iter().rev() {
+        match f.cue {
+            Cue::ContrastAfter | Cue::ContrastBefore => break,
+            c if c == kind && cue.word.saturating_sub(f.word) <= scope => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// "first" right before a cue ("its first open-weight model").
+fn first_before(sentence: &str, at: usize) -> bool {
+    sentence[..at].split_whitespace().rev().take(2).any(|w| w.eq_ignore_ascii_case("first"))
+}
+
+/// Typographic hyphens and apostrophes to ASCII, so "open‑source" (U+2011) reads as a cue.
+fn normalise_punctuation(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2212}' => '-',
+            '\u{2018}' | '\u{2019}' => '\'',
+            c => c,
+        })
+        .collect()
 }
 
 /// Words of a sentence with their byte offsets (punctuation trimmed).

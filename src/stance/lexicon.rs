@@ -11,6 +11,7 @@ pub enum Cue {
     Stance(Stance, f64),
     Negator,
     PostNegator,
+    Past,
     PseudoNegator,
     ContrastAfter,
     ContrastBefore,
@@ -65,6 +66,7 @@ impl Lexicon {
         add(&rules.pseudo_negators, Cue::PseudoNegator);
         add(&rules.negators, Cue::Negator);
         add(&rules.post_negators, Cue::PostNegator);
+        add(&rules.past, Cue::Past);
         add(&rules.contrast_before, Cue::ContrastBefore);
         add(&rules.contrast_after, Cue::ContrastAfter);
         add(&rules.critics, Cue::Critic);

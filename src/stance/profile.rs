@@ -76,6 +76,7 @@ pub struct StanceRules {
     pub negators: Vec<String>,
     pub pseudo_negators: Vec<String>,
     pub post_negators: Vec<String>,
+    pub past: Vec<String>,
     pub negation_scope: usize,
     pub contrast_after: Vec<String>,
     pub contrast_before: Vec<String>,
@@ -103,6 +104,8 @@ struct RawStance {
     pseudo_negators: Vec<String>,
     #[serde(default)]
     post_negators: Vec<String>,
+    #[serde(default)]
+    past: Vec<String>,
     negation_scope: Option<usize>,
     #[serde(default)]
     contrast_after: Vec<String>,
@@ -304,6 +307,7 @@ impl Profile {
             negators: st.negators,
             pseudo_negators: st.pseudo_negators,
             post_negators: st.post_negators,
+            past: st.past,
             negation_scope: st.negation_scope.unwrap_or(6),
             contrast_after: st.contrast_after,
             contrast_before: st.contrast_before,
