@@ -105,6 +105,7 @@ pub struct Classifier {
     release_words: Vec<String>,
     /// Lowercased open product names per entity.
     open_products: Vec<Vec<String>>,
+    ai_words: aho_corasick::AhoCorasick,
 }
 
 /// Nouns that make a preceding "open" / "closed" a stance ("open frontier model").
@@ -133,11 +134,17 @@ impl Classifier {
             .collect();
         let open_products =
             profile.entities.iter().map(|e| e.open_products.iter().map(|p| p.to_lowercase()).collect()).collect();
+        let ai_words = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&profile.stance.ai_words)
+            .expect("profile words form a valid automaton");
         Classifier {
             entities: EntityMatcher::new(&profile),
             lexicon: Lexicon::new(&profile.stance),
             release_words,
             open_products,
+            ai_words,
             profile,
         }
     }
@@ -325,7 +332,11 @@ impl Classifier {
             }
         }
 
-        let relevant = relevance >= self.profile.stance.relevance_threshold && !order.is_empty();
+        let about_ai = mentions.iter().flatten().any(|m| m.kind == super::MentionKind::Product)
+            || sentences
+                .iter()
+                .any(|s| self.ai_words.find_iter(s).any(|m| super::entities::whole_word(s, m.start(), m.end())));
+        let relevant = about_ai && relevance >= self.profile.stance.relevance_threshold && !order.is_empty();
         let mut entities = Vec::new();
         let mut decided: Vec<(usize, Stance)> = Vec::new();
         for &e in &order {

@@ -92,6 +92,8 @@ pub struct StanceRules {
     pub shift_to_closed: Vec<String>,
     pub shift_change: Vec<String>,
     pub topic_words: Vec<String>,
+    /// Words that make a story about AI (relevance needs one, or a watched product).
+    pub ai_words: Vec<String>,
     pub relevance_threshold: f64,
 }
 
@@ -154,6 +156,8 @@ struct RawShift {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawTopic {
+    #[serde(default)]
+    ai_words: Vec<String>,
     #[serde(default)]
     words: Vec<String>,
     threshold: Option<f64>,
@@ -323,6 +327,7 @@ impl Profile {
             shift_to_closed: st.shift.to_closed,
             shift_change: st.shift.change,
             topic_words: st.topic.words,
+            ai_words: st.topic.ai_words,
             relevance_threshold: st.topic.threshold.unwrap_or(0.8),
         };
         Ok(Profile { name: raw.name, description: raw.description, context: raw.context, entities, events, stance })
