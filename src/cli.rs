@@ -73,6 +73,12 @@ enum Command {
         /// Every stored article (one per feed entry), not one line per story cluster
         #[arg(long)]
         all: bool,
+        /// Only stories that speak about this entity (meta, openai, ...)
+        #[arg(long, value_name = "E")]
+        entity: Option<String>,
+        /// Only stories giving the entity this stance
+        #[arg(long, value_name = "S", value_parser = ["open", "closed", "mixed", "neutral"])]
+        stance: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -259,9 +265,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let report = crate::stance::eval::evaluate(&classifier, &items);
             write!(stdout, "{}", report.render(verbose))?;
         }
-        Command::Stories { since, until, search, limit, all, format } => {
+        Command::Stories { since, until, search, limit, all, entity, stance, format } => {
+            if stance.is_some() && entity.is_none() {
+                return Err(UsageError("--stance needs --entity (whose stance?)".into()).into());
+            }
+            let profile = Profile::load(config.profile_path.as_deref())?;
+            if let Some(e) = entity.as_deref().filter(|e| profile.entity(e).is_none()) {
+                let keys: Vec<&str> = profile.entities.iter().map(|x| x.key.as_str()).collect();
+                return Err(UsageError(format!("unknown entity `{e}`: the profile has {}", keys.join(", "))).into());
+            }
             let store = Store::open(&db_path)?;
-            let rows = store.stories(&StoryFilter { since, until, search, limit, all })?;
+            let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
             let columns = if all { article_columns() } else { cluster_columns() };
             output::print(stdout, format, &rows, &columns)?;
         }
@@ -439,6 +453,7 @@ fn cluster_columns() -> Vec<Column<StoryRow>> {
         Column::new("published", 20, |r| r.published.clone()),
         Column::new("source", 24, |r| r.source.clone()),
         Column::new("title", 90, |r| r.title.clone()),
+        Column::new("stances", 40, stances_cell),
         Column::new("coverage", 40, |r| {
             let others: Vec<&str> = r.sources.iter().map(String::as_str).filter(|s| *s != r.source).collect();
             match others.len() {
@@ -452,6 +467,16 @@ fn cluster_columns() -> Vec<Column<StoryRow>> {
     ]
 }
 
+/// "meta:open openai:closed" for the table view; "-" for stories not about openness.
+fn stances_cell(r: &StoryRow) -> String {
+    if r.relevant == Some(false) {
+        return "-".into();
+    }
+    let cells: Vec<String> =
+        r.entities.iter().filter(|e| e.stance != "neutral").map(|e| format!("{}:{}", e.entity, e.stance)).collect();
+    cells.join(" ")
+}
+
 fn article_columns() -> Vec<Column<StoryRow>> {
     vec![
         Column::new("id", 8, |r: &StoryRow| r.id.to_string()),
@@ -459,6 +484,7 @@ fn article_columns() -> Vec<Column<StoryRow>> {
         Column::new("published", 20, |r| r.published.clone()),
         Column::new("source", 24, |r| r.source.clone()),
         Column::new("title", 90, |r| r.title.clone()),
+        Column::new("stances", 40, stances_cell),
         Column::new("url", 200, |r| r.url.clone().unwrap_or_default()),
     ]
 }

@@ -17,7 +17,7 @@ use crate::dedup::{ClusterIndex, DedupSettings, Signer, canonical_url_with};
 use crate::feed::{self, NewStory};
 use crate::fetch::{FetchError, Fetcher, Validators};
 use crate::schedule;
-use crate::stance::Profile;
+use crate::stance::{Classifier, Profile, StoryText};
 use crate::store::{FeedRow, FeedState, FeedUpdate, Store};
 
 /// One feed that did not give a feed this time.
@@ -101,7 +101,7 @@ impl PollSummary {
 pub struct Pipeline {
     pub poll: PollSettings,
     pub fetcher: Arc<Fetcher>,
-    pub profile: Arc<Profile>,
+    pub classifier: Arc<Classifier>,
     pub dedup: DedupSettings,
 }
 
@@ -110,7 +110,7 @@ impl Pipeline {
         Ok(Pipeline {
             poll: config.poll.clone(),
             fetcher: Arc::new(Fetcher::new(&config.poll)?),
-            profile: Arc::new(profile),
+            classifier: Arc::new(Classifier::new(profile)),
             dedup: config.dedup.clone(),
         })
     }
@@ -118,7 +118,7 @@ impl Pipeline {
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
     /// written by another process since the last cycle are seen.
     fn cluster_index(&self) -> ClusterIndex {
-        ClusterIndex::new(Signer::new(&self.profile, self.dedup.clone()))
+        ClusterIndex::new(Signer::new(self.classifier.profile(), self.dedup.clone()))
     }
 }
 
@@ -163,8 +163,10 @@ pub async fn poll_feeds(
                 let fetcher = pipeline.fetcher.clone();
                 let settings = settings.clone();
                 let extra_tracking = pipeline.dedup.extra_tracking_params.clone();
+                let classifier = pipeline.classifier.clone();
                 tasks.spawn(async move {
                     let mut outcome = poll_one(&settings, &fetcher, feed).await;
+                    outcome.stories = classify_all(classifier, std::mem::take(&mut outcome.stories)).await;
                     if !extra_tracking.is_empty() {
                         for story in &mut outcome.stories {
                             story.canonical_url =
@@ -198,6 +200,26 @@ pub async fn poll_feeds(
         summary.storage_errors.push(format!("poll run log: {e:#}"));
     }
     (store, summary)
+}
+
+/// The classify stage: read each story's stance, on the blocking pool (it is CPU work).
+async fn classify_all(classifier: Arc<Classifier>, mut stories: Vec<NewStory>) -> Vec<NewStory> {
+    if stories.is_empty() {
+        return stories;
+    }
+    let classified = tokio::task::spawn_blocking(move || {
+        for s in &mut stories {
+            let text = StoryText { title: &s.title, summary: &s.summary, content: &s.content };
+            // Classification must not panic on any input; if it ever does, the story is stored
+            // unclassified rather than lost.
+            s.classification =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&text))).ok();
+        }
+        stories
+    })
+    .await;
+    // Only a cancelled task (shutdown) ends here without its stories; they are fetched again.
+    classified.unwrap_or_default()
 }
 
 /// Order feeds round-robin by host, so the first slots go to many hosts rather than queueing

@@ -157,13 +157,75 @@ fn stories_filters_and_formats() {
     let until = sb.ok(&["stories", "--format", "jsonl", "--until", "2026-11-01T22:00:00Z"]);
     assert_eq!(until.lines().count(), 1);
     let csv = sb.ok(&["stories", "--format", "csv"]);
-    assert!(csv.starts_with("cluster,published,source,title,coverage,url\n"), "{csv}");
+    assert!(csv.starts_with("cluster,published,source,title,stances,coverage,url\n"), "{csv}");
     let table = sb.ok(&["stories"]);
     assert!(table.lines().next().unwrap().starts_with("cluster"), "{table}");
     let all = sb.ok(&["stories", "--all", "--format", "csv"]);
     assert!(all.starts_with("id,cluster,published"), "{all}");
     assert_eq!(first["sources"], serde_json::json!(["news.example"]));
     assert!(first["cluster"].is_i64());
+    for key in ["relevant", "entities", "shifts"] {
+        assert!(!first[key].is_null(), "story JSON has {key}: {first}");
+    }
+}
+
+#[test]
+fn stories_are_classified_as_they_are_stored_and_filtered_by_entity_and_stance() {
+    let server = TestServer::start();
+    server.set(
+        "/f.xml",
+        Route::ok(rss(&[
+            ("a", "Meta releases Llama 5 as open weights under a permissive licence"),
+            ("b", "OpenAI keeps its next model proprietary and API-only"),
+            ("c", "Nvidia quarterly earnings beat expectations"),
+        ])),
+    );
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    sb.ok(&["poll"]);
+    let open: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["stories", "--entity", "meta", "--stance", "open", "--format", "json"])).unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open:#}");
+    let meta = &open[0]["entities"][0];
+    assert_eq!((meta["entity"].as_str(), meta["stance"].as_str()), (Some("meta"), Some("open")));
+    assert!(meta["evidence"].as_str().unwrap().contains("open weights"));
+    assert_eq!(open[0]["relevant"], true);
+    let closed = sb.ok(&["stories", "--entity", "openai", "--stance", "closed", "--format", "jsonl"]);
+    assert_eq!(closed.lines().count(), 1, "{closed}");
+    assert_eq!(sb.ok(&["stories", "--entity", "openai", "--stance", "open", "--format", "jsonl"]), "");
+    assert_eq!(sb.count("SELECT count(*) FROM stories WHERE relevant = 0"), 1, "earnings are kept, marked irrelevant");
+    let unknown = sb.run(&["stories", "--entity", "acme"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("meta, openai"));
+}
+
+#[test]
+fn classify_reads_json_lines_and_writes_the_contract_shape() {
+    let sb = Sandbox::new("");
+    let input = sb.path().join("items.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": \"x1\", \"title\": \"OpenAI releases its first open-weight model since GPT-2\"}\n\
+         {\"title\": \"A llama escaped from the zoo\", \"summary\": \"Keepers found it.\"}\n",
+    )
+    .unwrap();
+    let out = sb.ok(&["classify", input.to_str().unwrap()]);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "x1");
+    assert_eq!(lines[0]["relevant"], true);
+    assert_eq!(lines[0]["entities"][0]["entity"], "openai");
+    assert_eq!(lines[0]["entities"][0]["stance"], "open");
+    for key in ["confidence", "certainty", "evidence"] {
+        assert!(!lines[0]["entities"][0][key].is_null(), "{key}");
+    }
+    assert_eq!(lines[0]["shifts"], serde_json::json!([{"entity": "openai", "from": "closed", "to": "open"}]));
+    assert_eq!(lines[1]["relevant"], false);
+    assert_eq!(lines[1]["entities"], serde_json::json!([]));
+    let bad = sb.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"summary\": \"no title\"}\n").unwrap();
+    let out = sb.run(&["classify", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
 }
 
 #[test]
@@ -175,7 +237,10 @@ fn db_check_backup_and_migrate() {
     assert_eq!(out.status.code(), Some(2), "no database yet");
     sb.ok(&["poll"]);
     let check = sb.ok(&["db", "check"]);
-    assert!(check.contains("integrity: ok") && check.contains("schema version: 2 (latest 2)"), "{check}");
+    assert!(check.contains("integrity: ok"), "{check}");
+    let version_line = check.lines().find(|l| l.starts_with("schema version: ")).unwrap();
+    let numbers: Vec<&str> = version_line.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
+    assert!(numbers.len() == 2 && numbers[0] == numbers[1], "migrated to the latest version: {version_line}");
     assert!(check.contains("stories: 5"), "{check}");
     assert!(sb.ok(&["db", "migrate"]).contains("up to date"));
 

@@ -90,6 +90,7 @@ mod tests {
             published_estimated: false,
             entry_updated_at: None,
             content_hash: String::new(),
+            classification: None,
         }
     }
 

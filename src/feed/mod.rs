@@ -54,6 +54,8 @@ pub struct NewStory {
     pub entry_updated_at: Option<DateTime<Utc>>,
     /// Hash of the visible text: a change means the entry was updated.
     pub content_hash: String,
+    /// What the story says about stance, once the classify stage has read it.
+    pub classification: Option<crate::stance::Classification>,
 }
 
 /// Why a body is not a feed. Grouped by [`ParseError::kind`] in reports.
@@ -185,6 +187,7 @@ fn normalise_entry(entry: &feed_rs::model::Entry, base: Option<&url::Url>, fetch
         published_estimated,
         entry_updated_at: entry.updated,
         content_hash,
+        classification: None,
     }
 }
 

@@ -21,6 +21,7 @@ pub use stories::{StoredCounts, StoryFilter, StoryRow};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../migrations/0001_init.sql")),
     ("0002_clusters.sql", include_str!("../../migrations/0002_clusters.sql")),
+    ("0003_stance.sql", include_str!("../../migrations/0003_stance.sql")),
 ];
 
 /// The schema version this build writes.

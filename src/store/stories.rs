@@ -88,7 +88,9 @@ pub(super) fn store_stories(
                     backfill,
                     s.outlet,
                 ])?;
-                new_rows.push((tx.last_insert_rowid(), i));
+                let id = tx.last_insert_rowid();
+                write_classification(tx, id, s)?;
+                new_rows.push((id, i));
                 counts.new += 1;
             }
             Some((_, hash)) if hash == s.content_hash => counts.unchanged += 1,
@@ -105,11 +107,38 @@ pub(super) fn store_stories(
                     s.content_hash,
                     fetched,
                 ])?;
+                write_classification(tx, id, s)?;
                 counts.updated += 1;
             }
         }
     }
     Ok((counts, new_rows))
+}
+
+/// Store what the stance engine read in a story (replacing an earlier reading).
+fn write_classification(tx: &Transaction, id: i64, story: &NewStory) -> Result<()> {
+    let Some(c) = &story.classification else { return Ok(()) };
+    tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        c.relevant,
+        c.relevance
+    ])?;
+    tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
+    let mut entity = tx.prepare_cached(
+        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in &c.entities {
+        entity.execute(params![id, e.entity, e.stance.as_str(), e.confidence, e.certainty.as_str(), e.evidence])?;
+    }
+    let mut shift = tx.prepare_cached(
+        "INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for sh in &c.shifts {
+        shift.execute(params![id, sh.entity, sh.from.as_str(), sh.to.as_str()])?;
+    }
+    Ok(())
 }
 
 /// Put each new story in its cluster (see `dedup::index`), merging clusters it links.
@@ -173,6 +202,10 @@ pub struct StoryFilter {
     pub limit: Option<usize>,
     /// Every article, rather than one line per story cluster.
     pub all: bool,
+    /// Only stories (clusters) that speak about this entity...
+    pub entity: Option<String>,
+    /// ...with this stance.
+    pub stance: Option<String>,
 }
 
 /// A stored story as the CLI shows it. In cluster mode it stands for its whole cluster: the
@@ -198,6 +231,27 @@ pub struct StoryRow {
     pub sources: Vec<String>,
     /// Articles in the cluster.
     pub articles: i64,
+    /// About AI openness (None: not classified).
+    pub relevant: Option<bool>,
+    pub entities: Vec<StoryEntity>,
+    pub shifts: Vec<StoryShift>,
+}
+
+/// What a story says about one entity, as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoryEntity {
+    pub entity: String,
+    pub stance: String,
+    pub confidence: f64,
+    pub certainty: String,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoryShift {
+    pub entity: String,
+    pub from: String,
+    pub to: String,
 }
 
 impl Store {
@@ -208,7 +262,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.title, s.url, s.canonical_url, coalesce(s.outlet, ''), coalesce(f.name, f.title, f.url),
                     s.published_at, s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count,
-                    s.cluster_id,
+                    s.cluster_id, s.relevant,
                     (SELECT group_concat(DISTINCT m.outlet) FROM stories m WHERE m.cluster_id = s.cluster_id),
                     (SELECT count(*) FROM stories m WHERE m.cluster_id = s.cluster_id)
              FROM stories s JOIN feeds f ON f.id = s.feed_id
@@ -218,15 +272,26 @@ impl Store {
                AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\'
                     OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
                          AND (m.title LIKE ?3 ESCAPE '\\' OR m.summary LIKE ?3 ESCAPE '\\'))))
+               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM stories m JOIN story_entities e ON e.story_id = m.id
+                         WHERE (m.id = s.id OR (NOT ?5 AND m.cluster_id = s.cluster_id))
+                           AND e.entity = ?6 AND (?7 IS NULL OR e.stance = ?7)))
              ORDER BY s.published_at DESC, s.id DESC
              LIMIT ?4",
         )?;
         let limit = filter.limit.map_or(-1, |l| l as i64);
-        let rows = stmt
+        let mut rows = stmt
             .query_map(
-                params![filter.since.map(time_text), filter.until.map(time_text), search, limit, filter.all],
+                params![
+                    filter.since.map(time_text),
+                    filter.until.map(time_text),
+                    search,
+                    limit,
+                    filter.all,
+                    filter.entity,
+                    filter.stance
+                ],
                 |r| {
-                    let outlets: Option<String> = r.get(13)?;
+                    let outlets: Option<String> = r.get(14)?;
                     let mut sources: Vec<String> =
                         outlets.unwrap_or_default().split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
                     sources.sort();
@@ -244,12 +309,37 @@ impl Store {
                         backfill: r.get(10)?,
                         update_count: r.get(11)?,
                         cluster: r.get::<_, Option<i64>>(12)?.unwrap_or_default(),
+                        relevant: r.get(13)?,
                         sources,
-                        articles: r.get(14)?,
+                        articles: r.get(15)?,
+                        entities: Vec::new(),
+                        shifts: Vec::new(),
                     })
                 },
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut entities = self.conn.prepare_cached(
+            "SELECT entity, stance, confidence, certainty, evidence FROM story_entities WHERE story_id = ?1
+             ORDER BY rowid",
+        )?;
+        let mut shifts =
+            self.conn.prepare_cached("SELECT entity, from_stance, to_stance FROM story_shifts WHERE story_id = ?1")?;
+        for row in &mut rows {
+            row.entities = entities
+                .query_map([row.id], |r| {
+                    Ok(StoryEntity {
+                        entity: r.get(0)?,
+                        stance: r.get(1)?,
+                        confidence: r.get(2)?,
+                        certainty: r.get(3)?,
+                        evidence: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            row.shifts = shifts
+                .query_map([row.id], |r| Ok(StoryShift { entity: r.get(0)?, from: r.get(1)?, to: r.get(2)? }))?
+                .collect::<rusqlite::Result<_>>()?;
+        }
         Ok(rows)
     }
 
@@ -281,6 +371,7 @@ mod tests {
             published_estimated: false,
             entry_updated_at: None,
             content_hash: crate::feed::identity::hash_text(&[title]),
+            classification: None,
         }
     }
 
