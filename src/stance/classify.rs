@@ -22,7 +22,7 @@
 use serde::Serialize;
 
 use super::entities::EntityMatcher;
-use super::lexicon::{Cue, Found, Lexicon};
+use super::lexicon::{Cue, Found, Lexicon, WordIndex};
 use super::profile::{Profile, Stance};
 use super::sentences;
 
@@ -151,8 +151,8 @@ impl Classifier {
 
     /// Cues of a sentence: the lexicon's, plus "open" / "closed" used as an adjective of a model
     /// or product ("an open frontier model", "closed 'Avocado'"), in order.
-    fn cues(&self, sentence: &str, mentions: &[super::Mention]) -> Vec<Found> {
-        let mut found = self.lexicon.find(sentence);
+    fn cues(&self, sentence: &str, index: &WordIndex, mentions: &[super::Mention]) -> Vec<Found> {
+        let mut found = self.lexicon.find(sentence, index);
         let words: Vec<(usize, &str)> = word_spans(sentence);
         for (i, &(start, word)) in words.iter().enumerate() {
             let stance = match word.to_ascii_lowercase().as_str() {
@@ -174,7 +174,7 @@ impl Classifier {
                     cue: Cue::Stance(stance, ADJECTIVE_CUE),
                     start,
                     end: start + word.len(),
-                    word: super::lexicon::word_index(sentence, start),
+                    word: index.at(start),
                 });
             }
         }
@@ -228,7 +228,8 @@ impl Classifier {
         let mut shifts: Vec<(usize, Option<Stance>, Certainty, usize)> = Vec::new(); // entity, explicit direction
         let mut relevance = 0.0;
         for (si, sentence) in sentences.iter().enumerate() {
-            let found = self.cues(sentence, &mentions[si]);
+            let index = WordIndex::new(sentence);
+            let found = self.cues(sentence, &index, &mentions[si]);
             let certainty = sentence_certainty(sentence, &found);
             let critics = found.iter().any(|f| f.cue == Cue::Critic);
             let speaking = !critics && found.iter().any(|f| f.cue == Cue::Speech) && !mentions[si].is_empty();
@@ -245,11 +246,11 @@ impl Classifier {
             // OpenAI's"); a sentence naming none is about the headline's subject.
             let target = |at: usize| -> Option<usize> {
                 let ms = &mentions[si];
-                let cue_word = super::lexicon::word_index(sentence, at);
+                let cue_word = index.at(at);
                 let before = ms.iter().rev().find(|m| m.end <= at);
                 let after = ms.iter().find(|m| m.start >= at);
                 let distance = |m: &super::Mention, before: bool| -> usize {
-                    let w = super::lexicon::word_index(sentence, if before { m.end } else { m.start });
+                    let w = index.at(if before { m.end } else { m.start });
                     w.abs_diff(cue_word)
                 };
                 match (before, after) {

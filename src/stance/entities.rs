@@ -84,6 +84,7 @@ impl EntityMatcher {
         }
         let build = |words: &[String]| {
             AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(words)

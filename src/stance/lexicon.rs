@@ -77,6 +77,7 @@ impl Lexicon {
         add(&rules.shift_change, Cue::Change);
         add(&rules.topic_words, Cue::Topic);
         let automaton = AhoCorasickBuilder::new()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&phrases)
@@ -85,7 +86,7 @@ impl Lexicon {
     }
 
     /// The cues of one sentence, in order, whole words only.
-    pub fn find(&self, sentence: &str) -> Vec<Found> {
+    pub fn find(&self, sentence: &str, words: &WordIndex) -> Vec<Found> {
         let mut out = Vec::new();
         for m in self.automaton.find_iter(sentence) {
             if !whole_word(sentence, m.start(), m.end()) {
@@ -95,14 +96,36 @@ impl Lexicon {
                 cue: self.cues[m.pattern().as_usize()],
                 start: m.start(),
                 end: m.end(),
-                word: word_index(sentence, m.start()),
+                word: words.at(m.start()),
             });
         }
         out
     }
 }
 
-/// How many words precede byte offset `at`.
-pub fn word_index(sentence: &str, at: usize) -> usize {
-    sentence[..at].split(|c: char| c.is_whitespace()).filter(|w| w.chars().any(char::is_alphanumeric)).count()
+/// Word positions in a sentence: which word a byte offset falls in, in O(log n).
+pub struct WordIndex {
+    /// Byte offsets where words (white-space separated, with a letter or digit) start.
+    starts: Vec<usize>,
+}
+
+impl WordIndex {
+    pub fn new(sentence: &str) -> WordIndex {
+        // Tokens of punctuation only ("—", "-") are not words.
+        // A word counts from its first letter or digit, so a cue right after an opening quote
+        // is not "after" the quoted word.
+        let starts = sentence
+            .split_whitespace()
+            .filter_map(|w| {
+                let first = w.char_indices().find(|(_, c)| c.is_alphanumeric())?.0;
+                Some(w.as_ptr() as usize - sentence.as_ptr() as usize + first)
+            })
+            .collect();
+        WordIndex { starts }
+    }
+
+    /// How many words start before byte offset `at`.
+    pub fn at(&self, at: usize) -> usize {
+        self.starts.partition_point(|&s| s < at)
+    }
 }
