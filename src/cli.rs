@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
     init_logging(&cli);
     // Few blocking threads: they parse feeds and resolve names; hundreds would only cost memory
     // (a stack and a malloc arena each) on a machine with a handful of cores.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(8).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(4).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

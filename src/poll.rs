@@ -345,7 +345,42 @@ fn next_after_failure(
     schedule::after_failure(now, interval, failures, retry_after, settings.max_backoff, unit)
 }
 
-/// The writer thread: saves each outcome in its own transaction and totals the cycle.
+/// Most feeds saved in one transaction.
+const MAX_GROUP_COMMIT: usize = 64;
+
+/// Add one feed's saved (or failed) result to the cycle's totals.
+fn tally(summary: &mut PollSummary, outcome: Outcome, result: anyhow::Result<crate::store::StoredCounts>) {
+    let Outcome { feed, update, failure, .. } = outcome;
+    match result {
+        Ok(counts) => {
+            match &update.state {
+                FeedState::Fetched { .. } => summary.fetched += 1,
+                FeedState::NotModified => summary.not_modified += 1,
+                FeedState::Gone => summary.gone.push(feed.url.clone()),
+                FeedState::Failed { .. } => {}
+            }
+            if let Some(f) = failure {
+                tracing::warn!(feed = %f.url, kind = %f.kind, error = %f.message, "poll failed");
+                summary.failures.push(f);
+            }
+            if let Some(to) = update.moved_to.as_ref().filter(|to| **to != feed.url) {
+                summary.moved.push((feed.url.clone(), to.clone()));
+            }
+            summary.new_stories += counts.new;
+            summary.updated_stories += counts.updated;
+            summary.clustered_stories += counts.clustered;
+            if feed.last_success_at.is_none() {
+                summary.backfilled_stories += counts.new;
+            }
+        }
+        Err(e) => {
+            tracing::error!(feed = %feed.url, error = format!("{e:#}"), "cannot save poll result");
+            summary.storage_errors.push(format!("{}: {e:#}", feed.url));
+        }
+    }
+}
+
+/// The writer thread: saves outcomes (a group of feeds per transaction) and totals the cycle.
 fn write_outcomes(
     mut store: Store,
     mut clusters: ClusterIndex,
@@ -357,37 +392,40 @@ fn write_outcomes(
     if let Some(p) = &progress {
         p.set_length(total as u64);
     }
-    while let Some(outcome) = rx.blocking_recv() {
-        let Outcome { feed, update, stories, failure } = outcome;
-        match store.record_poll(&feed, &update, &stories, &mut clusters) {
-            Ok(counts) => {
-                match &update.state {
-                    FeedState::Fetched { .. } => summary.fetched += 1,
-                    FeedState::NotModified => summary.not_modified += 1,
-                    FeedState::Gone => summary.gone.push(feed.url.clone()),
-                    FeedState::Failed { .. } => {}
-                }
-                if let Some(f) = failure {
-                    tracing::warn!(feed = %f.url, kind = %f.kind, error = %f.message, "poll failed");
-                    summary.failures.push(f);
-                }
-                if let Some(to) = update.moved_to.as_ref().filter(|to| **to != feed.url) {
-                    summary.moved.push((feed.url.clone(), to.clone()));
-                }
-                summary.new_stories += counts.new;
-                summary.updated_stories += counts.updated;
-                summary.clustered_stories += counts.clustered;
-                if feed.last_success_at.is_none() {
-                    summary.backfilled_stories += counts.new;
-                }
-            }
-            Err(e) => {
-                tracing::error!(feed = %feed.url, error = format!("{e:#}"), "cannot save poll result");
-                summary.storage_errors.push(format!("{}: {e:#}", feed.url));
+    while let Some(first) = rx.blocking_recv() {
+        // Group commit: whatever else is already waiting goes into the same transaction.
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
         }
-        if let Some(p) = &progress {
-            p.inc(1);
+        let polls: Vec<(&FeedRow, &FeedUpdate, &[NewStory])> =
+            batch.iter().map(|o| (&o.feed, &o.update, &o.stories[..])).collect();
+        let results: Vec<anyhow::Result<crate::store::StoredCounts>> = match store.record_polls(&polls, &mut clusters) {
+            Ok(counts) => counts.into_iter().map(Ok).collect(),
+            Err(_) => {
+                // The batch rolled back: the index may hold stories that are not stored.
+                // Start it afresh and save feed by feed, so one bad write loses only itself.
+                clusters.reset();
+                polls
+                    .iter()
+                    .map(|(feed, update, stories)| {
+                        let r = store.record_poll(feed, update, stories, &mut clusters);
+                        if r.is_err() {
+                            clusters.reset();
+                        }
+                        r
+                    })
+                    .collect()
+            }
+        };
+        for (outcome, result) in batch.into_iter().zip(results) {
+            tally(&mut summary, outcome, result);
+            if let Some(p) = &progress {
+                p.inc(1);
+            }
         }
     }
     if let Some(p) = &progress {

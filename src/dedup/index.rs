@@ -221,6 +221,14 @@ impl ClusterIndex {
         Assignment { cluster_id, merged, duplicate }
     }
 
+    /// Forget everything (after a rolled-back transaction, the index may describe stories that
+    /// were never stored); it reloads from the store on demand.
+    pub fn reset(&mut self) {
+        self.segments.clear();
+        self.parent.clear();
+        self.indexed = 0;
+    }
+
     /// Stories held in memory.
     pub fn len(&self) -> usize {
         self.indexed

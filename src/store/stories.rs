@@ -89,7 +89,7 @@ pub(super) fn store_stories(
                     s.outlet,
                 ])?;
                 let id = tx.last_insert_rowid();
-                write_classification(tx, id, s)?;
+                write_classification(tx, id, s, true)?;
                 new_rows.push((id, i));
                 counts.new += 1;
             }
@@ -107,7 +107,7 @@ pub(super) fn store_stories(
                     s.content_hash,
                     fetched,
                 ])?;
-                write_classification(tx, id, s)?;
+                write_classification(tx, id, s, false)?;
                 counts.updated += 1;
             }
         }
@@ -115,16 +115,18 @@ pub(super) fn store_stories(
     Ok((counts, new_rows))
 }
 
-/// Store what the stance engine read in a story (replacing an earlier reading).
-fn write_classification(tx: &Transaction, id: i64, story: &NewStory) -> Result<()> {
+/// Store what the stance engine read in a story (replacing an earlier reading of an updated one).
+fn write_classification(tx: &Transaction, id: i64, story: &NewStory, fresh: bool) -> Result<()> {
     let Some(c) = &story.classification else { return Ok(()) };
     tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
         id,
         c.relevant,
         c.relevance
     ])?;
-    tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
-    tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
+    if !fresh {
+        tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
+        tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
+    }
     let mut entity = tx.prepare_cached(
         "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
