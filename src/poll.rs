@@ -141,14 +141,14 @@ pub async fn poll_feeds(
 ) -> (Store, PollSummary) {
     let started = Utc::now();
     let total = feeds.len();
-    let (tx, rx) = mpsc::channel::<Outcome>(256);
+    let (tx, rx) = mpsc::channel::<Outcome>(64);
     let clusters = pipeline.cluster_index();
     let writer = std::thread::spawn(move || write_outcomes(store, clusters, rx, total, progress));
     let settings = &pipeline.poll;
 
     // Backpressure: a feed takes a slot before its task is even spawned and keeps it until the
     // writer has its result, so memory is bounded by the slots, not by the number of feeds.
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(settings.concurrency * 2));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(settings.concurrency));
     let mut pending = interleave_hosts(feeds).into_iter().peekable();
     let mut tasks = tokio::task::JoinSet::new();
     let mut interrupted = false;
