@@ -322,8 +322,8 @@ fn write_poll(
     let mut counts = super::StoredCounts::default();
     if !stories.is_empty() {
         let new_rows;
-        (counts, new_rows) = super::stories::store_stories(&tx, feed.id, stories, update.polled_at, first_success)?;
-        counts.clustered = super::stories::assign_clusters(&tx, clusters, stories, &new_rows)?;
+        (counts, new_rows) = super::stories::store_stories(tx, feed.id, stories, update.polled_at, first_success)?;
+        counts.clustered = super::stories::assign_clusters(tx, clusters, stories, &new_rows)?;
     }
     let polled = time_text(update.polled_at);
     let next = time_text(update.next_poll_at);
