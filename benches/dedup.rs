@@ -74,6 +74,7 @@ fn story(rng: &mut fastrand::Rng, n: usize, published: DateTime<Utc>) -> NewStor
         published_estimated: false,
         entry_updated_at: None,
         classification: None,
+        signature: None,
     }
 }
 

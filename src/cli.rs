@@ -160,6 +160,7 @@ impl std::error::Error for UsageError {}
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(&cli);
     // Few blocking threads: they parse feeds and resolve names; hundreds would only cost memory
@@ -181,6 +182,16 @@ pub fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// glibc gives every thread that allocates its own malloc arena (up to 8 per core), each keeping
+/// freed memory; two are plenty for one writer and a few workers, and keep the footprint small.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

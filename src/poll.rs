@@ -102,15 +102,22 @@ pub struct Pipeline {
     pub poll: PollSettings,
     pub fetcher: Arc<Fetcher>,
     pub classifier: Arc<Classifier>,
+    pub signer: Arc<Signer>,
     pub dedup: DedupSettings,
 }
 
 impl Pipeline {
     pub fn new(config: &Config, profile: Profile) -> anyhow::Result<Pipeline> {
+        let classifier = Arc::new(Classifier::new(profile));
         Ok(Pipeline {
             poll: config.poll.clone(),
             fetcher: Arc::new(Fetcher::new(&config.poll)?),
-            classifier: Arc::new(Classifier::new(profile)),
+            signer: Arc::new(Signer::with_matcher(
+                classifier.entity_matcher(),
+                classifier.profile(),
+                config.dedup.clone(),
+            )),
+            classifier,
             dedup: config.dedup.clone(),
         })
     }
@@ -118,7 +125,7 @@ impl Pipeline {
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
     /// written by another process since the last cycle are seen.
     fn cluster_index(&self) -> ClusterIndex {
-        ClusterIndex::new(Signer::new(self.classifier.profile(), self.dedup.clone()))
+        ClusterIndex::with_signer(self.signer.clone())
     }
 }
 
@@ -141,7 +148,7 @@ pub async fn poll_feeds(
 ) -> (Store, PollSummary) {
     let started = Utc::now();
     let total = feeds.len();
-    let (tx, rx) = mpsc::channel::<Outcome>(64);
+    let (tx, rx) = mpsc::channel::<Outcome>(8);
     let clusters = pipeline.cluster_index();
     let writer = std::thread::spawn(move || write_outcomes(store, clusters, rx, total, progress));
     let settings = &pipeline.poll;
@@ -164,15 +171,16 @@ pub async fn poll_feeds(
                 let settings = settings.clone();
                 let extra_tracking = pipeline.dedup.extra_tracking_params.clone();
                 let classifier = pipeline.classifier.clone();
+                let signer = pipeline.signer.clone();
                 tasks.spawn(async move {
                     let mut outcome = poll_one(&settings, &fetcher, feed).await;
-                    outcome.stories = classify_all(classifier, std::mem::take(&mut outcome.stories)).await;
                     if !extra_tracking.is_empty() {
                         for story in &mut outcome.stories {
                             story.canonical_url =
                                 story.url.as_deref().and_then(|u| canonical_url_with(u, &extra_tracking));
                         }
                     }
+                    outcome.stories = read_stories(classifier, signer, std::mem::take(&mut outcome.stories)).await;
                     // The writer only goes away if the process is shutting down.
                     let _ = tx.send(outcome).await;
                     drop(slot);
@@ -202,8 +210,9 @@ pub async fn poll_feeds(
     (store, summary)
 }
 
-/// The classify stage: read each story's stance, on the blocking pool (it is CPU work).
-async fn classify_all(classifier: Arc<Classifier>, mut stories: Vec<NewStory>) -> Vec<NewStory> {
+/// The classify stage, and the dedup signature beside it: CPU work for the blocking pool, done
+/// in parallel so the single writer only looks clusters up.
+async fn read_stories(classifier: Arc<Classifier>, signer: Arc<Signer>, mut stories: Vec<NewStory>) -> Vec<NewStory> {
     if stories.is_empty() {
         return stories;
     }
@@ -214,6 +223,10 @@ async fn classify_all(classifier: Arc<Classifier>, mut stories: Vec<NewStory>) -
             // unclassified rather than lost.
             s.classification =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&text))).ok();
+            s.signature = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at)
+            }))
+            .ok();
         }
         stories
     })

@@ -99,7 +99,7 @@ pub struct Assignment {
 }
 
 pub struct ClusterIndex {
-    pub signer: Signer,
+    pub signer: std::sync::Arc<Signer>,
     segments: HashMap<i64, Segment>,
     /// Union-find over cluster ids merged during this index's life.
     parent: HashMap<i64, i64>,
@@ -110,6 +110,10 @@ pub struct ClusterIndex {
 
 impl ClusterIndex {
     pub fn new(signer: Signer) -> ClusterIndex {
+        ClusterIndex::with_signer(std::sync::Arc::new(signer))
+    }
+
+    pub fn with_signer(signer: std::sync::Arc<Signer>) -> ClusterIndex {
         ClusterIndex { signer, segments: HashMap::new(), parent: HashMap::new(), generation: 0, tick: 0, indexed: 0 }
     }
 

@@ -17,7 +17,7 @@ use super::text;
 use crate::stance::{EntityMatcher, MentionKind, Profile};
 
 /// Words of title + summary that go into shingles.
-const MAX_BODY_WORDS: usize = 120;
+const MAX_BODY_WORDS: usize = 80;
 
 /// Thresholds (the `[dedup]` config section).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +80,7 @@ pub enum Relation {
 
 /// Builds signatures with the profile's entities and event words.
 pub struct Signer {
-    matcher: EntityMatcher,
+    matcher: std::sync::Arc<EntityMatcher>,
     /// (event kind index, words of the phrase)
     events: Vec<(usize, Vec<String>)>,
     pub settings: DedupSettings,
@@ -88,13 +88,18 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(profile: &Profile, settings: DedupSettings) -> Signer {
+        Signer::with_matcher(std::sync::Arc::new(EntityMatcher::new(profile)), profile, settings)
+    }
+
+    /// A signer sharing an entity matcher already built (the classifier's).
+    pub fn with_matcher(matcher: std::sync::Arc<EntityMatcher>, profile: &Profile, settings: DedupSettings) -> Signer {
         let mut events = Vec::new();
         for (i, (_, phrases)) in profile.events.iter().enumerate() {
             for p in phrases {
                 events.push((i, text::words(p)));
             }
         }
-        Signer { matcher: EntityMatcher::new(profile), events, settings }
+        Signer { matcher, events, settings }
     }
 
     pub fn sign(&self, title: &str, summary: &str, canonical_url: Option<&str>, published: DateTime<Utc>) -> Signature {

@@ -91,6 +91,7 @@ mod tests {
             entry_updated_at: None,
             content_hash: String::new(),
             classification: None,
+            signature: None,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct NewStory {
     pub content_hash: String,
     /// What the story says about stance, once the classify stage has read it.
     pub classification: Option<crate::stance::Classification>,
+    /// The dedup signature, computed beside classification so the writer does not have to.
+    pub signature: Option<crate::dedup::Signature>,
 }
 
 /// Why a body is not a feed. Grouped by [`ParseError::kind`] in reports.
@@ -188,6 +190,7 @@ fn normalise_entry(entry: &feed_rs::model::Entry, base: Option<&url::Url>, fetch
         entry_updated_at: entry.updated,
         content_hash,
         classification: None,
+        signature: None,
     }
 }
 

@@ -99,7 +99,7 @@ const MIXED_RATIO: f64 = 0.5;
 
 pub struct Classifier {
     profile: Profile,
-    entities: EntityMatcher,
+    entities: std::sync::Arc<EntityMatcher>,
     lexicon: Lexicon,
     /// Words announcing a release (the profile's `release` event words).
     release_words: Vec<String>,
@@ -140,7 +140,7 @@ impl Classifier {
             .build(&profile.stance.ai_words)
             .expect("profile words form a valid automaton");
         Classifier {
-            entities: EntityMatcher::new(&profile),
+            entities: std::sync::Arc::new(EntityMatcher::new(&profile)),
             lexicon: Lexicon::new(&profile.stance),
             release_words,
             open_products,
@@ -198,6 +198,11 @@ impl Classifier {
 
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The entity matcher, to share with the dedup stage.
+    pub fn entity_matcher(&self) -> std::sync::Arc<EntityMatcher> {
+        self.entities.clone()
     }
 
     pub fn classify(&self, story: &StoryText) -> Classification {

@@ -182,7 +182,10 @@ pub(super) fn assign_clusters(
             Some(url) => same_url.query_map(params![url, id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?,
             None => Vec::new(),
         };
-        let signature = index.signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at);
+        let signature = match &s.signature {
+            Some(sig) => sig.clone(),
+            None => index.signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at),
+        };
         let assignment = index.assign(id, signature, &url_clusters);
         set_cluster.execute(params![id, assignment.cluster_id])?;
         for old in &assignment.merged {
@@ -374,6 +377,7 @@ mod tests {
             entry_updated_at: None,
             content_hash: crate::feed::identity::hash_text(&[title]),
             classification: None,
+            signature: None,
         }
     }
 
