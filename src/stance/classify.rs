@@ -184,6 +184,9 @@ impl Classifier {
 
     /// An open product named in a sentence that announces a release.
     fn open_product_released(&self, sentence: &str, mentions: &[super::Mention]) -> Option<usize> {
+        if !mentions.iter().any(|m| m.kind == super::MentionKind::Product) {
+            return None;
+        }
         let lower = sentence.to_lowercase();
         let announces = word_spans(&lower).iter().any(|(_, w)| self.release_words.iter().any(|r| r == w));
         if !announces {
