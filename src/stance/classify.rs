@@ -277,17 +277,24 @@ impl Classifier {
             for (i, f) in found.iter().enumerate() {
                 match f.cue {
                     Cue::Stance(stance, weight) => {
-                        let negated = negated(&found, i, self.profile.stance.negation_scope);
+                        let scope = self.profile.stance.negation_scope;
+                        let negated = negated(&found, i, scope);
+                        // "won't be fully open", "selective open sourcing", "Open Source" in
+                        // scare quotes: partly open — mixed evidence, not a flip.
+                        let partial = (negated && preceded_by(&found, i, Cue::PartialNegation, scope))
+                            || preceded_by(&found, i, Cue::Partial, scope)
+                            || followed_by(&found, i, Cue::Partial, 3)
+                            || quoted(sentence, f.start, f.end);
                         let stance = match (negated, stance) {
                             (false, s) => s,
                             (true, Stance::Open) => Stance::Closed,
                             (true, Stance::Closed) => Stance::Open,
                             (true, s) => s,
                         };
-                        let past = preceded_by(&found, i, Cue::Past, self.profile.stance.negation_scope);
+                        let past = preceded_by(&found, i, Cue::Past, scope);
                         let score = weight
                             * if negated { 0.8 } else { 1.0 }
-                            * if past { 0.3 } else { 1.0 }
+                            * if past { 0.15 } else { 1.0 }
                             * clause_weight(&found, i)
                             * certainty.weight()
                             * attribution
@@ -298,7 +305,7 @@ impl Classifier {
                         if !past && first_before(sentence, f.start) {
                             shifts.push((entity, Some(stance), certainty, si));
                         }
-                        if dispute {
+                        if dispute || partial {
                             // A licence dispute: the weights are out, the terms are contested.
                             for s in [Stance::Open, Stance::Closed] {
                                 evidence.push(Evidence {
@@ -459,6 +466,28 @@ fn preceded_by(found: &[Found], i: usize, kind: Cue, scope: usize) -> bool {
     false
 }
 
+/// A cue of kind `kind` within `scope` words after cue `i`, in the same clause.
+fn followed_by(found: &[Found], i: usize, kind: Cue, scope: usize) -> bool {
+    let cue = found[i];
+    for f in &found[i + 1..] {
+        match f.cue {
+            Cue::ContrastAfter | Cue::ContrastBefore | Cue::Stance(..) => break,
+            c if c == kind && f.word.saturating_sub(cue.word) <= scope => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The cue stands in quotation marks: "open source", ‘open’ — a disputed label.
+fn quoted(sentence: &str, start: usize, end: usize) -> bool {
+    let before = sentence[..start].chars().next_back();
+    let after = sentence[end..].chars().next();
+    let opening = matches!(before, Some('"' | '“' | '\'' | '‘'));
+    let closing = matches!(after, Some('"' | '”' | '\'' | '’'));
+    opening && closing
+}
+
 /// "first" right before a cue ("its first open-weight model").
 fn first_before(sentence: &str, at: usize) -> bool {
     sentence[..at].split_whitespace().rev().take(2).any(|w| w.eq_ignore_ascii_case("first"))
@@ -583,6 +612,28 @@ mod tests {
             "",
         );
         assert_ne!(stance_of(&c, "meta"), Some(Stance::Closed));
+    }
+
+    #[test]
+    fn partial_openness_is_mixed() {
+        let c = classify("Zuckerberg says Meta will not make its next AI model fully open source", "");
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Mixed));
+        let c = classify("Meta plans selective open-source releases of its AI models", "");
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Mixed));
+        let c = classify("Mistral AI's \"open source\" model comes with revenue caps on its weights", "");
+        assert_eq!(stance_of(&c, "mistral"), Some(Stance::Mixed));
+        // A plain negation is not partial.
+        let c = classify("Anthropic will not open-source its AI models", "");
+        assert_eq!(stance_of(&c, "anthropic"), Some(Stance::Closed));
+    }
+
+    #[test]
+    fn past_tense_counts_little() {
+        let c = classify(
+            "OpenAI, long associated with proprietary closed models, releases open weights under Apache 2.0",
+            "",
+        );
+        assert_eq!(stance_of(&c, "openai"), Some(Stance::Open));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub enum Cue {
     Negator,
     PostNegator,
     Past,
+    Partial,
+    PartialNegation,
     PseudoNegator,
     ContrastAfter,
     ContrastBefore,
@@ -67,6 +69,8 @@ impl Lexicon {
         add(&rules.negators, Cue::Negator);
         add(&rules.post_negators, Cue::PostNegator);
         add(&rules.past, Cue::Past);
+        add(&rules.partial, Cue::Partial);
+        add(&rules.partial_negation, Cue::PartialNegation);
         add(&rules.contrast_before, Cue::ContrastBefore);
         add(&rules.contrast_after, Cue::ContrastAfter);
         add(&rules.critics, Cue::Critic);

@@ -77,6 +77,8 @@ pub struct StanceRules {
     pub pseudo_negators: Vec<String>,
     pub post_negators: Vec<String>,
     pub past: Vec<String>,
+    pub partial: Vec<String>,
+    pub partial_negation: Vec<String>,
     pub negation_scope: usize,
     pub contrast_after: Vec<String>,
     pub contrast_before: Vec<String>,
@@ -108,6 +110,10 @@ struct RawStance {
     post_negators: Vec<String>,
     #[serde(default)]
     past: Vec<String>,
+    #[serde(default)]
+    partial: Vec<String>,
+    #[serde(default)]
+    partial_negation: Vec<String>,
     negation_scope: Option<usize>,
     #[serde(default)]
     contrast_after: Vec<String>,
@@ -312,6 +318,8 @@ impl Profile {
             pseudo_negators: st.pseudo_negators,
             post_negators: st.post_negators,
             past: st.past,
+            partial: st.partial,
+            partial_negation: st.partial_negation,
             negation_scope: st.negation_scope.unwrap_or(6),
             contrast_after: st.contrast_after,
             contrast_before: st.contrast_before,
