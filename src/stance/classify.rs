@@ -393,12 +393,13 @@ impl Classifier {
 
         let mut out_shifts: Vec<Shift> = Vec::new();
         if relevant {
-            for (entity, direction, certainty, _) in shifts {
+            for (entity, direction, certainty, si) in shifts {
                 if certainty == Certainty::Question {
                     continue;
                 }
                 let Some(&(_, now)) = decided.iter().find(|(e, _)| *e == entity) else { continue };
-                let to = match direction {
+                // A change word without a direction goes where its own sentence points.
+                let to = match direction.or_else(|| sentence_direction(&evidence, entity, si)) {
                     Some(d) => d,
                     None if matches!(now, Stance::Open | Stance::Closed) => now,
                     None => continue,
@@ -415,6 +416,25 @@ impl Classifier {
             }
         }
         Classification { relevant, relevance: (relevance * 100.0).round() / 100.0, entities, shifts: out_shifts }
+    }
+}
+
+/// Where one sentence's evidence about `entity` points, when it clearly points one way.
+fn sentence_direction(evidence: &[Evidence], entity: usize, sentence: usize) -> Option<Stance> {
+    let sum = |stance: Stance| -> f64 {
+        evidence
+            .iter()
+            .filter(|e| e.entity == entity && e.sentence == sentence && e.stance == stance)
+            .map(|e| e.score)
+            .sum()
+    };
+    let (open, closed) = (sum(Stance::Open), sum(Stance::Closed));
+    if open > 1.5 * closed && open > 0.0 {
+        Some(Stance::Open)
+    } else if closed > 1.5 * open && closed > 0.0 {
+        Some(Stance::Closed)
+    } else {
+        None
     }
 }
 
