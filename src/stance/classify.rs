@@ -452,51 +452,59 @@ fn sentence_certainty(sentence: &str, found: &[Found]) -> Certainty {
     Certainty::Certain
 }
 
-/// A negator within `scope` words before cue `i` (or a judgement like "dangerous" within
-/// `scope` words after it), with no clause break between.
-fn negated(found: &[Found], i: usize, scope: usize) -> bool {
+/// Which way to look from a cue.
+#[derive(Clone, Copy)]
+enum Look {
+    Before,
+    After,
+}
+
+/// Whether a cue matching `wanted` lies within `scope` words of cue `i` in direction `look`,
+/// before any cue matching `stop` (a clause break, another stance cue).
+fn nearby(found: &[Found], i: usize, look: Look, scope: usize, wanted: Cue, stop: &[fn(&Cue) -> bool]) -> bool {
     let cue = found[i];
-    for f in found[..i].iter().rev() {
-        match f.cue {
-            Cue::ContrastAfter | Cue::ContrastBefore | Cue::PseudoNegator | Cue::Stance(..) => break,
-            Cue::Negator if cue.word.saturating_sub(f.word) <= scope => return true,
-            _ => {}
+    let candidates: Box<dyn Iterator<Item = &Found>> = match look {
+        Look::Before => Box::new(found[..i].iter().rev()),
+        Look::After => Box::new(found[i + 1..].iter()),
+    };
+    for f in candidates {
+        if f.cue == wanted && f.word.abs_diff(cue.word) <= scope {
+            return true;
         }
-    }
-    for f in &found[i + 1..] {
-        match f.cue {
-            Cue::ContrastAfter | Cue::ContrastBefore | Cue::Stance(..) => break,
-            Cue::PostNegator if f.word.saturating_sub(cue.word) <= scope => return true,
-            _ => {}
+        if stop.iter().any(|s| s(&f.cue)) {
+            return false;
         }
     }
     false
+}
+
+fn is_contrast(c: &Cue) -> bool {
+    matches!(c, Cue::ContrastAfter | Cue::ContrastBefore)
+}
+
+fn is_stance(c: &Cue) -> bool {
+    matches!(c, Cue::Stance(..))
+}
+
+fn is_pseudo_negator(c: &Cue) -> bool {
+    matches!(c, Cue::PseudoNegator)
+}
+
+/// A negator within `scope` words before cue `i` (or a judgement like "dangerous" within
+/// `scope` words after it), with no clause break or other stance cue between.
+fn negated(found: &[Found], i: usize, scope: usize) -> bool {
+    nearby(found, i, Look::Before, scope, Cue::Negator, &[is_contrast, is_pseudo_negator, is_stance])
+        || nearby(found, i, Look::After, scope, Cue::PostNegator, &[is_contrast, is_stance])
 }
 
 /// A cue of kind `kind` within `scope` words before cue `i`, in the same clause.
 fn preceded_by(found: &[Found], i: usize, kind: Cue, scope: usize) -> bool {
-    let cue = found[i];
-    for f in found[..i].iter().rev() {
-        match f.cue {
-            Cue::ContrastAfter | Cue::ContrastBefore => break,
-            c if c == kind && cue.word.saturating_sub(f.word) <= scope => return true,
-            _ => {}
-        }
-    }
-    false
+    nearby(found, i, Look::Before, scope, kind, &[is_contrast])
 }
 
 /// A cue of kind `kind` within `scope` words after cue `i`, in the same clause.
 fn followed_by(found: &[Found], i: usize, kind: Cue, scope: usize) -> bool {
-    let cue = found[i];
-    for f in &found[i + 1..] {
-        match f.cue {
-            Cue::ContrastAfter | Cue::ContrastBefore | Cue::Stance(..) => break,
-            c if c == kind && f.word.saturating_sub(cue.word) <= scope => return true,
-            _ => {}
-        }
-    }
-    false
+    nearby(found, i, Look::After, scope, kind, &[is_contrast, is_stance])
 }
 
 /// The cue stands in quotation marks: "open source", ‘open’ — a disputed label.
