@@ -66,15 +66,8 @@ fn story(rng: &mut fastrand::Rng, n: usize, published: DateTime<Utc>) -> NewStor
         outlet: format!("outlet{}.example", n % 97),
         url: Some(url),
         content_hash: format!("{n}"),
-        title,
         summary,
-        content: String::new(),
-        author: None,
-        published_at: published,
-        published_estimated: false,
-        entry_updated_at: None,
-        classification: None,
-        signature: None,
+        ..NewStory::new(&title, published)
     }
 }
 

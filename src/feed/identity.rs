@@ -75,24 +75,7 @@ mod tests {
     use chrono::Utc;
 
     fn story(guid: Option<&str>, url: Option<&str>, title: &str) -> NewStory {
-        NewStory {
-            entry_key: String::new(),
-            entry_key_kind: KeyKind::Hash,
-            guid: guid.map(String::from),
-            url: url.map(String::from),
-            canonical_url: None,
-            outlet: String::new(),
-            title: title.into(),
-            summary: String::new(),
-            content: String::new(),
-            author: None,
-            published_at: Utc::now(),
-            published_estimated: false,
-            entry_updated_at: None,
-            content_hash: String::new(),
-            classification: None,
-            signature: None,
-        }
+        NewStory { guid: guid.map(String::from), url: url.map(String::from), ..NewStory::new(title, Utc::now()) }
     }
 
     #[test]

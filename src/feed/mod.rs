@@ -60,6 +60,31 @@ pub struct NewStory {
     pub signature: Option<crate::dedup::Signature>,
 }
 
+impl NewStory {
+    /// A story with only a title and a date, the rest empty: for tests, benchmarks and imports
+    /// that fill in what they have.
+    pub fn new(title: &str, published_at: DateTime<Utc>) -> NewStory {
+        NewStory {
+            entry_key: String::new(),
+            entry_key_kind: KeyKind::Hash,
+            guid: None,
+            url: None,
+            canonical_url: None,
+            outlet: String::new(),
+            title: title.to_string(),
+            summary: String::new(),
+            content: String::new(),
+            author: None,
+            published_at,
+            published_estimated: false,
+            entry_updated_at: None,
+            content_hash: identity::hash_text(&[title]),
+            classification: None,
+            signature: None,
+        }
+    }
+}
+
 /// Why a body is not a feed. Grouped by [`ParseError::kind`] in reports.
 #[derive(Debug)]
 pub enum ParseError {

@@ -368,16 +368,7 @@ mod tests {
             url: Some(format!("https://example.org/{key}")),
             canonical_url: Some(format!("https://example.org/{key}")),
             outlet: "example.org".into(),
-            title: title.into(),
-            summary: String::new(),
-            content: String::new(),
-            author: None,
-            published_at: Utc::now(),
-            published_estimated: false,
-            entry_updated_at: None,
-            content_hash: crate::feed::identity::hash_text(&[title]),
-            classification: None,
-            signature: None,
+            ..NewStory::new(title, Utc::now())
         }
     }
 
