@@ -199,7 +199,10 @@ fn init_logging(cli: &Cli) {
     let default = if matches!(cli.command, Command::Run) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STANCEWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
