@@ -262,7 +262,8 @@ pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
     validate(raw, source)
 }
 
-fn describe_toml_error(text: &str, source: &str, e: &toml::de::Error) -> String {
+/// "FILE: line N: problem" for a TOML error (shared by the config and profile loaders).
+pub(crate) fn describe_toml_error(text: &str, source: &str, e: &toml::de::Error) -> String {
     let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
     let message = e.message().trim();
     match line {

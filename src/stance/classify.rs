@@ -134,11 +134,7 @@ impl Classifier {
             .collect();
         let open_products =
             profile.entities.iter().map(|e| e.open_products.iter().map(|p| p.to_lowercase()).collect()).collect();
-        let ai_words = aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(&profile.stance.ai_words)
-            .expect("profile words form a valid automaton");
+        let ai_words = super::entities::phrase_automaton(&profile.stance.ai_words);
         Classifier {
             entities: std::sync::Arc::new(EntityMatcher::new(&profile)),
             lexicon: Lexicon::new(&profile.stance),

@@ -82,14 +82,7 @@ impl EntityMatcher {
                 }
             }
         }
-        let build = |words: &[String]| {
-            AhoCorasickBuilder::new()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(words)
-                .expect("profile words form a valid automaton")
-        };
+        let build = |words: &[String]| phrase_automaton(words);
         let mut guard_words = Vec::new();
         let mut guard_entity = Vec::new();
         for (i, e) in profile.entities.iter().enumerate() {
@@ -166,6 +159,17 @@ impl EntityMatcher {
                     && !self.patterns[m.pattern().as_usize()].is_ambiguous()
             })
     }
+}
+
+/// One automaton over profile phrases: case-insensitive, longest match wins. Every phrase list
+/// of the profile is matched this way.
+pub fn phrase_automaton<P: AsRef<[u8]>>(phrases: &[P]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(phrases)
+        .expect("profile phrases form a valid automaton")
 }
 
 /// The match is not part of a longer word.

@@ -1,6 +1,6 @@
 //! The profile's cue phrases compiled into one automaton, and a sentence's cues found with it.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::AhoCorasick;
 
 use super::entities::whole_word;
 use super::profile::{Stance, StanceRules};
@@ -80,12 +80,7 @@ impl Lexicon {
         add(&rules.question, Cue::Question);
         add(&rules.shift_change, Cue::Change);
         add(&rules.topic_words, Cue::Topic);
-        let automaton = AhoCorasickBuilder::new()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&phrases)
-            .expect("profile phrases form a valid automaton");
+        let automaton = super::entities::phrase_automaton(&phrases);
         Lexicon { automaton, cues }
     }
 

@@ -233,15 +233,8 @@ impl Profile {
     }
 
     pub fn parse(text: &str, source: &str) -> Result<Profile, ConfigError> {
-        let raw: RawProfile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            ConfigError {
-                message: match line {
-                    Some(l) => format!("{source}: line {l}: {}", e.message().trim()),
-                    None => format!("{source}: {}", e.message().trim()),
-                },
-            }
-        })?;
+        let raw: RawProfile = toml::from_str(text)
+            .map_err(|e| ConfigError { message: crate::config::describe_toml_error(text, source, &e) })?;
         let err = |key: String, problem: String| ConfigError { message: format!("{source}: `{key}`: {problem}") };
         let mut entities: Vec<Entity> = Vec::new();
         for (i, e) in raw.entities.into_iter().enumerate() {
