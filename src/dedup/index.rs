@@ -94,8 +94,6 @@ pub struct Assignment {
     pub cluster_id: i64,
     /// Other clusters merged into `cluster_id` because this story links them.
     pub merged: Vec<i64>,
-    /// The story duplicates an existing story (same article), as opposed to only relating.
-    pub duplicate: bool,
 }
 
 pub struct ClusterIndex {
@@ -172,7 +170,6 @@ impl ClusterIndex {
     /// Call [`ensure_loaded`](Self::ensure_loaded) for its date first.
     pub fn assign(&mut self, story_id: i64, signature: Signature, same_url_clusters: &[i64]) -> Assignment {
         let mut linked: Vec<i64> = same_url_clusters.iter().map(|c| root_in(&self.parent, *c)).collect();
-        let mut duplicate = !same_url_clusters.is_empty();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.segments.values_mut().for_each(|s| s.marks.iter_mut().for_each(|m| *m = 0));
@@ -198,13 +195,9 @@ impl ClusterIndex {
                         if other.story_id == story_id {
                             continue;
                         }
-                        match relation(&signature, &other.signature, &self.signer.settings) {
-                            Relation::Unrelated => {}
-                            r => {
-                                duplicate |= r == Relation::Duplicate;
-                                linked.push(root);
-                                break;
-                            }
+                        if relation(&signature, &other.signature, &self.signer.settings) != Relation::Unrelated {
+                            linked.push(root);
+                            break;
                         }
                     }
                 }
@@ -222,7 +215,7 @@ impl ClusterIndex {
         segment.last_used = self.tick;
         add(segment, &self.parent, IndexedStory { story_id, signature }, cluster_id);
         self.indexed += 1;
-        Assignment { cluster_id, merged, duplicate }
+        Assignment { cluster_id, merged }
     }
 
     /// Forget everything (after a rolled-back transaction, the index may describe stories that
