@@ -35,7 +35,12 @@ fn main() {
     let started = Instant::now();
     for _ in 0..rounds {
         for s in &stories {
-            let c = classifier.classify(&StoryText { title: &s.title, summary: &s.summary, content: &s.content });
+            let c = classifier.classify(&StoryText {
+                title: &s.title,
+                summary: &s.summary,
+                content: &s.content,
+                published: Some(s.published_at.date_naive()),
+            });
             relevant += usize::from(c.relevant);
         }
     }

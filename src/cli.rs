@@ -84,8 +84,11 @@ enum Command {
     },
     /// Classify JSON Lines items offline (no database): one JSON object per input line
     Classify {
-        /// JSON Lines with `title` and optionally `id`, `summary`, `content` ("-" or nothing: stdin)
+        /// JSON Lines with `title` and optionally `id`, `summary`, `content`, `published` ("-" or nothing: stdin)
         file: Option<PathBuf>,
+        /// Also print the evidence behind each result to standard error (cue, entity, score)
+        #[arg(long)]
+        explain: bool,
     },
     /// Score the classifier against labelled JSON Lines (stance macro-F1, relevance, shifts)
     Eval {
@@ -220,13 +223,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Db { action } => return db_command(action, &db_path, stdout),
         Command::Run => {
             let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
-            let store = open_synced(&config, &db_path)?;
+            let mut store = open_synced(&config, &db_path)?;
+            pipeline.reread_stored(&mut store)?;
             let shutdown = crate::daemon::shutdown_signal();
             crate::daemon::run(&pipeline, store, shutdown).await?;
         }
         Command::Poll { all } => {
             let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
-            let store = open_synced(&config, &db_path)?;
+            let mut store = open_synced(&config, &db_path)?;
+            pipeline.reread_stored(&mut store)?;
             let feeds = store.due_feeds(Utc::now(), all)?;
             let gone = store.feeds()?.iter().filter(|f| f.gone_at.is_some()).count();
             let progress = std::io::stdout().is_terminal().then(|| {
@@ -252,7 +257,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
-        Command::Classify { file } => {
+        Command::Classify { file, explain } => {
             let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
             let (text, source) = read_input(file.as_deref())?;
             for (n, line) in text.lines().enumerate() {
@@ -261,12 +266,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
                 let item: ClassifyInput = serde_json::from_str(line)
                     .map_err(|e| UsageError(format!("{source}: line {}: not a JSON item with a title: {e}", n + 1)))?;
-                let c = classifier.classify(&crate::stance::StoryText {
+                let (c, trace) = classifier.explain(&crate::stance::StoryText {
                     title: &item.title,
                     summary: item.summary.as_deref().unwrap_or(""),
                     content: item.content.as_deref().unwrap_or(""),
+                    published: item.published.as_deref().and_then(|d| parse_date(d).ok()).map(|d| d.date_naive()),
                 });
                 let id = item.id.unwrap_or_else(|| serde_json::Value::String((n + 1).to_string()));
+                if explain {
+                    for line in trace {
+                        eprintln!("{id}: {line}");
+                    }
+                }
                 let out =
                     serde_json::json!({"id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts});
                 writeln!(stdout, "{out}")?;
@@ -307,6 +318,9 @@ struct ClassifyInput {
     summary: Option<String>,
     #[serde(default)]
     content: Option<String>,
+    /// When given, wording about earlier years reads as the past.
+    #[serde(default)]
+    published: Option<String>,
 }
 
 /// A file's text, or standard input for `None` / "-"; with a name for error messages.

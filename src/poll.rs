@@ -122,6 +122,22 @@ impl Pipeline {
         })
     }
 
+    /// Bring stored readings in line with the current profile (see `Store::reread_stories`).
+    pub fn reread_stored(&self, store: &mut Store) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let n = anyhow::Context::with_context(store.reread_stories(&self.classifier), || {
+            format!("cannot store new stance readings in {}: check free disk space", store.path().display())
+        })?;
+        if n > 0 {
+            tracing::info!(
+                stories = n,
+                seconds = started.elapsed().as_secs_f64(),
+                "stored stories read again with the current profile"
+            );
+        }
+        Ok(())
+    }
+
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
     /// written by another process since the last cycle are seen.
     fn cluster_index(&self) -> ClusterIndex {
@@ -218,7 +234,12 @@ async fn read_stories(classifier: Arc<Classifier>, signer: Arc<Signer>, mut stor
     }
     let classified = tokio::task::spawn_blocking(move || {
         for s in &mut stories {
-            let text = StoryText { title: &s.title, summary: &s.summary, content: &s.content };
+            let text = StoryText {
+                title: &s.title,
+                summary: &s.summary,
+                content: &s.content,
+                published: Some(s.published_at.date_naive()),
+            };
             // Classification must not panic on any input; if it ever does, the story is stored
             // unclassified rather than lost.
             s.classification =

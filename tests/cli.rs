@@ -333,3 +333,29 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn stored_stories_are_read_again_when_the_profile_changes() {
+    let server = TestServer::start();
+    server.set("/f.xml", Route::ok(rss(&[("a", "Acme Labs releases its Roadrunner AI model as open weights")])));
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    sb.ok(&["poll"]);
+    let unknown = sb.run(&["stories", "--entity", "acme"]);
+    assert_eq!(unknown.status.code(), Some(2), "the built-in profile does not know Acme");
+
+    // The user's own profile: the built-in one plus an entity.
+    let profile = sb.dir.path().join("profile.toml");
+    let builtin =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/profiles/ai-openness.toml")).unwrap();
+    let acme = "[[entity]]\nkey = \"acme\"\nname = \"Acme Labs\"\nproducts = [\"Roadrunner\"]\n\n";
+    let at = builtin.find("[[entity]]").unwrap();
+    std::fs::write(&profile, format!("{}{acme}{}", &builtin[..at], &builtin[at..])).unwrap();
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(&format!("\n[profile]\npath = {:?}\n", profile.display().to_string()));
+    std::fs::write(&sb.config, config).unwrap();
+
+    sb.ok(&["poll"]);
+    let open = sb.ok(&["stories", "--entity", "acme", "--stance", "open", "--format", "jsonl"]);
+    assert_eq!(open.lines().count(), 1, "the stored story is read with the new profile: {open}");
+    assert_eq!(sb.count("SELECT count(*) FROM stories"), 1, "read again, not stored again");
+}

@@ -132,6 +132,7 @@ fn ordinary_news_is_rarely_marked_relevant() {
                 title: &s.title,
                 summary: &s.summary,
                 content: &s.content,
+                published: Some(s.published_at.date_naive()),
             });
             if c.relevant {
                 relevant.push(format!("{}: {}", path.file_name().unwrap().to_string_lossy(), s.title));

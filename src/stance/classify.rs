@@ -88,12 +88,24 @@ pub struct StoryText<'a> {
     pub title: &'a str,
     pub summary: &'a str,
     pub content: &'a str,
+    /// The publication day: a sentence about an earlier year then reads as the past, and a
+    /// reported change starts from the entity's prior stance as of that day.
+    pub published: Option<chrono::NaiveDate>,
 }
+
+/// Bumped whenever the rules below change what a story reads as, so stored readings are redone.
+const ENGINE_VERSION: u32 = 2;
 
 /// Longest stretch of content read (bytes): the opening says what the story is about.
 const MAX_CONTENT: usize = 4_000;
 /// Below this total evidence an entity is only mentioned (neutral).
-const MIN_EVIDENCE: f64 = 0.25;
+const MIN_EVIDENCE: f64 = 0.2;
+/// Weight of a cue describing the past: after a past marker ("long associated with"), and in
+/// a sentence dated to an earlier year than the story ("In 2023, ...").
+const PAST_MARKED: f64 = 0.15;
+const PAST_YEAR: f64 = 0.4;
+/// Stories within this time of a prior stance's start date report the change that began it.
+const PRIOR_SETTLED: chrono::Days = chrono::Days::new(7);
 /// Open and closed scores this close (smaller / larger) make a mixed stance.
 const MIXED_RATIO: f64 = 0.5;
 
@@ -106,7 +118,12 @@ pub struct Classifier {
     /// Lowercased open product names per entity.
     open_products: Vec<Vec<String>>,
     ai_words: aho_corasick::AhoCorasick,
+    /// Lowercased group nouns ("labs", "rivals").
+    groups: Vec<String>,
 }
+
+/// How many words back a comparison word reaches ("competes with the leading closed models").
+const COMPARISON_SCOPE: usize = 8;
 
 /// Nouns that make a preceding "open" / "closed" a stance ("open frontier model").
 const MODEL_NOUNS: &[&str] =
@@ -122,6 +139,10 @@ struct Evidence {
     score: f64,
     certainty: Certainty,
     sentence: usize,
+    /// The cue describes what the entity did before, not what it does now.
+    past: bool,
+    /// The cue's byte span in its sentence.
+    span: (usize, usize),
 }
 
 impl Classifier {
@@ -141,6 +162,7 @@ impl Classifier {
             release_words,
             open_products,
             ai_words,
+            groups: profile.stance.groups.iter().map(|g| g.to_lowercase()).collect(),
             profile,
         }
     }
@@ -195,6 +217,11 @@ impl Classifier {
             .map(|m| m.entity)
     }
 
+    /// What a stored reading depends on: the profile and this engine's rules.
+    pub fn fingerprint(&self) -> String {
+        format!("{ENGINE_VERSION}-{}", self.profile.fingerprint)
+    }
+
     pub fn profile(&self) -> &Profile {
         &self.profile
     }
@@ -205,6 +232,18 @@ impl Classifier {
     }
 
     pub fn classify(&self, story: &StoryText) -> Classification {
+        self.read(story, None)
+    }
+
+    /// Classify and say why: one line per piece of evidence (sentence, entity, stance, score,
+    /// cue), for tuning a profile.
+    pub fn explain(&self, story: &StoryText) -> (Classification, Vec<String>) {
+        let mut trace = Vec::new();
+        let c = self.read(story, Some(&mut trace));
+        (c, trace)
+    }
+
+    fn read(&self, story: &StoryText, trace: Option<&mut Vec<String>>) -> Classification {
         let title = normalise_punctuation(story.title);
         let summary = normalise_punctuation(story.summary);
         let content = normalise_punctuation(crate::feed::text::truncate(story.content, MAX_CONTENT));
@@ -227,6 +266,7 @@ impl Classifier {
             }
         }
         let subject = mentions.first().and_then(|m| m.first()).map(|m| m.entity).or(order.first().copied());
+        let year = story.published.map(|d| chrono::Datelike::year(&d));
 
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut shifts: Vec<(usize, Option<Stance>, Certainty, usize)> = Vec::new(); // entity, explicit direction
@@ -234,7 +274,8 @@ impl Classifier {
         for (si, sentence) in sentences.iter().enumerate() {
             let index = WordIndex::new(sentence);
             let found = self.cues(sentence, &index, &mentions[si]);
-            let certainty = sentence_certainty(sentence, &found);
+            let found = &found;
+            let certainty = sentence_certainty(sentence, found);
             let critics = found.iter().any(|f| f.cue == Cue::Critic);
             let speaking = !critics && found.iter().any(|f| f.cue == Cue::Speech) && !mentions[si].is_empty();
             let attribution = if critics {
@@ -244,42 +285,76 @@ impl Classifier {
             } else {
                 1.0
             };
-            let dispute = found.iter().any(|f| f.cue == Cue::LicenceDispute);
-            // The entity a cue is about: the nearest mention, preferring one before the cue
+            let earlier_year = year.is_some_and(|y| mentions_earlier_year(sentence, y));
+            let words = word_spans(sentence);
+            // The entities a cue is about: the nearest mention, preferring one before the cue
             // ("Meta's open model") unless one after is clearly closer ("proprietary models like
-            // OpenAI's"); a sentence naming none is about the headline's subject.
-            let target = |at: usize| -> Option<usize> {
+            // OpenAI's"); a sentence naming none is about the headline's subject. Two exceptions:
+            // a cue on a group noun ("closed AI labs") is about the group, or the entities
+            // listed right after it; a cue after a comparison ("competes with closed models")
+            // is not about the entity named before the comparison.
+            let targets = |at: usize, end: usize| -> Vec<usize> {
                 let ms = &mentions[si];
+                let group = words
+                    .iter()
+                    .filter(|(b, _)| *b >= end)
+                    .take(2)
+                    .find(|(_, w)| self.groups.contains(&w.to_lowercase()));
+                if let Some(&(b, w)) = group {
+                    return listed_after(sentence, ms, b + w.len());
+                }
                 let cue_word = index.at(at);
-                let before = ms.iter().rev().find(|m| m.end <= at);
+                let floor = found
+                    .iter()
+                    .rev()
+                    .find(|f| f.cue == Cue::Comparison && f.end <= at && cue_word - f.word <= COMPARISON_SCOPE)
+                    .map(|f| f.end);
+                let before = ms.iter().rev().find(|m| m.end <= at && floor.is_none_or(|fl| m.start >= fl));
                 let after = ms.iter().find(|m| m.start >= at);
                 let distance = |m: &super::Mention, before: bool| -> usize {
                     let w = index.at(if before { m.end } else { m.start });
                     w.abs_diff(cue_word)
                 };
-                match (before, after) {
+                let one = match (before, after) {
                     (Some(b), Some(a)) if distance(a, false) + 2 < distance(b, true) => Some(a.entity),
                     (Some(b), _) => Some(b.entity),
                     (None, Some(a)) => Some(a.entity),
+                    (None, None) if floor.is_some() => None,
                     (None, None) => subject,
-                }
+                };
+                one.into_iter().collect()
             };
+            let target = |at: usize, end: usize| targets(at, end).first().copied();
+            // A licence dispute is about the entity it names, not about every entity in the
+            // sentence.
+            let disputed: Vec<Option<usize>> =
+                found.iter().filter(|f| f.cue == Cue::LicenceDispute).map(|f| target(f.start, f.end)).collect();
             let title_boost = if si == 0 { 1.3 } else { 1.0 };
+            let time_weight = if earlier_year { PAST_YEAR } else { 1.0 };
             if let Some(entity) = self.open_product_released(sentence, &mentions[si]) {
                 relevance += self.profile.stance.relevance_threshold;
-                let score = PRODUCT_RELEASE * certainty.weight() * title_boost;
-                evidence.push(Evidence { entity, stance: Stance::Open, score, certainty, sentence: si });
+                let score = PRODUCT_RELEASE * certainty.weight() * title_boost * time_weight;
+                evidence.push(Evidence {
+                    entity,
+                    stance: Stance::Open,
+                    score,
+                    certainty,
+                    sentence: si,
+                    past: earlier_year,
+                    span: (0, 0),
+                });
             }
             for (i, f) in found.iter().enumerate() {
+                let span = (f.start, f.end);
                 match f.cue {
                     Cue::Stance(stance, weight) => {
                         let scope = self.profile.stance.negation_scope;
-                        let negated = negated(&found, i, scope);
+                        let negated = negated(found, i, scope);
                         // "won't be fully open", "selective open sourcing", "Open Source" in
                         // scare quotes: partly open — mixed evidence, not a flip.
-                        let partial = (negated && preceded_by(&found, i, Cue::PartialNegation, scope))
-                            || preceded_by(&found, i, Cue::Partial, scope)
-                            || followed_by(&found, i, Cue::Partial, 3)
+                        let partial = (negated && preceded_by(found, i, Cue::PartialNegation, scope))
+                            || preceded_by(found, i, Cue::Partial, scope)
+                            || followed_by(found, i, Cue::Partial, 3)
                             || quoted(sentence, f.start, f.end);
                         let stance = match (negated, stance) {
                             (false, s) => s,
@@ -287,55 +362,85 @@ impl Classifier {
                             (true, Stance::Closed) => Stance::Open,
                             (true, s) => s,
                         };
-                        let past = preceded_by(&found, i, Cue::Past, scope);
+                        // "open-sources its proprietary model": the closed cue is what the
+                        // model was; the sentence reports it opening.
+                        let opened = !negated && stance == Stance::Closed && object_of_opening(sentence, found, i);
+                        let marked_past = preceded_by(found, i, Cue::Past, scope) || opened;
+                        let past = marked_past || earlier_year;
                         let score = weight
                             * if negated { 0.8 } else { 1.0 }
-                            * if past { 0.15 } else { 1.0 }
-                            * clause_weight(&found, i)
+                            * if marked_past { PAST_MARKED } else { time_weight }
+                            * clause_weight(found, i)
                             * certainty.weight()
                             * attribution
                             * title_boost;
                         relevance += weight;
-                        let Some(entity) = target(f.start) else { continue };
-                        // "its first closed model": the story reports a change.
-                        if !past && first_before(sentence, f.start) {
-                            shifts.push((entity, Some(stance), certainty, si));
-                        }
-                        if dispute || partial {
-                            // A licence dispute: the weights are out, the terms are contested.
-                            for s in [Stance::Open, Stance::Closed] {
-                                evidence.push(Evidence {
-                                    entity,
-                                    stance: s,
-                                    score: score * 0.5,
-                                    certainty,
-                                    sentence: si,
-                                });
+                        for entity in targets(f.start, f.end) {
+                            // "its first closed model": the story reports a change.
+                            if !past && first_before(sentence, f.start) {
+                                shifts.push((entity, Some(stance), certainty, si));
                             }
-                        } else {
-                            evidence.push(Evidence { entity, stance, score, certainty, sentence: si });
+                            if opened {
+                                shifts.push((entity, Some(Stance::Open), certainty, si));
+                            }
+                            if disputed.contains(&Some(entity)) || partial {
+                                // A licence dispute: the weights are out, the terms are contested.
+                                for s in [Stance::Open, Stance::Closed] {
+                                    let score = score * 0.5;
+                                    let sentence = si;
+                                    evidence.push(Evidence {
+                                        entity,
+                                        stance: s,
+                                        score,
+                                        certainty,
+                                        sentence,
+                                        past,
+                                        span,
+                                    });
+                                }
+                            } else {
+                                evidence.push(Evidence { entity, stance, score, certainty, sentence: si, past, span });
+                            }
                         }
                     }
                     Cue::LicenceDispute => {
                         relevance += 0.8;
-                        if let Some(entity) = target(f.start) {
-                            let score = 0.5 * certainty.weight() * title_boost;
+                        if let Some(entity) = target(f.start, f.end) {
+                            let score = 0.5 * certainty.weight() * title_boost * time_weight;
                             for s in [Stance::Open, Stance::Closed] {
-                                evidence.push(Evidence { entity, stance: s, score, certainty, sentence: si });
+                                let past = earlier_year;
+                                evidence.push(Evidence {
+                                    entity,
+                                    stance: s,
+                                    score,
+                                    certainty,
+                                    sentence: si,
+                                    past,
+                                    span,
+                                });
                             }
                         }
                     }
                     Cue::Topic => relevance += 0.4,
                     Cue::ShiftTo(direction) => {
                         relevance += 0.8;
-                        if let Some(entity) = target(f.start) {
+                        if let Some(entity) = target(f.start, f.end) {
                             shifts.push((entity, Some(direction), certainty, si));
-                            let score = 0.8 * certainty.weight() * title_boost;
-                            evidence.push(Evidence { entity, stance: direction, score, certainty, sentence: si });
+                            let score = 0.8 * certainty.weight() * title_boost * time_weight;
+                            let past = earlier_year;
+                            evidence.push(Evidence {
+                                entity,
+                                stance: direction,
+                                score,
+                                certainty,
+                                sentence: si,
+                                past,
+                                span,
+                            });
                         }
                     }
                     Cue::Change => {
-                        if let Some(entity) = target(f.start) {
+                        if let Some(entity) = target(f.start, f.end) {
                             shifts.push((entity, None, certainty, si));
                         }
                     }
@@ -349,13 +454,11 @@ impl Classifier {
                 .iter()
                 .any(|s| self.ai_words.find_iter(s).any(|m| super::entities::whole_word(s, m.start(), m.end())));
         let relevant = about_ai && relevance >= self.profile.stance.relevance_threshold && !order.is_empty();
-        let mut entities = Vec::new();
-        let mut decided: Vec<(usize, Stance)> = Vec::new();
+        let mut decided: Vec<(usize, Stance, f64)> = Vec::new();
         for &e in &order {
-            let key = self.profile.entities[e].key.clone();
-            let mine: Vec<&Evidence> = evidence.iter().filter(|x| x.entity == e).collect();
-            let open: f64 = mine.iter().filter(|x| x.stance == Stance::Open).map(|x| x.score).sum();
-            let closed: f64 = mine.iter().filter(|x| x.stance == Stance::Closed).map(|x| x.score).sum();
+            let mine = evidence.iter().filter(|x| x.entity == e);
+            let open: f64 = mine.clone().filter(|x| x.stance == Stance::Open).map(|x| x.score).sum();
+            let closed: f64 = mine.filter(|x| x.stance == Stance::Closed).map(|x| x.score).sum();
             let total = open + closed;
             let (stance, confidence) = if !relevant || total < MIN_EVIDENCE {
                 (Stance::Neutral, 0.5)
@@ -366,9 +469,72 @@ impl Classifier {
             } else {
                 (Stance::Closed, (closed - open) / total * (1.0 - (-total).exp()))
             };
-            let best = mine
+            decided.push((e, stance, confidence));
+        }
+
+        // Changes the story reports. What an entity did before ("long associated with
+        // proprietary models") against what it does now is a change too.
+        for &(e, now, _) in &decided {
+            if !matches!(now, Stance::Open | Stance::Closed) {
+                continue;
+            }
+            let before = opposite(now);
+            let was =
+                evidence.iter().filter(|x| x.entity == e && x.past && x.stance == before).map(|x| x.score).sum::<f64>();
+            let is = evidence.iter().filter(|x| x.entity == e && !x.past && x.stance == now);
+            if was > 0.0 && is.clone().any(|x| x.certainty >= Certainty::Probable) {
+                let si = is.map(|x| x.sentence).min().unwrap_or(0);
+                shifts.push((e, Some(now), Certainty::Certain, si));
+            }
+        }
+        let mut out_shifts: Vec<Shift> = Vec::new();
+        if relevant {
+            for &(entity, direction, certainty, si) in &shifts {
+                if certainty == Certainty::Question {
+                    continue;
+                }
+                let Some(d) = decided.iter_mut().find(|d| d.0 == entity) else { continue };
+                let now = d.1;
+                // A change word without a direction goes where its own sentence points, else away
+                // from what the story says the entity did before ("switching sides"), else to
+                // the story's stance when the sentence names the entity.
+                let named = mentions[si].iter().any(|m| m.entity == entity);
+                let to = match direction
+                    .or_else(|| sentence_direction(&evidence, entity, si))
+                    .or_else(|| past_direction(&evidence, entity).map(opposite))
+                {
+                    Some(d) => d,
+                    None if named && matches!(now, Stance::Open | Stance::Closed) => now,
+                    None => continue,
+                };
+                // A report of moving somewhere the rest of the story contradicts is not a shift.
+                if matches!(now, Stance::Open | Stance::Closed) && now != to {
+                    continue;
+                }
+                let entity = &self.profile.entities[entity];
+                // The story's news is the change: where the entity goes is its stance here.
+                d.1 = to;
+                // From the prior stance, unless the story is about the change that began it.
+                let from = match entity.prior {
+                    Some((prior, since))
+                        if prior != to && story.published.is_none_or(|p| since + PRIOR_SETTLED <= p) =>
+                    {
+                        prior
+                    }
+                    _ => opposite(to),
+                };
+                if !out_shifts.iter().any(|s| s.entity == entity.key) {
+                    out_shifts.push(Shift { entity: entity.key.clone(), from, to });
+                }
+            }
+        }
+
+        let mut entities = Vec::new();
+        for &(e, stance, confidence) in &decided {
+            let key = self.profile.entities[e].key.clone();
+            let best = evidence
                 .iter()
-                .filter(|x| stance == Stance::Mixed || x.stance == stance)
+                .filter(|x| x.entity == e && (stance == Stance::Mixed || x.stance == stance))
                 .max_by(|a, b| a.score.total_cmp(&b.score));
             let (certainty, evidence_text) = match best {
                 Some(b) if stance != Stance::Neutral => (b.certainty, sentences[b.sentence].to_string()),
@@ -377,7 +543,6 @@ impl Classifier {
                     (Certainty::Certain, sentences[first].to_string())
                 }
             };
-            decided.push((e, stance));
             entities.push(EntityStance {
                 entity: key,
                 stance,
@@ -386,32 +551,98 @@ impl Classifier {
                 evidence: evidence_text,
             });
         }
-
-        let mut out_shifts: Vec<Shift> = Vec::new();
-        if relevant {
-            for (entity, direction, certainty, si) in shifts {
-                if certainty == Certainty::Question {
-                    continue;
-                }
-                let Some(&(_, now)) = decided.iter().find(|(e, _)| *e == entity) else { continue };
-                // A change word without a direction goes where its own sentence points.
-                let to = match direction.or_else(|| sentence_direction(&evidence, entity, si)) {
-                    Some(d) => d,
-                    None if matches!(now, Stance::Open | Stance::Closed) => now,
-                    None => continue,
-                };
-                // A report of moving somewhere the rest of the story contradicts is not a shift.
-                if now != to && now != Stance::Mixed {
-                    continue;
-                }
-                let from = if to == Stance::Open { Stance::Closed } else { Stance::Open };
-                let key = self.profile.entities[entity].key.clone();
-                if !out_shifts.iter().any(|s| s.entity == key) {
-                    out_shifts.push(Shift { entity: key, from, to });
-                }
+        if let Some(trace) = trace {
+            for x in &evidence {
+                let cue =
+                    sentences[x.sentence].get(x.span.0..x.span.1).filter(|c| !c.is_empty()).unwrap_or("(open product)");
+                trace.push(format!(
+                    "sentence {} {} {} {:.2} {}{} \"{}\"",
+                    x.sentence,
+                    self.profile.entities[x.entity].key,
+                    x.stance.as_str(),
+                    x.score,
+                    x.certainty.as_str(),
+                    if x.past { " past" } else { "" },
+                    cue
+                ));
+            }
+            for &(e, direction, certainty, si) in &shifts {
+                let to = direction.map_or("?", Stance::as_str);
+                trace.push(format!(
+                    "sentence {si} {} change to {to} {}",
+                    self.profile.entities[e].key,
+                    certainty.as_str()
+                ));
             }
         }
         Classification { relevant, relevance: (relevance * 100.0).round() / 100.0, entities, shifts: out_shifts }
+    }
+}
+
+fn opposite(stance: Stance) -> Stance {
+    match stance {
+        Stance::Open => Stance::Closed,
+        Stance::Closed => Stance::Open,
+        s => s,
+    }
+}
+
+/// Entities listed right after byte `from`, separated only by punctuation and "and" / "or"
+/// ("giants: OpenAI, Google and Anthropic").
+fn listed_after(sentence: &str, mentions: &[super::Mention], from: usize) -> Vec<usize> {
+    const JOINERS: &[&str] = &["and", "or", "such", "as", "like", "including", "the", "&", "'s", "s"];
+    let mut out = Vec::new();
+    let mut at = from;
+    for m in mentions.iter().filter(|m| m.start >= from) {
+        let gap = &sentence[at..m.start];
+        let only_joiners = gap
+            .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '&') || "—–()".contains(c))
+            .filter(|w| !w.is_empty())
+            .all(|w| JOINERS.contains(&w.to_lowercase().as_str()));
+        if !only_joiners {
+            break;
+        }
+        if !out.contains(&m.entity) {
+            out.push(m.entity);
+        }
+        at = m.end;
+    }
+    out
+}
+
+/// The sentence names a year before `year` ("In 2023, ..."): it tells the past.
+fn mentions_earlier_year(sentence: &str, year: i32) -> bool {
+    sentence
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| w.len() == 4)
+        .filter_map(|w| w.parse::<i32>().ok())
+        .any(|y| (1990..year).contains(&y))
+}
+
+/// Closed cue `i` is the object of an opening cue right before it, with at most a determiner
+/// between ("open-sources its proprietary model").
+fn object_of_opening(sentence: &str, found: &[Found], i: usize) -> bool {
+    let Some(prev) = found[..i].iter().rev().find(|f| is_stance(&f.cue)) else { return false };
+    if prev.cue != Cue::Stance(Stance::Open, 1.0) || prev.end > found[i].start {
+        return false;
+    }
+    sentence[prev.end..found[i].start]
+        .split_whitespace()
+        .all(|w| matches!(w.to_ascii_lowercase().as_str(), "its" | "their" | "the" | "a" | "an" | "his" | "her"))
+}
+
+/// The stance the story says the entity held before, when its past evidence points one way.
+fn past_direction(evidence: &[Evidence], entity: usize) -> Option<Stance> {
+    let sum = |stance: Stance| -> f64 {
+        evidence.iter().filter(|e| e.entity == entity && e.past && e.stance == stance).map(|e| e.score).sum()
+    };
+    let (open, closed) = (sum(Stance::Open), sum(Stance::Closed));
+    if open > 0.0 && closed == 0.0 {
+        Some(Stance::Open)
+    } else if closed > 0.0 && open == 0.0 {
+        Some(Stance::Closed)
+    } else {
+        None
     }
 }
 
@@ -575,7 +806,17 @@ mod tests {
 
     fn classify(title: &str, summary: &str) -> Classification {
         let c = Classifier::new(Profile::builtin());
-        c.classify(&StoryText { title, summary, content: "" })
+        c.classify(&StoryText { title, summary, content: "", published: None })
+    }
+
+    fn classify_on(day: &str, title: &str, summary: &str) -> Classification {
+        let c = Classifier::new(Profile::builtin());
+        let published = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok();
+        c.classify(&StoryText { title, summary, content: "", published })
+    }
+
+    fn shift(entity: &str, from: Stance, to: Stance) -> Shift {
+        Shift { entity: entity.into(), from, to }
     }
 
     fn stance_of(c: &Classification, entity: &str) -> Option<Stance> {
@@ -668,6 +909,85 @@ mod tests {
         assert_eq!(c.shifts, vec![Shift { entity: "meta".into(), from: Stance::Open, to: Stance::Closed }]);
         let c = classify("Meta releases Llama 5 as open weights", "");
         assert!(c.shifts.is_empty());
+    }
+
+    #[test]
+    fn comparisons_are_about_the_compared() {
+        let c =
+            classify("Moonshot AI's Kimi K3 is an open-weight model that competes with closed models from US labs", "");
+        assert_eq!(stance_of(&c, "moonshot"), Some(Stance::Open), "{c:?}");
+        let c = classify("Mistral AI's open model rivals OpenAI's proprietary GPT-5", "");
+        assert_eq!(stance_of(&c, "mistral"), Some(Stance::Open));
+        assert_eq!(stance_of(&c, "openai"), Some(Stance::Closed), "the compared entity still gets the cue");
+    }
+
+    #[test]
+    fn group_nouns_take_the_cue_or_pass_it_to_a_list() {
+        let c = classify("The open-source Falcon 4 model gives closed AI labs a run for their money", "");
+        assert_eq!(stance_of(&c, "tii"), Some(Stance::Open), "{c:?}");
+        let c = classify(
+            "Mistral AI releases open weights",
+            "The release takes on the proprietary giants: OpenAI, Google and Anthropic.",
+        );
+        for key in ["openai", "google", "anthropic"] {
+            assert_eq!(stance_of(&c, key), Some(Stance::Closed), "{key}: {c:?}");
+        }
+        assert_eq!(stance_of(&c, "mistral"), Some(Stance::Open));
+    }
+
+    #[test]
+    fn earlier_years_are_the_past() {
+        let (title, summary) = (
+            "Meta's new frontier model is closed-source",
+            "In 2024, Zuckerberg wrote that open source AI is the path forward.",
+        );
+        let c = classify_on("2026-04-10", title, summary);
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Closed));
+        assert_eq!(c.shifts, vec![shift("meta", Stance::Open, Stance::Closed)]);
+        // The same words in the year they were written are no change.
+        let c = classify_on(
+            "2024-07-23",
+            "Zuckerberg: open source AI is the path forward",
+            "In 2024, Meta released Llama 3.1.",
+        );
+        assert!(c.shifts.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn opening_a_proprietary_model_is_a_shift_to_open() {
+        let c = classify("Apple open-sources its proprietary on-device AI model", "");
+        assert_eq!(stance_of(&c, "apple"), Some(Stance::Open));
+        assert_eq!(c.shifts, vec![shift("apple", Stance::Closed, Stance::Open)]);
+        let c = classify("Apple ships open-source and proprietary AI models", "");
+        assert!(c.shifts.is_empty(), "both kinds side by side are no change: {c:?}");
+    }
+
+    #[test]
+    fn change_words_need_a_direction_about_the_entity() {
+        let c = classify("Meta is quietly switching sides", "Behemoth was meant to be its big open-source model.");
+        assert_eq!(c.shifts, vec![shift("meta", Stance::Open, Stance::Closed)]);
+        assert_eq!(stance_of(&c, "meta"), Some(Stance::Closed));
+        let c = classify("A seismic shift in AI is underway", "DeepSeek released R2 as an open-weight model.");
+        assert!(c.shifts.is_empty(), "the shift is not DeepSeek's: {c:?}");
+    }
+
+    #[test]
+    fn a_change_starts_from_the_prior_stance() {
+        let c = classify_on("2026-04-03", "Google switches Gemma 5 to the Apache 2.0 license", "");
+        assert_eq!(c.shifts, vec![shift("google", Stance::Mixed, Stance::Open)]);
+        // A story from the week the prior began reports that change itself.
+        let c = classify_on("2024-02-22", "Google releases Gemma, its first open model", "");
+        assert_eq!(c.shifts, vec![shift("google", Stance::Closed, Stance::Open)]);
+    }
+
+    #[test]
+    fn a_licence_dispute_is_about_the_entity_it_names() {
+        let c = classify(
+            "Google's Gemma 4 is open, but not open source, unlike Mistral AI's open models under Apache 2.0",
+            "",
+        );
+        assert_eq!(stance_of(&c, "google"), Some(Stance::Mixed), "{c:?}");
+        assert_eq!(stance_of(&c, "mistral"), Some(Stance::Open));
     }
 
     #[test]

@@ -67,9 +67,19 @@ impl EntityMatcher {
                 (&e.people[..], MentionKind::Person),
             ];
             for (list, kind) in lists {
-                for text in list {
+                // Hyphenated names are also written without the hyphen ("GPT4o", "Qwen 3").
+                let spellings = list.iter().flat_map(|text| {
+                    let ambiguous = e.ambiguous.contains(text);
+                    let mut out = vec![(text.clone(), ambiguous)];
+                    if text.contains('-') {
+                        out.push((text.replace('-', ""), ambiguous));
+                        out.push((text.replace('-', " "), ambiguous));
+                    }
+                    out
+                });
+                for (text, ambiguous) in spellings {
                     let key = text.to_lowercase();
-                    let variant = Variant { text: text.clone(), ambiguous: e.ambiguous.contains(text) };
+                    let variant = Variant { text, ambiguous };
                     match keys.iter().position(|k| *k == key) {
                         // The first entity to claim a name keeps it.
                         Some(at) if patterns[at].entity == i => patterns[at].variants.push(variant),
@@ -226,5 +236,6 @@ mod tests {
         assert!(found("Metaverse plans").is_empty());
         assert!(found("R10 engine").is_empty());
         assert_eq!(found("GPT-4o beats GPT-4"), ["openai", "openai"]);
+        assert_eq!(found("GPT4o-mini and gpt oss"), ["openai", "openai"], "written without the hyphen");
     }
 }

@@ -18,6 +18,7 @@ pub enum Cue {
     ContrastAfter,
     ContrastBefore,
     Critic,
+    Comparison,
     Speech,
     LicenceDispute,
     Probable,
@@ -40,6 +41,9 @@ pub struct Found {
 pub struct Lexicon {
     automaton: AhoCorasick,
     cues: Vec<Cue>,
+    /// Phrases that begin with a change word ("ditching", "pivots from"): the longest match
+    /// hides the shorter one, so they report the change too.
+    also_change: Vec<bool>,
 }
 
 impl Lexicon {
@@ -74,14 +78,24 @@ impl Lexicon {
         add(&rules.contrast_before, Cue::ContrastBefore);
         add(&rules.contrast_after, Cue::ContrastAfter);
         add(&rules.critics, Cue::Critic);
+        add(&rules.comparison, Cue::Comparison);
         add(&rules.speech, Cue::Speech);
         add(&rules.possible, Cue::Possible);
         add(&rules.probable, Cue::Probable);
         add(&rules.question, Cue::Question);
         add(&rules.shift_change, Cue::Change);
         add(&rules.topic_words, Cue::Topic);
+        let changes: Vec<String> = rules.shift_change.iter().map(|c| c.to_lowercase()).collect();
+        let also_change = phrases
+            .iter()
+            .zip(&cues)
+            .map(|(p, cue)| {
+                *cue != Cue::Change
+                    && changes.iter().any(|c| p == c || (p.starts_with(c.as_str()) && p[c.len()..].starts_with(' ')))
+            })
+            .collect();
         let automaton = super::entities::phrase_automaton(&phrases);
-        Lexicon { automaton, cues }
+        Lexicon { automaton, cues, also_change }
     }
 
     /// The cues of one sentence, in order, whole words only.
@@ -91,12 +105,11 @@ impl Lexicon {
             if !whole_word(sentence, m.start(), m.end()) {
                 continue;
             }
-            out.push(Found {
-                cue: self.cues[m.pattern().as_usize()],
-                start: m.start(),
-                end: m.end(),
-                word: words.at(m.start()),
-            });
+            let (pattern, word) = (m.pattern().as_usize(), words.at(m.start()));
+            out.push(Found { cue: self.cues[pattern], start: m.start(), end: m.end(), word });
+            if self.also_change[pattern] {
+                out.push(Found { cue: Cue::Change, start: m.start(), end: m.end(), word });
+            }
         }
         out
     }

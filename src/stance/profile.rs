@@ -68,6 +68,8 @@ pub struct Profile {
     /// Event kind → the words that signal it in a headline.
     pub events: Vec<(String, Vec<String>)>,
     pub stance: StanceRules,
+    /// Digest of the profile's text: stored readings made with another profile are redone.
+    pub fingerprint: String,
 }
 
 /// The cue lexicons and rules the stance engine reads (the `[stance]` section).
@@ -83,6 +85,12 @@ pub struct StanceRules {
     pub contrast_after: Vec<String>,
     pub contrast_before: Vec<String>,
     pub critics: Vec<String>,
+    /// Words comparing with others ("competes with", "than"): a cue after one is not about the
+    /// entity named before it.
+    pub comparison: Vec<String>,
+    /// Nouns for a group of organisations ("labs", "rivals"): "closed AI labs" is about them,
+    /// or about the entities listed right after ("proprietary giants: OpenAI, Google").
+    pub groups: Vec<String>,
     pub speech: Vec<String>,
     pub licence_dispute: Vec<String>,
     pub probable: Vec<String>,
@@ -121,6 +129,10 @@ struct RawStance {
     contrast_before: Vec<String>,
     #[serde(default)]
     critics: Vec<String>,
+    #[serde(default)]
+    comparison: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
     #[serde(default)]
     speech: Vec<String>,
     #[serde(default)]
@@ -317,6 +329,8 @@ impl Profile {
             contrast_after: st.contrast_after,
             contrast_before: st.contrast_before,
             critics: st.critics,
+            comparison: st.comparison,
+            groups: st.groups,
             speech: st.speech,
             licence_dispute: st.licence_dispute,
             probable: st.certainty.probable,
@@ -331,7 +345,17 @@ impl Profile {
             ai_words: st.topic.ai_words,
             relevance_threshold: st.topic.threshold.unwrap_or(0.8),
         };
-        Ok(Profile { name: raw.name, description: raw.description, context: raw.context, entities, events, stance })
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+        let fingerprint = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(Profile {
+            name: raw.name,
+            description: raw.description,
+            context: raw.context,
+            entities,
+            events,
+            stance,
+            fingerprint,
+        })
     }
 
     pub fn entity(&self, key: &str) -> Option<&Entity> {

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../migrations/0001_init.sql")),
     ("0002_clusters.sql", include_str!("../../migrations/0002_clusters.sql")),
     ("0003_stance.sql", include_str!("../../migrations/0003_stance.sql")),
+    ("0004_readings.sql", include_str!("../../migrations/0004_readings.sql")),
 ];
 
 /// The schema version this build writes.

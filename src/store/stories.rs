@@ -10,6 +10,12 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, time_text};
 use crate::dedup::{ClusterIndex, StoredStory};
 use crate::feed::{KeyKind, NewStory};
+use crate::stance::{Classification, Classifier, StoryText};
+
+/// `store_settings` key of the fingerprint (profile and engine) the stored readings come from.
+const READING_KEY: &str = "stance_reading";
+/// Stories read again per transaction.
+const REREAD_BATCH: i64 = 1_000;
 
 /// What storing one feed's entries did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +123,13 @@ pub(super) fn store_stories(
 
 /// Store what the stance engine read in a story (replacing an earlier reading of an updated one).
 fn write_classification(tx: &Transaction, id: i64, story: &NewStory, fresh: bool) -> Result<()> {
-    let Some(c) = &story.classification else { return Ok(()) };
+    match &story.classification {
+        Some(c) => write_reading(tx, id, c, fresh),
+        None => Ok(()),
+    }
+}
+
+fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> Result<()> {
     tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
         id,
         c.relevant,
@@ -141,6 +153,50 @@ fn write_classification(tx: &Transaction, id: i64, story: &NewStory, fresh: bool
         shift.execute(params![id, sh.entity, sh.from.as_str(), sh.to.as_str()])?;
     }
     Ok(())
+}
+
+impl Store {
+    /// Read stored stories again when the profile or the engine changed since they were read
+    /// (or they never were): the history then agrees with the rules in force. Returns how many
+    /// were read. Batches commit one by one, and the fingerprint is saved last, so an interrupted
+    /// pass starts over and loses nothing.
+    pub fn reread_stories(&mut self, classifier: &Classifier) -> Result<usize> {
+        let want = classifier.fingerprint();
+        let have: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM store_settings WHERE key = ?1", [READING_KEY], |r| r.get(0))
+            .optional()?;
+        let only_unread = have.as_deref() == Some(want.as_str());
+        let (mut after, mut total) = (0i64, 0usize);
+        loop {
+            let rows: Vec<(i64, String, String, String, String)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, title, summary, content, published_at FROM stories
+                     WHERE id > ?1 AND (?2 = 0 OR relevant IS NULL) ORDER BY id LIMIT ?3",
+                )?
+                .query_map(params![after, only_unread, REREAD_BATCH], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let tx = self.conn.transaction()?;
+            for (id, title, summary, content, published) in &rows {
+                let published = super::parse_time(published).map(|t| t.date_naive());
+                let c = classifier.classify(&StoryText { title, summary, content, published });
+                write_reading(&tx, *id, &c, false)?;
+            }
+            tx.commit()?;
+            total += rows.len();
+        }
+        self.conn.execute(
+            "INSERT INTO store_settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![READING_KEY, want],
+        )?;
+        Ok(total)
+    }
 }
 
 /// Put each new story in its cluster (see `dedup::index`), merging clusters it links.
