@@ -82,6 +82,39 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Stance of every entity now (or as of date D), from the stored stories
+    Stances {
+        /// The stance as of D, from the stories published by then (YYYY-MM-DD or RFC 3339)
+        #[arg(long, value_parser = parse_date, value_name = "D")]
+        at: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// An entity's stance timeline (a strip per year) and its change events
+    History {
+        /// Entity key (meta, openai, ...)
+        entity: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Detected change events, oldest first
+    Changes {
+        /// Changes that happened on or after D
+        #[arg(long, value_parser = parse_date, value_name = "D")]
+        since: Option<DateTime<Utc>>,
+        /// Only this entity's changes
+        #[arg(long, value_name = "E")]
+        entity: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Backfill archived items (JSON Lines in the classify shape, each with `published`)
+    Import {
+        file: PathBuf,
+        /// The source the items are stored under (default: the file's name)
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+    },
     /// Classify JSON Lines items offline (no database): one JSON object per input line
     Classify {
         /// JSON Lines with `title` and optionally `id`, `summary`, `content`, `published` ("-" or nothing: stdin)
@@ -257,6 +290,47 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
+        Command::Stances { at, format } => {
+            let profile = Profile::load(config.profile_path.as_deref())?;
+            let store = Store::open(&db_path)?;
+            let rows = crate::history::stances(&store, &profile, &config.changes, at.map(|d| d.date_naive()))?;
+            output::print(stdout, format, &rows, &crate::history::stance_columns())?;
+        }
+        Command::History { entity, format } => {
+            let profile = Profile::load(config.profile_path.as_deref())?;
+            known_entity(&profile, &entity)?;
+            let store = Store::open(&db_path)?;
+            let report = crate::history::history(&store, &profile, &config.changes, &entity, Utc::now().date_naive())?;
+            crate::history::print_history(stdout, format, &report)?;
+        }
+        Command::Changes { since, entity, format } => {
+            let profile = Profile::load(config.profile_path.as_deref())?;
+            if let Some(e) = &entity {
+                known_entity(&profile, e)?;
+            }
+            let store = Store::open(&db_path)?;
+            let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
+            crate::history::print_changes(stdout, format, &rows)?;
+        }
+        Command::Import { file, source } => {
+            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
+            let (text, origin) = read_input(Some(&file))?;
+            let source = source
+                .unwrap_or_else(|| file.file_stem().map_or("import".to_string(), |s| s.to_string_lossy().into_owned()));
+            let mut store = open_synced(&config, &db_path)?;
+            pipeline.reread_stored(&mut store)?;
+            let r = crate::import::import(&pipeline, &mut store, &text, &origin, &source)?;
+            writeln!(
+                stdout,
+                "imported {} items from {origin} as source `{source}`: {} new, {} updated, {} unchanged ({} joined existing story clusters)",
+                r.items, r.stored.new, r.stored.updated, r.stored.unchanged, r.stored.clustered
+            )?;
+            writeln!(
+                stdout,
+                "stance changes: {} confirmed, {} possible, {} upgraded, {} withdrawn (see `stancewatch changes`)",
+                r.changes.new_confirmed, r.changes.new_possible, r.changes.upgraded, r.changes.withdrawn
+            )?;
+        }
         Command::Classify { file, explain } => {
             let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
             let (text, source) = read_input(file.as_deref())?;
@@ -295,9 +369,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 return Err(UsageError("--stance needs --entity (whose stance?)".into()).into());
             }
             let profile = Profile::load(config.profile_path.as_deref())?;
-            if let Some(e) = entity.as_deref().filter(|e| profile.entity(e).is_none()) {
-                let keys: Vec<&str> = profile.entities.iter().map(|x| x.key.as_str()).collect();
-                return Err(UsageError(format!("unknown entity `{e}`: the profile has {}", keys.join(", "))).into());
+            if let Some(e) = &entity {
+                known_entity(&profile, e)?;
             }
             let store = Store::open(&db_path)?;
             let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
@@ -306,6 +379,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A usage error unless the profile has an entity `key`.
+fn known_entity(profile: &Profile, key: &str) -> Result<()> {
+    if profile.entity(key).is_none() {
+        let keys: Vec<&str> = profile.entities.iter().map(|x| x.key.as_str()).collect();
+        return Err(UsageError(format!("unknown entity `{key}`: the profile has {}", keys.join(", "))).into());
+    }
+    Ok(())
 }
 
 /// One item of `classify`'s input.

@@ -46,6 +46,7 @@ pub struct Config {
     pub digest: DigestSettings,
     pub alerts: AlertSettings,
     pub dedup: crate::dedup::DedupSettings,
+    pub changes: crate::timeline::ChangeSettings,
     pub profile_path: Option<PathBuf>,
 }
 
@@ -147,7 +148,22 @@ struct RawConfig {
     #[serde(default)]
     dedup: RawDedup,
     #[serde(default)]
+    changes: RawChanges,
+    #[serde(default)]
     profile: RawProfile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChanges {
+    expected_gap: Option<String>,
+    prior_strength: Option<f64>,
+    confirm_posterior: Option<f64>,
+    possible_posterior: Option<f64>,
+    min_clusters: Option<usize>,
+    window: Option<String>,
+    min_outlets: Option<usize>,
+    require_certain: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -366,6 +382,40 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         extra_tracking_params: d.tracking_params.unwrap_or_default(),
     };
 
+    let c = raw.changes;
+    let defaults = crate::timeline::ChangeSettings::default();
+    let days = |key: &str, v: &Option<String>, default: f64| -> Result<f64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(text) => {
+                let d = parse_duration(text).map_err(|p| err(key, p))?;
+                if d.as_secs() < 86_400 {
+                    return Err(err(key, format!("`{text}` is shorter than a day")));
+                }
+                Ok(d.as_secs_f64() / 86_400.0)
+            }
+        }
+    };
+    let changes = crate::timeline::ChangeSettings {
+        expected_days_between_changes: days(
+            "changes.expected_gap",
+            &c.expected_gap,
+            defaults.expected_days_between_changes,
+        )?,
+        prior_strength: match c.prior_strength {
+            Some(v) if !(0.0..=1000.0).contains(&v) => {
+                return Err(err("changes.prior_strength", format!("must be between 0 and 1000, not {v}")));
+            }
+            v => v.unwrap_or(defaults.prior_strength),
+        },
+        confirm_posterior: fraction("changes.confirm_posterior", c.confirm_posterior, defaults.confirm_posterior)?,
+        possible_posterior: fraction("changes.possible_posterior", c.possible_posterior, defaults.possible_posterior)?,
+        min_clusters: c.min_clusters.unwrap_or(defaults.min_clusters).max(1),
+        window_days: days("changes.window", &c.window, defaults.window_days as f64)?.round() as i64,
+        min_outlets: c.min_outlets.unwrap_or(defaults.min_outlets).max(1),
+        require_certain: c.require_certain.unwrap_or(defaults.require_certain),
+    };
+
     Ok(Config {
         source: source.to_string(),
         database,
@@ -375,6 +425,7 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         digest: DigestSettings { every, at_minutes, timezone },
         alerts: AlertSettings { changes: raw.alerts.changes.unwrap_or(true) },
         dedup,
+        changes,
         profile_path: raw.profile.path.map(PathBuf::from),
     })
 }
@@ -622,6 +673,19 @@ impl Config {
             humantime::format_duration(std::time::Duration::from_secs(d.cluster_window_secs as u64)),
             d.title_jaccard,
             d.extra_tracking_params
+        );
+        let c = &self.changes;
+        let _ = writeln!(
+            out,
+            "[changes]\nexpected_gap = \"{}d\"\nprior_strength = {}\nconfirm_posterior = {}\npossible_posterior = {}\nmin_clusters = {}\nwindow = \"{}d\"\nmin_outlets = {}\nrequire_certain = {}\n",
+            c.expected_days_between_changes.round(),
+            c.prior_strength,
+            c.confirm_posterior,
+            c.possible_posterior,
+            c.min_clusters,
+            c.window_days,
+            c.min_outlets,
+            c.require_certain
         );
         match &self.profile_path {
             Some(p) => {

@@ -104,6 +104,7 @@ pub struct Pipeline {
     pub classifier: Arc<Classifier>,
     pub signer: Arc<Signer>,
     pub dedup: DedupSettings,
+    pub changes: crate::timeline::ChangeSettings,
 }
 
 impl Pipeline {
@@ -119,6 +120,7 @@ impl Pipeline {
             )),
             classifier,
             dedup: config.dedup.clone(),
+            changes: config.changes.clone(),
         })
     }
 
@@ -134,13 +136,28 @@ impl Pipeline {
                 seconds = started.elapsed().as_secs_f64(),
                 "stored stories read again with the current profile"
             );
+            // Every timeline may read differently now.
+            let entities: Vec<String> = self.classifier.profile().entities.iter().map(|e| e.key.clone()).collect();
+            crate::timeline::refresh(store, self.classifier.profile(), &self.changes, &entities)?;
         }
         Ok(())
     }
 
+    /// Recompute the timelines of entities with evidence in stories stored after story
+    /// `last_before` or changed since `since`, and save their change events.
+    pub fn refresh_timelines(
+        &self,
+        store: &mut Store,
+        last_before: i64,
+        since: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<crate::store::SavedChanges> {
+        let entities = store.entities_touched(last_before, since)?;
+        crate::timeline::refresh(store, self.classifier.profile(), &self.changes, &entities)
+    }
+
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
     /// written by another process since the last cycle are seen.
-    fn cluster_index(&self) -> ClusterIndex {
+    pub fn cluster_index(&self) -> ClusterIndex {
         ClusterIndex::with_signer(self.signer.clone())
     }
 }
@@ -164,6 +181,7 @@ pub async fn poll_feeds(
 ) -> (Store, PollSummary) {
     let started = Utc::now();
     let total = feeds.len();
+    let last_before = store.max_story_id().unwrap_or(0);
     let (tx, rx) = mpsc::channel::<Outcome>(8);
     let clusters = pipeline.cluster_index();
     let writer = std::thread::spawn(move || write_outcomes(store, clusters, rx, total, progress));
@@ -223,6 +241,9 @@ pub async fn poll_feeds(
     if let Err(e) = store.record_poll_run(started, &summary) {
         summary.storage_errors.push(format!("poll run log: {e:#}"));
     }
+    if let Err(e) = pipeline.refresh_timelines(&mut store, last_before, started) {
+        summary.storage_errors.push(format!("stance timelines: {e:#}"));
+    }
     (store, summary)
 }
 
@@ -233,27 +254,31 @@ async fn read_stories(classifier: Arc<Classifier>, signer: Arc<Signer>, mut stor
         return stories;
     }
     let classified = tokio::task::spawn_blocking(move || {
-        for s in &mut stories {
-            let text = StoryText {
-                title: &s.title,
-                summary: &s.summary,
-                content: &s.content,
-                published: Some(s.published_at.date_naive()),
-            };
-            // Classification must not panic on any input; if it ever does, the story is stored
-            // unclassified rather than lost.
-            s.classification =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&text))).ok();
-            s.signature = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at)
-            }))
-            .ok();
-        }
+        read_batch(&classifier, &signer, &mut stories);
         stories
     })
     .await;
     // Only a cancelled task (shutdown) ends here without its stories; they are fetched again.
     classified.unwrap_or_default()
+}
+
+/// Classify and sign each story (CPU work: call it off the async threads).
+pub fn read_batch(classifier: &Classifier, signer: &Signer, stories: &mut [NewStory]) {
+    for s in stories {
+        let text = StoryText {
+            title: &s.title,
+            summary: &s.summary,
+            content: &s.content,
+            published: Some(s.published_at.date_naive()),
+        };
+        // Classification must not panic on any input; if it ever does, the story is stored
+        // unclassified rather than lost.
+        s.classification = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&text))).ok();
+        s.signature = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at)
+        }))
+        .ok();
+    }
 }
 
 /// Order feeds round-robin by host, so the first slots go to many hosts rather than queueing

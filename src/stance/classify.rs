@@ -64,6 +64,9 @@ pub struct EntityStance {
     pub confidence: f64,
     pub certainty: Certainty,
     pub evidence: String,
+    /// What the stance rests on (stored; not part of the `classify` output).
+    #[serde(skip)]
+    pub basis: Basis,
 }
 
 /// A change of stance the story itself reports.
@@ -94,7 +97,7 @@ pub struct StoryText<'a> {
 }
 
 /// Bumped whenever the rules below change what a story reads as, so stored readings are redone.
-const ENGINE_VERSION: u32 = 2;
+const ENGINE_VERSION: u32 = 3;
 
 /// Longest stretch of content read (bytes): the opening says what the story is about.
 const MAX_CONTENT: usize = 4_000;
@@ -143,6 +146,30 @@ struct Evidence {
     past: bool,
     /// The cue's byte span in its sentence.
     span: (usize, usize),
+    basis: Basis,
+}
+
+/// What kind of statement a stance rests on. Only reports of what an organisation does can
+/// change its stance over time; a licence dispute or a critic's opinion cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Basis {
+    /// What the organisation does or says (a release, a licence, a statement).
+    #[default]
+    Report,
+    /// Whether its licence deserves the name "open source".
+    Dispute,
+    /// What its critics think.
+    Opinion,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Report => "report",
+            Basis::Dispute => "dispute",
+            Basis::Opinion => "opinion",
+        }
+    }
 }
 
 impl Classifier {
@@ -277,6 +304,7 @@ impl Classifier {
             let found = &found;
             let certainty = sentence_certainty(sentence, found);
             let critics = found.iter().any(|f| f.cue == Cue::Critic);
+            let basis = if critics { Basis::Opinion } else { Basis::Report };
             let speaking = !critics && found.iter().any(|f| f.cue == Cue::Speech) && !mentions[si].is_empty();
             let attribution = if critics {
                 0.3
@@ -342,6 +370,7 @@ impl Classifier {
                     sentence: si,
                     past: earlier_year,
                     span: (0, 0),
+                    basis,
                 });
             }
             for (i, f) in found.iter().enumerate() {
@@ -383,8 +412,10 @@ impl Classifier {
                             if opened {
                                 shifts.push((entity, Some(Stance::Open), certainty, si));
                             }
-                            if disputed.contains(&Some(entity)) || partial {
+                            let dispute = disputed.contains(&Some(entity));
+                            if dispute || partial {
                                 // A licence dispute: the weights are out, the terms are contested.
+                                let basis = if dispute { Basis::Dispute } else { basis };
                                 for s in [Stance::Open, Stance::Closed] {
                                     let score = score * 0.5;
                                     let sentence = si;
@@ -396,10 +427,20 @@ impl Classifier {
                                         sentence,
                                         past,
                                         span,
+                                        basis,
                                     });
                                 }
                             } else {
-                                evidence.push(Evidence { entity, stance, score, certainty, sentence: si, past, span });
+                                evidence.push(Evidence {
+                                    entity,
+                                    stance,
+                                    score,
+                                    certainty,
+                                    sentence: si,
+                                    past,
+                                    span,
+                                    basis,
+                                });
                             }
                         }
                     }
@@ -417,6 +458,7 @@ impl Classifier {
                                     sentence: si,
                                     past,
                                     span,
+                                    basis: Basis::Dispute,
                                 });
                             }
                         }
@@ -436,6 +478,7 @@ impl Classifier {
                                 sentence: si,
                                 past,
                                 span,
+                                basis,
                             });
                         }
                     }
@@ -543,12 +586,27 @@ impl Classifier {
                     (Certainty::Certain, sentences[first].to_string())
                 }
             };
+            // The kind of statement most of the evidence is.
+            let mut by_basis = [(Basis::Report, 0.0), (Basis::Dispute, 0.0), (Basis::Opinion, 0.0)];
+            for x in evidence.iter().filter(|x| x.entity == e) {
+                if let Some(b) = by_basis.iter_mut().find(|b| b.0 == x.basis) {
+                    b.1 += x.score;
+                }
+            }
+            let basis = if by_basis[0].1 >= by_basis[1].1 + by_basis[2].1 {
+                Basis::Report
+            } else if by_basis[1].1 >= by_basis[2].1 {
+                Basis::Dispute
+            } else {
+                Basis::Opinion
+            };
             entities.push(EntityStance {
                 entity: key,
                 stance,
                 confidence: (confidence * 100.0).round() / 100.0,
                 certainty,
                 evidence: evidence_text,
+                basis,
             });
         }
         if let Some(trace) = trace {

@@ -8,6 +8,6 @@ pub mod lexicon;
 pub mod profile;
 pub mod sentences;
 
-pub use classify::{Certainty, Classification, Classifier, EntityStance, Shift, StoryText};
+pub use classify::{Basis, Certainty, Classification, Classifier, EntityStance, Shift, StoryText};
 pub use entities::{EntityMatcher, Mention, MentionKind};
 pub use profile::{Profile, Stance};

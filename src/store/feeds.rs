@@ -214,6 +214,17 @@ impl Store {
         }
     }
 
+    /// The pseudo-feed `import:NAME` that archived items of source NAME are stored under: never
+    /// polled (inactive), created on first use.
+    pub fn import_source(&mut self, name: &str) -> Result<FeedRow> {
+        let url = format!("import:{name}");
+        self.conn.execute(
+            "INSERT OR IGNORE INTO feeds (url, name, origin, active, added_at) VALUES (?1, ?2, 'cli', 0, ?3)",
+            params![url, name, super::now_text()],
+        )?;
+        Ok(self.conn.query_row(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1"), [&url], feed_from_row)?)
+    }
+
     /// Stop polling a feed. Its stories stay in the history. False when no such feed.
     pub fn remove_feed(&mut self, url: &str) -> Result<bool> {
         let n = self

@@ -8,6 +8,7 @@
 
 mod feeds;
 mod stories;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
+pub use timeline::{ChangeRow, EvidenceRow, SavedChanges};
 
 /// Every migration, in order. The number is the schema version it brings the database to.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -23,6 +25,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_clusters.sql", include_str!("../../migrations/0002_clusters.sql")),
     ("0003_stance.sql", include_str!("../../migrations/0003_stance.sql")),
     ("0004_readings.sql", include_str!("../../migrations/0004_readings.sql")),
+    ("0005_timeline.sql", include_str!("../../migrations/0005_timeline.sql")),
 ];
 
 /// The schema version this build writes.

@@ -140,11 +140,12 @@ fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> 
         tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
     }
     let mut entity = tx.prepare_cached(
-        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for e in &c.entities {
-        entity.execute(params![id, e.entity, e.stance.as_str(), e.confidence, e.certainty.as_str(), e.evidence])?;
+        let (stance, certainty, basis) = (e.stance.as_str(), e.certainty.as_str(), e.basis.as_str());
+        entity.execute(params![id, e.entity, stance, e.confidence, certainty, e.evidence, basis])?;
     }
     let mut shift = tx.prepare_cached(
         "INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (?1, ?2, ?3, ?4)",

@@ -1,0 +1,278 @@
+//! The timeline's SQL: each entity's evidence as one observation per story cluster, and the
+//! change events found in it (reconciled, so recomputing never duplicates an event).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Store, parse_time, time_text};
+use crate::stance::{Certainty, Stance};
+use crate::timeline::{Change, Level, Observation};
+
+/// What saving a recomputed timeline changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SavedChanges {
+    pub new_possible: usize,
+    pub new_confirmed: usize,
+    /// `possible` changes now confirmed.
+    pub upgraded: usize,
+    pub withdrawn: usize,
+}
+
+/// One evidence story of a change (DESIGN 4.2).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvidenceRow {
+    pub story: i64,
+    pub url: Option<String>,
+    pub source: Option<String>,
+    pub published: String,
+    pub title: String,
+}
+
+/// A stored change event (DESIGN 4.2's change object).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChangeRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub entity: String,
+    pub from: String,
+    pub to: String,
+    pub level: String,
+    pub at: String,
+    pub detected_at: String,
+    pub confidence: f64,
+    pub evidence: Vec<EvidenceRow>,
+}
+
+fn certainty_weight(text: &str) -> f64 {
+    match text {
+        "certain" => Certainty::Certain.weight(),
+        "probable" => Certainty::Probable.weight(),
+        "possible" => Certainty::Possible.weight(),
+        _ => Certainty::Question.weight(),
+    }
+}
+
+impl Store {
+    /// The entity's evidence up to `until` (inclusive): for each story cluster with relevant
+    /// stories that report a position of it (licence disputes and critics' opinions are not
+    /// its policy), the stance most of the cluster's weight says, on the
+    /// cluster's earliest published day. Independent of the order stories were stored in.
+    pub fn entity_observations(&self, entity: &str, until: Option<NaiveDate>) -> Result<Vec<Observation>> {
+        let until = until.map(|d| format!("{d}T23:59:59Z"));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.cluster_id, s.id, s.published_at, s.outlet, coalesce(s.canonical_url, s.url, s.title),
+                    e.stance, e.confidence, e.certainty,
+                    (SELECT h.to_stance FROM story_shifts h WHERE h.story_id = s.id AND h.entity = e.entity)
+             FROM story_entities e JOIN stories s ON s.id = e.story_id
+             WHERE e.entity = ?1 AND s.relevant = 1 AND e.stance != 'neutral' AND e.basis = 'report'
+               AND (?2 IS NULL OR s.published_at <= ?2)",
+        )?;
+        struct Row {
+            id: i64,
+            published: String,
+            outlet: Option<String>,
+            key: String,
+            stance: Stance,
+            vote: f64,
+            certain: bool,
+            hedged: bool,
+            shift_to: Option<String>,
+        }
+        let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+        let rows = stmt.query_map(params![entity, until], |r| {
+            let stance: String = r.get(5)?;
+            let confidence: f64 = r.get(6)?;
+            let certainty: String = r.get(7)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                Row {
+                    id: r.get(1)?,
+                    published: r.get(2)?,
+                    outlet: r.get(3)?,
+                    key: r.get(4)?,
+                    stance: Stance::parse(&stance).unwrap_or(Stance::Neutral),
+                    // How hedged the wording is matters most; the classifier's margin
+                    // between open and closed cues tempers it.
+                    vote: certainty_weight(&certainty) * confidence.clamp(0.0, 1.0).sqrt(),
+                    certain: certainty == "certain",
+                    hedged: matches!(certainty.as_str(), "probable" | "possible"),
+                    shift_to: r.get(8)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (cluster, row) = row?;
+            clusters.entry(cluster).or_default().push(row);
+        }
+        let mut out = Vec::with_capacity(clusters.len());
+        for (_, mut rows) in clusters {
+            rows.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.key.cmp(&b.key)));
+            let mut votes = [0.0f64; 3];
+            for r in &rows {
+                if let Some(k) = crate::timeline::stance_index(r.stance) {
+                    votes[k] += r.vote;
+                }
+            }
+            let k = (0..3).fold(0, |best, k| if votes[k] > votes[best] { k } else { best });
+            let stance = crate::timeline::STANCES[k];
+            let mine: Vec<&Row> = rows.iter().filter(|r| r.stance == stance).collect();
+            let Some(first) = mine.first() else { continue };
+            let Some(date) = parse_time(&first.published).map(|t| t.date_naive()) else { continue };
+            let mut outlets: Vec<String> = mine.iter().filter_map(|r| r.outlet.clone()).collect();
+            outlets.sort();
+            outlets.dedup();
+            out.push(Observation {
+                date,
+                order_key: mine.iter().map(|r| r.key.as_str()).min().unwrap_or_default().to_string(),
+                stance,
+                weight: mine.iter().map(|r| r.vote).fold(0.0, f64::max).min(1.0),
+                certain: mine.iter().any(|r| r.certain),
+                hedged: mine.iter().all(|r| r.hedged),
+                reports_change: mine.iter().any(|r| r.shift_to.as_deref() == Some(stance.as_str())),
+                outlets,
+                stories: mine.iter().map(|r| r.id).collect(),
+            });
+        }
+        crate::timeline::sort_observations(&mut out);
+        Ok(out)
+    }
+
+    /// Entities with evidence in stories stored after story `after_id` or changed since `since`.
+    pub fn entities_touched(&self, after_id: i64, since: DateTime<Utc>) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT e.entity FROM story_entities e JOIN stories s ON s.id = e.story_id
+             WHERE s.id > ?1 OR s.changed_at >= ?2 ORDER BY e.entity",
+        )?;
+        let rows = stmt.query_map(params![after_id, time_text(since)], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The largest story id (0 when there are none).
+    pub fn max_story_id(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM stories", [], |r| r.get(0))?)
+    }
+
+    /// Store the entity's recomputed changes: new ones are added, known ones (same entity, from,
+    /// to and left regime) updated — a `possible` now confirmed is upgraded in place — and
+    /// stored ones the evidence no longer supports are marked withdrawn. One transaction.
+    pub fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
+        let now = time_text(now);
+        let tx = self.conn.transaction()?;
+        let mut saved = SavedChanges::default();
+        let existing: Vec<(i64, String, String, Option<String>)> = tx
+            .prepare_cached("SELECT id, event_key, level, withdrawn_at FROM change_events WHERE entity = ?1")?
+            .query_map([entity], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut kept = Vec::new();
+        for c in changes {
+            let since = c.regime_since.map_or("-".to_string(), |d| d.to_string());
+            let key = format!("{entity}|{}|{}|{since}", c.from.as_str(), c.to.as_str());
+            let confirmed = c.level == Level::Confirmed;
+            let id = match existing.iter().find(|e| e.1 == key) {
+                Some((id, _, level, withdrawn)) => {
+                    if confirmed && (level != "confirmed" || withdrawn.is_some()) {
+                        saved.upgraded += usize::from(level != "confirmed");
+                    }
+                    tx.prepare_cached(
+                        "UPDATE change_events SET level = ?2, at = ?3, confidence = ?4, withdrawn_at = NULL,
+                             confirmed_at = CASE WHEN ?2 = 'confirmed' THEN coalesce(confirmed_at, ?5) END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id,
+                        c.level.as_str(),
+                        c.at.to_string(),
+                        c.confidence,
+                        now
+                    ])?;
+                    *id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO change_events
+                             (entity, event_key, from_stance, to_stance, level, at, detected_at, confirmed_at, confidence)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?5 = 'confirmed' THEN ?7 END, ?8)",
+                    )?
+                    .execute(params![
+                        entity,
+                        key,
+                        c.from.as_str(),
+                        c.to.as_str(),
+                        c.level.as_str(),
+                        c.at.to_string(),
+                        now,
+                        c.confidence
+                    ])?;
+                    if confirmed {
+                        saved.new_confirmed += 1;
+                    } else {
+                        saved.new_possible += 1;
+                    }
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.prepare_cached("DELETE FROM change_evidence WHERE change_id = ?1")?.execute([id])?;
+            let mut add =
+                tx.prepare_cached("INSERT OR IGNORE INTO change_evidence (change_id, story_id) VALUES (?1, ?2)")?;
+            for story in &c.evidence {
+                add.execute(params![id, story])?;
+            }
+            kept.push(id);
+        }
+        for (id, _, _, withdrawn) in &existing {
+            if !kept.contains(id) && withdrawn.is_none() {
+                tx.prepare_cached("UPDATE change_events SET withdrawn_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, now])?;
+                saved.withdrawn += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(saved)
+    }
+
+    /// Stored change events (not withdrawn), oldest first, with their evidence stories.
+    pub fn changes(&self, entity: Option<&str>, since: Option<NaiveDate>) -> Result<Vec<ChangeRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, entity, from_stance, to_stance, level, at, detected_at, confidence FROM change_events
+             WHERE withdrawn_at IS NULL AND (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR at >= ?2)
+             ORDER BY at, entity, id",
+        )?;
+        let mut rows: Vec<ChangeRow> = stmt
+            .query_map(params![entity, since.map(|d| d.to_string())], |r| {
+                Ok(ChangeRow {
+                    id: r.get(0)?,
+                    entity: r.get(1)?,
+                    from: r.get(2)?,
+                    to: r.get(3)?,
+                    level: r.get(4)?,
+                    at: r.get(5)?,
+                    detected_at: r.get(6)?,
+                    confidence: r.get(7)?,
+                    evidence: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut evidence = self.conn.prepare_cached(
+            "SELECT s.id, s.url, s.outlet, s.published_at, s.title FROM change_evidence v
+             JOIN stories s ON s.id = v.story_id WHERE v.change_id = ?1 ORDER BY s.published_at, s.id",
+        )?;
+        for row in &mut rows {
+            row.evidence = evidence
+                .query_map([row.id], |r| {
+                    Ok(EvidenceRow {
+                        story: r.get(0)?,
+                        url: r.get(1)?,
+                        source: r.get(2)?,
+                        published: r.get(3)?,
+                        title: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,233 @@
+//! Stance over time: each entity's timeline of stance regimes and the changes between them.
+//!
+//! Input: one [`Observation`] per story cluster that takes a position on the entity (ten copies
+//! of one report are one piece of evidence), with the cluster's earliest published date. The
+//! timeline is a pure function of those observations and the profile's prior stance: sorted by
+//! date (ties by a content key), they give the same regimes and change events in whatever order
+//! the stories arrived — so a late or backfilled story is handled by recomputing the entity.
+//!
+//! [`detect`] runs a Bayesian online change-point detector (see `bocpd.rs`) and applies the
+//! evidence rule of a confirmed change; `possible` changes are hedged or thin evidence.
+
+mod bocpd;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::stance::Stance;
+
+pub use bocpd::Detector;
+
+/// What one story cluster says about one entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The cluster's earliest published day.
+    pub date: NaiveDate,
+    /// Orders observations of the same day independently of storage order (the earliest
+    /// article's canonical URL or title).
+    pub order_key: String,
+    /// Open, closed or mixed (neutral mentions are not evidence).
+    pub stance: Stance,
+    /// 0..1: how strongly the cluster says it (confidence × certainty of its best story).
+    pub weight: f64,
+    /// A story of the cluster says it at the certain level (a release, a licence change, an
+    /// official statement).
+    pub certain: bool,
+    /// A story of the cluster itself reports a change to this stance.
+    pub reports_change: bool,
+    /// The cluster says it only as a plan or a rumour ("plans to", "reportedly"): a reported
+    /// plan away from the current stance is a possible change on its own.
+    pub hedged: bool,
+    /// Distinct outlets covering the cluster.
+    pub outlets: Vec<String>,
+    /// Story ids of the cluster that carry this stance (evidence to show).
+    pub stories: Vec<i64>,
+}
+
+/// How strict change detection is (`[changes]` in the config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeSettings {
+    /// Expected days between two changes of one entity (the hazard's time scale).
+    pub expected_days_between_changes: f64,
+    /// Pseudo-count the profile's prior stance starts with.
+    pub prior_strength: f64,
+    /// Posterior probability of a change needed to confirm it.
+    pub confirm_posterior: f64,
+    /// Posterior probability that makes a `possible` change.
+    pub possible_posterior: f64,
+    /// New-stance clusters needed within `window_days` to confirm.
+    pub min_clusters: usize,
+    pub window_days: i64,
+    /// Distinct outlets among them.
+    pub min_outlets: usize,
+    /// At least one of them at the certain level.
+    pub require_certain: bool,
+}
+
+impl Default for ChangeSettings {
+    fn default() -> Self {
+        ChangeSettings {
+            expected_days_between_changes: 1460.0,
+            prior_strength: 4.0,
+            confirm_posterior: 0.7,
+            possible_posterior: 0.3,
+            min_clusters: 3,
+            window_days: 30,
+            min_outlets: 2,
+            require_certain: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Possible,
+    Confirmed,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Possible => "possible",
+            Level::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// A change of stance the evidence supports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub from: Stance,
+    pub to: Stance,
+    pub level: Level,
+    /// The first new-stance evidence: when the change happened, by published dates.
+    pub at: NaiveDate,
+    /// When the regime it leaves began: with entity, from and to, the change's stable identity
+    /// (a `possible` later confirmed keeps it).
+    pub regime_since: Option<NaiveDate>,
+    /// The day of the observation that made the detector report it.
+    pub detected_on: NaiveDate,
+    /// Posterior probability of the change when reported.
+    pub confidence: f64,
+    /// Story ids of the new-stance clusters (earliest first).
+    pub evidence: Vec<i64>,
+}
+
+/// A stretch of time with one stance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Regime {
+    pub stance: Stance,
+    /// First day (the prior's date or the change's `at`); None: from the start of evidence.
+    pub since: Option<NaiveDate>,
+    /// Evidence clusters in this regime by stance: open, closed, mixed.
+    pub clusters: [usize; 3],
+}
+
+/// An entity's timeline: its regimes in order and the changes found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timeline {
+    pub regimes: Vec<Regime>,
+    pub changes: Vec<Change>,
+}
+
+impl Timeline {
+    /// The stance in force on `day` (the last regime begun on or before it).
+    pub fn stance_on(&self, day: NaiveDate) -> Option<&Regime> {
+        self.regimes.iter().rev().find(|r| r.since.is_none_or(|s| s <= day)).or(self.regimes.first())
+    }
+
+    /// The current regime.
+    pub fn current(&self) -> Option<&Regime> {
+        self.regimes.last()
+    }
+}
+
+pub(crate) fn stance_index(stance: Stance) -> Option<usize> {
+    match stance {
+        Stance::Open => Some(0),
+        Stance::Closed => Some(1),
+        Stance::Mixed => Some(2),
+        Stance::Neutral => None,
+    }
+}
+
+pub(crate) const STANCES: [Stance; 3] = [Stance::Open, Stance::Closed, Stance::Mixed];
+
+/// Sort observations into the order the timeline reads them: by day, then content key.
+pub fn sort_observations(observations: &mut [Observation]) {
+    observations.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.order_key.cmp(&b.order_key)));
+}
+
+/// The timeline of one entity from its (sorted) observations and its prior stance.
+pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], settings: &ChangeSettings) -> Timeline {
+    let mut detector = Detector::new(prior, settings.clone());
+    for o in observations {
+        detector.observe(o);
+    }
+    detector.finish()
+}
+
+/// Whether the new-stance observations meet the evidence rule of a confirmed change: at least
+/// `min_clusters` within `window_days` of each other, from `min_outlets` distinct outlets, one
+/// of them at the certain level. Returns the index of the first observation of the earliest
+/// window that does: the change is dated there, not at a stray earlier item.
+pub(crate) fn confirms(new_stance: &[&Observation], settings: &ChangeSettings) -> Option<usize> {
+    let n = settings.min_clusters.max(1);
+    for (i, first) in new_stance.iter().enumerate() {
+        let window: Vec<&&Observation> =
+            new_stance[i..].iter().take_while(|o| (o.date - first.date).num_days() <= settings.window_days).collect();
+        if window.len() < n {
+            continue;
+        }
+        let mut outlets: Vec<&str> = window.iter().flat_map(|o| o.outlets.iter().map(String::as_str)).collect();
+        outlets.sort_unstable();
+        outlets.dedup();
+        let certain = !settings.require_certain || window.iter().any(|o| o.certain);
+        if outlets.len() >= settings.min_outlets && certain {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// The timeline of `entity` from the stored stories up to `until` (all when None).
+pub fn entity_timeline(
+    store: &crate::store::Store,
+    profile: &crate::stance::Profile,
+    settings: &ChangeSettings,
+    entity: &str,
+    until: Option<NaiveDate>,
+) -> anyhow::Result<Timeline> {
+    let observations = store.entity_observations(entity, until)?;
+    let prior = profile.entity(entity).and_then(|e| e.prior).filter(|(_, since)| until.is_none_or(|u| *since <= u));
+    Ok(detect(prior, &observations, settings))
+}
+
+/// Recompute the timelines of `entities` from the stored stories and save their change
+/// events. Called after every poll cycle and import for the entities whose evidence changed:
+/// a late story re-evaluates its entity's whole timeline, so the result never depends on
+/// arrival order.
+pub fn refresh(
+    store: &mut crate::store::Store,
+    profile: &crate::stance::Profile,
+    settings: &ChangeSettings,
+    entities: &[String],
+) -> anyhow::Result<crate::store::SavedChanges> {
+    let mut total = crate::store::SavedChanges::default();
+    let now = chrono::Utc::now();
+    for entity in entities {
+        let timeline = entity_timeline(store, profile, settings, entity, None)?;
+        let saved = store.save_changes(entity, &timeline.changes, now)?;
+        total.new_possible += saved.new_possible;
+        total.new_confirmed += saved.new_confirmed;
+        total.upgraded += saved.upgraded;
+        total.withdrawn += saved.withdrawn;
+        if saved.new_confirmed + saved.upgraded > 0 {
+            for c in timeline.changes.iter().filter(|c| c.level == Level::Confirmed) {
+                tracing::info!(entity = %entity, from = c.from.as_str(), to = c.to.as_str(), at = %c.at, confidence = c.confidence, "stance change confirmed");
+            }
+        }
+    }
+    Ok(total)
+}

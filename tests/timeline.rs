@@ -1,0 +1,246 @@
+//! Stance timelines built from synthetic coverage, through the real stages: items are imported
+//! into a SQLite file (classified by the stance engine, clustered by dedup), then each entity's
+//! timeline is recomputed and its change events stored.
+
+use chrono::{Days, NaiveDate};
+use stancewatch::config;
+use stancewatch::poll::Pipeline;
+use stancewatch::stance::Profile;
+use stancewatch::store::Store;
+
+const TOPICS: &[&str] = &[
+    "translation",
+    "coding",
+    "vision",
+    "speech",
+    "reasoning",
+    "robotics",
+    "medical",
+    "math",
+    "chemistry",
+    "weather",
+    "music",
+    "video",
+    "legal",
+    "finance",
+    "biology",
+    "retrieval",
+    "agent",
+    "gaming",
+    "search",
+    "tutoring",
+];
+
+/// One synthetic item: a headline about Meta on `day` (days after 2023-09-01) from `outlet`.
+struct Item {
+    day: u64,
+    outlet: String,
+    title: String,
+}
+
+fn open_item(day: u64, n: usize) -> Item {
+    let topic = TOPICS[n % TOPICS.len()];
+    let titles = [
+        format!("Meta releases its {topic} model {n} as open weights on Hugging Face"),
+        format!("Meta open-sources a new {topic} AI model under a permissive license (release {n})"),
+        format!("Llama {n} {topic} edition ships with downloadable open weights, Meta says"),
+    ];
+    Item { day, outlet: format!("outlet{}.example", n % 7), title: titles[n % 3].clone() }
+}
+
+fn closed_item(day: u64, n: usize, outlet: &str) -> Item {
+    let topic = TOPICS[(n * 7) % TOPICS.len()];
+    let titles = [
+        format!("Meta keeps its new {topic} AI model {n} proprietary, available only through its API"),
+        format!("Meta will not release the weights of its {topic} AI model {n}"),
+        format!("Meta's {topic} AI model {n} is closed-source, sold only via API"),
+    ];
+    Item { day, outlet: outlet.to_string(), title: titles[n % 3].clone() }
+}
+
+fn jsonl(items: &[Item]) -> String {
+    let start = NaiveDate::from_ymd_opt(2023, 9, 1).unwrap();
+    items
+        .iter()
+        .map(|it| {
+            let day = start + Days::new(it.day);
+            let slug: String = it.title.chars().filter(char::is_ascii_alphanumeric).collect();
+            serde_json::json!({
+                "title": it.title,
+                "url": format!("https://{}/{day}/{slug}", it.outlet),
+                "published": day.to_string(),
+            })
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Store,
+    pipeline: Pipeline,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config::load(None).unwrap();
+        let store = Store::open(&dir.path().join("sw.db")).unwrap();
+        let pipeline = Pipeline::new(&config, Profile::builtin()).unwrap();
+        Harness { _dir: dir, store, pipeline }
+    }
+
+    fn import(&mut self, items: &[Item], source: &str) {
+        stancewatch::import::import(&self.pipeline, &mut self.store, &jsonl(items), "test", source).unwrap();
+    }
+
+    /// Meta's change events: (from, to, level, at, evidence URLs sorted).
+    fn changes(&self) -> Vec<(String, String, String, String, Vec<String>)> {
+        self.store
+            .changes(Some("meta"), None)
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let mut urls: Vec<String> = c.evidence.iter().filter_map(|e| e.url.clone()).collect();
+                urls.sort();
+                (c.from, c.to, c.level, c.at, urls)
+            })
+            .collect()
+    }
+
+    fn confirmed(&self) -> Vec<(String, String, String)> {
+        self.changes().into_iter().filter(|c| c.2 == "confirmed").map(|c| (c.0, c.1, c.3)).collect()
+    }
+}
+
+fn date(day: u64) -> String {
+    (NaiveDate::from_ymd_opt(2023, 9, 1).unwrap() + Days::new(day)).to_string()
+}
+
+/// A year of weekly open coverage.
+fn open_year() -> Vec<Item> {
+    (0..52).map(|w| open_item(w * 7, w as usize)).collect()
+}
+
+#[test]
+fn a_clean_shift_is_confirmed_by_the_evidence_rule() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    items.push(closed_item(400, 1, "a.example"));
+    items.push(closed_item(405, 2, "b.example"));
+    h.import(&items, "archive");
+    assert!(h.confirmed().is_empty(), "two closed clusters are not yet a confirmed change: {:?}", h.changes());
+    h.import(&[closed_item(410, 3, "c.example")], "archive");
+    assert_eq!(h.confirmed(), vec![("open".into(), "closed".into(), date(400))], "{:?}", h.changes());
+    let stances =
+        stancewatch::history::stances(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, None).unwrap();
+    let meta = stances.iter().find(|s| s.entity == "meta").unwrap();
+    assert_eq!(meta.stance.as_str(), "closed");
+    let before = NaiveDate::from_ymd_opt(2024, 6, 1);
+    let then =
+        stancewatch::history::stances(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, before).unwrap();
+    assert_eq!(then.iter().find(|s| s.entity == "meta").unwrap().stance.as_str(), "open", "the stance as of a date");
+}
+
+#[test]
+fn a_single_hedged_report_is_only_possible() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    items.push(Item {
+        day: 400,
+        outlet: "rumours.example".into(),
+        title: "Meta is reportedly considering a closed-source release for its next frontier AI model".into(),
+    });
+    h.import(&items, "archive");
+    let changes = h.changes();
+    assert!(h.confirmed().is_empty(), "{changes:?}");
+    assert!(changes.iter().any(|c| c.1 == "closed" && c.2 == "possible"), "a possible change: {changes:?}");
+}
+
+#[test]
+fn a_burst_of_copies_of_one_story_does_not_confirm() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    let copy = closed_item(400, 5, "x");
+    for o in 0..12 {
+        items.push(Item { day: 400, outlet: format!("copy{o}.example"), title: copy.title.clone() });
+    }
+    h.import(&items, "archive");
+    assert!(h.confirmed().is_empty(), "one story in twelve outlets is one piece of evidence: {:?}", h.changes());
+}
+
+#[test]
+fn a_steady_stance_with_misread_stories_gives_no_change_over_two_years() {
+    let mut h = Harness::new();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut items = Vec::new();
+    // Two years, three stories a week on distinct days; one in five reads as closed.
+    for n in 0..312usize {
+        let day = (n as u64 * 7) / 3;
+        if rng.f64() < 0.2 {
+            items.push(closed_item(day, n, &format!("outlet{}.example", n % 7)));
+        } else {
+            items.push(open_item(day, n));
+        }
+    }
+    h.import(&items, "archive");
+    assert!(h.confirmed().is_empty(), "{:?}", h.changes());
+}
+
+fn reversal() -> Vec<Item> {
+    let mut items = open_year();
+    for (i, day) in [400u64, 404, 409, 430, 460].into_iter().enumerate() {
+        items.push(closed_item(day, i, &format!("c{i}.example")));
+    }
+    for (i, day) in [700u64, 703, 707, 720, 740, 760].into_iter().enumerate() {
+        items.push(open_item(day, 100 + i));
+    }
+    items
+}
+
+#[test]
+fn a_reversal_is_caught() {
+    let mut h = Harness::new();
+    h.import(&reversal(), "archive");
+    let confirmed = h.confirmed();
+    assert_eq!(
+        confirmed,
+        vec![("open".into(), "closed".into(), date(400)), ("closed".into(), "open".into(), date(700))],
+        "{:?}",
+        h.changes()
+    );
+}
+
+#[test]
+fn shuffled_ingestion_in_many_batches_gives_the_same_events() {
+    let mut whole = Harness::new();
+    whole.import(&reversal(), "archive");
+    let expected = whole.changes();
+    assert!(!expected.is_empty());
+    for seed in [1u64, 2, 3] {
+        let mut items = reversal();
+        fastrand::Rng::with_seed(seed).shuffle(&mut items);
+        let mut h = Harness::new();
+        for batch in items.chunks(9) {
+            h.import(batch, "archive");
+        }
+        assert_eq!(h.changes(), expected, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_possible_change_later_confirmed_is_upgraded_not_duplicated() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    items.push(closed_item(400, 1, "a.example"));
+    h.import(&items, "archive");
+    let first = h.changes();
+    h.import(&[closed_item(404, 2, "b.example"), closed_item(409, 3, "c.example")], "archive");
+    let after = h.store.changes(Some("meta"), None).unwrap();
+    assert_eq!(after.len(), 1, "before: {first:?}, after: {after:?}");
+    assert_eq!(after[0].level, "confirmed");
+    if let Some(possible) = first.first() {
+        assert_eq!((possible.0.as_str(), possible.1.as_str()), ("open", "closed"), "the same event, upgraded");
+    }
+}
