@@ -6,6 +6,9 @@
 ALTER TABLE story_entities ADD COLUMN basis TEXT NOT NULL DEFAULT 'report'
     CHECK (basis IN ('report', 'dispute', 'opinion'));
 
+-- Stories updated since a time (the timelines they touch are recomputed).
+CREATE INDEX stories_changed ON stories (changed_at) WHERE changed_at IS NOT NULL;
+
 CREATE TABLE change_events (
     id            INTEGER PRIMARY KEY,
     entity        TEXT NOT NULL,

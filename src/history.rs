@@ -182,7 +182,7 @@ pub fn print_history(out: &mut dyn Write, format: Format, report: &HistoryReport
                         writeln!(out, "{line}")?;
                     }
                     year = y;
-                    line = format!("{y}  ");
+                    line = format!("{y} ");
                     let first_month: usize = month.trim_start_matches('-').parse().unwrap_or(1);
                     line.push_str(&"  ".repeat(first_month - 1));
                 }

@@ -105,6 +105,8 @@ pub struct Pipeline {
     pub signer: Arc<Signer>,
     pub dedup: DedupSettings,
     pub changes: crate::timeline::ChangeSettings,
+    /// Timelines kept between cycles of one process (see `timeline::TimelineCache`).
+    pub timelines: crate::timeline::TimelineCache,
 }
 
 impl Pipeline {
@@ -121,6 +123,7 @@ impl Pipeline {
             classifier,
             dedup: config.dedup.clone(),
             changes: config.changes.clone(),
+            timelines: Default::default(),
         })
     }
 
@@ -138,7 +141,17 @@ impl Pipeline {
             );
             // Every timeline may read differently now.
             let entities: Vec<String> = self.classifier.profile().entities.iter().map(|e| e.key.clone()).collect();
-            crate::timeline::refresh(store, self.classifier.profile(), &self.changes, &entities)?;
+            self.timelines.clear();
+            let now = Utc::now();
+            crate::timeline::refresh(
+                store,
+                self.classifier.profile(),
+                &self.changes,
+                &entities,
+                &self.timelines,
+                0,
+                now,
+            )?;
         }
         Ok(())
     }
@@ -152,7 +165,8 @@ impl Pipeline {
         since: chrono::DateTime<Utc>,
     ) -> anyhow::Result<crate::store::SavedChanges> {
         let entities = store.entities_touched(last_before, since)?;
-        crate::timeline::refresh(store, self.classifier.profile(), &self.changes, &entities)
+        let profile = self.classifier.profile();
+        crate::timeline::refresh(store, profile, &self.changes, &entities, &self.timelines, last_before, since)
     }
 
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories

@@ -359,3 +359,40 @@ fn stored_stories_are_read_again_when_the_profile_changes() {
     assert_eq!(open.lines().count(), 1, "the stored story is read with the new profile: {open}");
     assert_eq!(sb.count("SELECT count(*) FROM stories"), 1, "read again, not stored again");
 }
+
+#[test]
+fn import_validates_first_is_idempotent_and_feeds_the_history_commands() {
+    let sb = Sandbox::new("");
+    let file = sb.dir.path().join("archive.jsonl");
+    let good = [
+        r#"{"id":"a1","title":"Meta releases Llama 5 as open weights under a permissive licence","url":"https://one.example/a1","published":"2025-01-10"}"#,
+        r#"{"id":"a2","title":"OpenAI keeps its next AI model proprietary and API-only","url":"https://two.example/a2","published":"2025-02-10"}"#,
+    ];
+    std::fs::write(&file, format!("{}\n{}\n{{\"title\": \"no date\"}}\n", good[0], good[1])).unwrap();
+    let out = sb.run(&["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("published"), "{err}");
+    assert!(!sb.db.exists() || sb.count("SELECT count(*) FROM stories") == 0, "nothing stored from a bad file");
+
+    std::fs::write(&file, good.join("\n")).unwrap();
+    let first = sb.ok(&["import", file.to_str().unwrap(), "--source", "archive"]);
+    assert!(first.contains("2 new"), "{first}");
+    let again = sb.ok(&["import", file.to_str().unwrap(), "--source", "archive"]);
+    assert!(again.contains("0 new") && again.contains("2 unchanged"), "{again}");
+    assert_eq!(sb.count("SELECT count(*) FROM stories WHERE backfill = 1"), 2, "archived items are backfill");
+    assert_eq!(sb.count("SELECT count(*) FROM feeds WHERE active = 1"), 0, "the import source is never polled");
+
+    let stances: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["stances", "--format", "json"])).unwrap();
+    let meta = stances.iter().find(|s| s["entity"] == "meta").unwrap();
+    assert_eq!((meta["stance"].as_str(), meta["open_clusters"].as_u64()), (Some("open"), Some(1)));
+    let csv = sb.ok(&["history", "meta", "--format", "csv"]);
+    assert!(csv.starts_with("month,stance,open,closed,mixed\n") && csv.contains("2025-01,open,1,0,0"), "{csv}");
+    let table = sb.ok(&["history", "openai"]);
+    assert!(table.contains("openai: closed") && table.contains("no change detected"), "{table}");
+    assert_eq!(sb.ok(&["changes", "--format", "jsonl"]), "");
+    assert!(sb.ok(&["changes", "--format", "csv"]).starts_with("at,entity,change,level"));
+    let unknown = sb.run(&["history", "acme"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown entity `acme`"));
+}

@@ -244,3 +244,18 @@ fn a_possible_change_later_confirmed_is_upgraded_not_duplicated() {
         assert_eq!((possible.0.as_str(), possible.1.as_str()), ("open", "closed"), "the same event, upgraded");
     }
 }
+
+#[test]
+fn news_arriving_in_order_cycle_by_cycle_gives_the_same_events_as_one_batch() {
+    // The daemon appends new evidence to the timelines it keeps; the result must not differ
+    // from recomputing everything at once.
+    let mut whole = Harness::new();
+    whole.import(&reversal(), "archive");
+    let mut items = reversal();
+    items.sort_by_key(|i| i.day);
+    let mut h = Harness::new();
+    for batch in items.chunks(4) {
+        h.import(batch, "archive");
+    }
+    assert_eq!(h.changes(), whole.changes());
+}

@@ -62,15 +62,27 @@ impl Store {
     /// its policy), the stance most of the cluster's weight says, on the
     /// cluster's earliest published day. Independent of the order stories were stored in.
     pub fn entity_observations(&self, entity: &str, until: Option<NaiveDate>) -> Result<Vec<Observation>> {
+        self.entity_observations_after(entity, until, 0)
+    }
+
+    /// Like `entity_observations`, from the stories with ids above `after_id` only.
+    pub fn entity_observations_after(
+        &self,
+        entity: &str,
+        until: Option<NaiveDate>,
+        after_id: i64,
+    ) -> Result<Vec<Observation>> {
         let until = until.map(|d| format!("{d}T23:59:59Z"));
-        let mut stmt = self.conn.prepare_cached(
+        // All of an entity's rows through its index; only the newest through the story ids.
+        let entity_match = if after_id > 0 { "+e.entity = ?1" } else { "e.entity = ?1" };
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.cluster_id, s.id, s.published_at, s.outlet, coalesce(s.canonical_url, s.url, s.title),
-                    e.stance, e.confidence, e.certainty,
-                    (SELECT h.to_stance FROM story_shifts h WHERE h.story_id = s.id AND h.entity = e.entity)
+                    e.stance, e.confidence, e.certainty, h.to_stance
              FROM story_entities e JOIN stories s ON s.id = e.story_id
-             WHERE e.entity = ?1 AND s.relevant = 1 AND e.stance != 'neutral' AND e.basis = 'report'
-               AND (?2 IS NULL OR s.published_at <= ?2)",
-        )?;
+             LEFT JOIN story_shifts h ON h.story_id = e.story_id AND h.entity = e.entity
+             WHERE e.story_id > ?3 AND {entity_match} AND s.relevant = 1 AND e.stance != 'neutral'
+               AND e.basis = 'report' AND (?2 IS NULL OR s.published_at <= ?2)"
+        ))?;
         struct Row {
             id: i64,
             published: String,
@@ -83,7 +95,7 @@ impl Store {
             shift_to: Option<String>,
         }
         let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
-        let rows = stmt.query_map(params![entity, until], |r| {
+        let rows = stmt.query_map(params![entity, until, after_id], |r| {
             let stance: String = r.get(5)?;
             let confidence: f64 = r.get(6)?;
             let certainty: String = r.get(7)?;
@@ -121,7 +133,8 @@ impl Store {
             let stance = crate::timeline::STANCES[k];
             let mine: Vec<&Row> = rows.iter().filter(|r| r.stance == stance).collect();
             let Some(first) = mine.first() else { continue };
-            let Some(date) = parse_time(&first.published).map(|t| t.date_naive()) else { continue };
+            let day = first.published.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let Some(date) = day.or_else(|| parse_time(&first.published).map(|t| t.date_naive())) else { continue };
             let mut outlets: Vec<String> = mine.iter().filter_map(|r| r.outlet.clone()).collect();
             outlets.sort();
             outlets.dedup();
@@ -144,11 +157,32 @@ impl Store {
     /// Entities with evidence in stories stored after story `after_id` or changed since `since`.
     pub fn entities_touched(&self, after_id: i64, since: DateTime<Utc>) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT e.entity FROM story_entities e JOIN stories s ON s.id = e.story_id
-             WHERE s.id > ?1 OR s.changed_at >= ?2 ORDER BY e.entity",
+            "SELECT e.entity FROM story_entities e WHERE e.story_id > ?1
+             UNION
+             SELECT e.entity FROM stories s JOIN story_entities e ON e.story_id = s.id WHERE s.changed_at >= ?2
+             ORDER BY 1",
         )?;
         let rows = stmt.query_map(params![after_id, time_text(since)], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether all of `entity`'s evidence in stories above `after_id` is in clusters of their
+    /// own (none joined or merged an older cluster) and no older story about it changed since
+    /// `since`: then the new evidence can be appended to a timeline computed before.
+    pub fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> Result<bool> {
+        let joined_old: i64 = self.conn.query_row(
+            "SELECT count(*) FROM story_entities e JOIN stories s ON s.id = e.story_id
+             WHERE e.story_id > ?2 AND +e.entity = ?1 AND s.cluster_id <= ?2",
+            params![entity, after_id],
+            |r| r.get(0),
+        )?;
+        let changed_old: i64 = self.conn.query_row(
+            "SELECT count(*) FROM stories s WHERE s.changed_at >= ?3 AND s.id <= ?2
+               AND EXISTS (SELECT 1 FROM story_entities e WHERE e.story_id = s.id AND e.entity = ?1)",
+            params![entity, after_id, time_text(since)],
+            |r| r.get(0),
+        )?;
+        Ok(joined_old == 0 && changed_old == 0)
     }
 
     /// The largest story id (0 when there are none).

@@ -22,9 +22,9 @@ use crate::stance::Stance;
 /// Pseudo-count of each stance in a new segment: a new segment expects nothing in particular.
 const FRESH: f64 = 0.5;
 /// Hypotheses kept: the run-length posterior is pruned to the most probable ones.
-const MAX_HYPOTHESES: usize = 200;
+const MAX_HYPOTHESES: usize = 60;
 /// Hypotheses below this posterior mass are dropped.
-const MIN_MASS_LN: f64 = -25.0;
+const MIN_MASS_LN: f64 = -14.0;
 /// The weakest an observation counts (so every cluster moves the posterior a little).
 const MIN_WEIGHT: f64 = 0.05;
 
@@ -43,14 +43,17 @@ struct RegimeState {
     start: usize,
 }
 
-/// The detector for one entity, fed observations in timeline order.
+/// The detector for one entity, fed observations in timeline order. The caller keeps the
+/// observations (each call passes all of them so far, the new one last), so the detector's own
+/// state stays small and cheap to copy.
+#[derive(Clone)]
 pub struct Detector {
     settings: ChangeSettings,
     prior: Option<(Stance, NaiveDate)>,
     hypotheses: Vec<Hypothesis>,
     regimes: Vec<RegimeState>,
     changes: Vec<Change>,
-    observations: Vec<Observation>,
+    last_date: Option<NaiveDate>,
 }
 
 impl Detector {
@@ -62,7 +65,7 @@ impl Detector {
             hypotheses: Vec::new(),
             regimes: Vec::new(),
             changes: Vec::new(),
-            observations: Vec::new(),
+            last_date: None,
         };
         if let Some((stance, since)) = prior {
             d.begin(stance, Some(since));
@@ -80,14 +83,17 @@ impl Detector {
         self.regimes.push(RegimeState { stance, since, start: 0 });
     }
 
-    pub fn observe(&mut self, o: &Observation) {
-        let Some(k) = stance_index(o.stance) else { return };
+    /// Take in the last of `observations` (all observations so far, in timeline order).
+    pub fn observe(&mut self, observations: &[Observation]) {
+        let Some(o) = observations.last() else { return };
+        let index = observations.len() - 1;
+        // Neutral observations carry no stance; the evidence loader never yields them.
+        let k = stance_index(o.stance).unwrap_or(2);
         if self.regimes.is_empty() {
             // No prior: the first evidence sets the starting stance.
             self.begin(o.stance, Some(o.date));
         }
-        let index = self.observations.len();
-        let elapsed = self.observations.last().map_or(0, |p| (o.date - p.date).num_days().max(0));
+        let elapsed = self.last_date.map_or(0, |p| (o.date - p).num_days().max(0));
         let hazard = if index == 0 {
             0.0
         } else {
@@ -111,8 +117,8 @@ impl Detector {
             h.counts[k] += w;
         }
         self.normalise();
-        self.observations.push(o.clone());
-        self.evaluate(o);
+        self.last_date = Some(o.date);
+        self.evaluate(observations);
     }
 
     fn normalise(&mut self) {
@@ -132,8 +138,9 @@ impl Detector {
         }
     }
 
-    /// Report or confirm a change after observation `o`.
-    fn evaluate(&mut self, o: &Observation) {
+    /// Report or confirm a change after the last of `observations`.
+    fn evaluate(&mut self, observations: &[Observation]) {
+        let Some(o) = observations.last() else { return };
         let Some(regime) = self.regimes.last().cloned() else { return };
         let newer = self.hypotheses.iter().filter(|h| h.start > regime.start);
         let change_mass: f64 = newer.clone().map(|h| h.log_mass.exp()).sum();
@@ -142,8 +149,8 @@ impl Detector {
         // A story that itself reports a change away from the regime, or a reported plan or
         // rumour of one, is at least a possible change.
         if (o.reports_change || o.hedged) && o.stance != regime.stance {
-            let start = self.observations.len() - 1;
-            self.note_possible(&regime, o.stance, start, change_mass.max(0.5 * o.weight), o.date);
+            let start = observations.len() - 1;
+            self.note_possible(observations, &regime, o.stance, start, change_mass.max(0.5 * o.weight));
         }
         tracing::trace!(date = %o.date, stance = o.stance.as_str(), weight = o.weight, regime = regime.stance.as_str(), change_mass, "timeline step");
         let Some(best) = best else { return };
@@ -155,8 +162,8 @@ impl Detector {
             return;
         }
         let new_index: Vec<usize> =
-            (best.start..self.observations.len()).filter(|&i| self.observations[i].stance == to).collect();
-        let new_stance: Vec<&Observation> = new_index.iter().map(|&i| &self.observations[i]).collect();
+            (best.start..observations.len()).filter(|&i| observations[i].stance == to).collect();
+        let new_stance: Vec<&Observation> = new_index.iter().map(|&i| &observations[i]).collect();
         let window = confirms(&new_stance, &self.settings);
         if let (true, Some(first)) = (change_mass >= self.settings.confirm_posterior, window) {
             // The new regime begins with the evidence that confirmed it (earlier, scattered
@@ -197,12 +204,20 @@ impl Detector {
             }
             self.normalise();
         } else {
-            self.note_possible(&regime, to, best.start, change_mass, o.date);
+            self.note_possible(observations, &regime, to, best.start, change_mass);
         }
     }
 
-    fn note_possible(&mut self, regime: &RegimeState, to: Stance, start: usize, confidence: f64, on: NaiveDate) {
-        let new_stance: Vec<&Observation> = self.observations[start..].iter().filter(|x| x.stance == to).collect();
+    fn note_possible(
+        &mut self,
+        observations: &[Observation],
+        regime: &RegimeState,
+        to: Stance,
+        start: usize,
+        confidence: f64,
+    ) {
+        let on = observations.last().map(|o| o.date).unwrap_or_default();
+        let new_stance: Vec<&Observation> = observations[start..].iter().filter(|x| x.stance == to).collect();
         let at = new_stance.first().map_or(on, |x| x.date);
         let existing =
             self.changes.iter_mut().find(|c| c.regime_since == regime.since && c.from == regime.stance && c.to == to);
@@ -229,12 +244,13 @@ impl Detector {
         }
     }
 
-    pub fn finish(self) -> Timeline {
+    /// The timeline so far; `observations` are the ones fed.
+    pub fn timeline(&self, observations: &[Observation]) -> Timeline {
         let mut regimes = Vec::new();
         for (i, r) in self.regimes.iter().enumerate() {
-            let end = self.regimes.get(i + 1).map_or(self.observations.len(), |n| n.start);
+            let end = self.regimes.get(i + 1).map_or(observations.len(), |n| n.start).min(observations.len());
             let mut clusters = [0usize; 3];
-            for o in &self.observations[r.start.min(end)..end] {
+            for o in &observations[r.start.min(end)..end] {
                 if let Some(k) = stance_index(o.stance) {
                     clusters[k] += 1;
                 }
@@ -246,7 +262,7 @@ impl Detector {
         {
             regimes.push(Regime { stance, since: Some(since), clusters: [0; 3] });
         }
-        Timeline { regimes, changes: self.changes }
+        Timeline { regimes, changes: self.changes.clone() }
     }
 }
 

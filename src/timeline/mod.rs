@@ -162,10 +162,10 @@ pub fn sort_observations(observations: &mut [Observation]) {
 /// The timeline of one entity from its (sorted) observations and its prior stance.
 pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], settings: &ChangeSettings) -> Timeline {
     let mut detector = Detector::new(prior, settings.clone());
-    for o in observations {
-        detector.observe(o);
+    for i in 1..=observations.len() {
+        detector.observe(&observations[..i]);
     }
-    detector.finish()
+    detector.timeline(observations)
 }
 
 /// Whether the new-stance observations meet the evidence rule of a confirmed change: at least
@@ -204,20 +204,102 @@ pub fn entity_timeline(
     Ok(detect(prior, &observations, settings))
 }
 
-/// Recompute the timelines of `entities` from the stored stories and save their change
-/// events. Called after every poll cycle and import for the entities whose evidence changed:
-/// a late story re-evaluates its entity's whole timeline, so the result never depends on
-/// arrival order.
+/// Timelines computed earlier in this process, so a poll cycle whose new stories are the newest
+/// evidence appends them instead of recomputing the entity (the result is the same as a full
+/// recomputation; anything else — a late story, an update, a story joining an older cluster —
+/// recomputes).
+#[derive(Default)]
+pub struct TimelineCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
+}
+
+impl TimelineCache {
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Cached>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An entity's observations, and its detector fed all of them before the last day with
+/// evidence: same-day observations are ordered by content, so a new one of the same day is
+/// replayed with that day's others.
+struct Cached {
+    observations: Vec<Observation>,
+    /// How many of `observations` `base` has taken in (all before the last day).
+    base_count: usize,
+    base: Detector,
+    /// The store's largest story id when it was brought up to date.
+    max_story_id: i64,
+}
+
+impl Cached {
+    /// The first day `extend` accepts.
+    fn last_day(&self) -> Option<NaiveDate> {
+        self.observations.get(self.base_count).or(self.observations.last()).map(|o| o.date)
+    }
+
+    /// Add `new` observations (none before the last day); returns the detector fed all.
+    fn extend(&mut self, new: Vec<Observation>) -> Detector {
+        self.observations.extend(new);
+        sort_observations(&mut self.observations[self.base_count..]);
+        let newest = self.observations.last().map(|o| o.date);
+        while self.base_count < self.observations.len() && Some(self.observations[self.base_count].date) < newest {
+            self.base_count += 1;
+            self.base.observe(&self.observations[..self.base_count]);
+        }
+        let mut detector = self.base.clone();
+        for i in self.base_count + 1..=self.observations.len() {
+            detector.observe(&self.observations[..i]);
+        }
+        detector
+    }
+}
+
+/// Bring the timelines of `entities` up to date after stories above `last_before` were stored
+/// (or stories changed since `since`) and save their change events. Called after every poll
+/// cycle and import: a late story re-evaluates its entity's whole timeline, so the result never
+/// depends on arrival order.
 pub fn refresh(
     store: &mut crate::store::Store,
     profile: &crate::stance::Profile,
     settings: &ChangeSettings,
     entities: &[String],
+    cache: &TimelineCache,
+    last_before: i64,
+    since: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<crate::store::SavedChanges> {
     let mut total = crate::store::SavedChanges::default();
     let now = chrono::Utc::now();
+    let max_id = store.max_story_id()?;
     for entity in entities {
-        let timeline = entity_timeline(store, profile, settings, entity, None)?;
+        let cached = cache.lock().remove(entity);
+        let mut appended = None;
+        if let Some(mut c) = cached
+            && c.max_story_id == last_before
+            && store.only_new_clusters(entity, last_before, since)?
+        {
+            let new = store.entity_observations_after(entity, None, last_before)?;
+            let last_day = c.last_day();
+            if new.first().is_none_or(|f| last_day.is_none_or(|d| f.date >= d)) {
+                let detector = c.extend(new);
+                appended = Some((c, detector));
+            }
+        }
+        tracing::debug!(entity = %entity, appended = appended.is_some(), "timeline update");
+        let (cached, detector) = match appended {
+            Some(pair) => pair,
+            None => {
+                let observations = store.entity_observations(entity, None)?;
+                let base = Detector::new(profile.entity(entity).and_then(|e| e.prior), settings.clone());
+                let mut c = Cached { observations: Vec::new(), base_count: 0, base, max_story_id: 0 };
+                let detector = c.extend(observations);
+                (c, detector)
+            }
+        };
+        let timeline = detector.timeline(&cached.observations);
         let saved = store.save_changes(entity, &timeline.changes, now)?;
         total.new_possible += saved.new_possible;
         total.new_confirmed += saved.new_confirmed;
@@ -227,6 +309,13 @@ pub fn refresh(
             for c in timeline.changes.iter().filter(|c| c.level == Level::Confirmed) {
                 tracing::info!(entity = %entity, from = c.from.as_str(), to = c.to.as_str(), at = %c.at, confidence = c.confidence, "stance change confirmed");
             }
+        }
+        cache.lock().insert(entity.clone(), Cached { max_story_id: max_id, ..cached });
+    }
+    // Entities the new stories did not concern are still up to date.
+    for c in cache.lock().values_mut() {
+        if c.max_story_id == last_before {
+            c.max_story_id = max_id;
         }
     }
     Ok(total)
