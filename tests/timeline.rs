@@ -259,3 +259,22 @@ fn news_arriving_in_order_cycle_by_cycle_gives_the_same_events_as_one_batch() {
     }
     assert_eq!(h.changes(), whole.changes());
 }
+
+#[test]
+fn delays_critics_and_licence_disputes_are_not_changes() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    let noise = [
+        "Critics argue Meta's Llama AI models are a black box and closed source in all but name",
+        "Meta's Llama 5 license is not truly open source by the OSI definition, researchers say",
+        "Critics say Meta's new AI model license is not open source",
+        "Meta delays the release of its closed-source frontier AI model to next year",
+        "Meta postponed the launch of its proprietary AI model again",
+        "Is Meta's Llama really open? Critics accuse Meta of open-washing its AI models",
+    ];
+    for (i, title) in noise.iter().enumerate() {
+        items.push(Item { day: 400 + 3 * i as u64, outlet: format!("n{i}.example"), title: title.to_string() });
+    }
+    h.import(&items, "archive");
+    assert!(h.confirmed().is_empty(), "{:?}", h.changes());
+}
