@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::dedup::{canonical_url, outlet_of};
 use crate::feed::{NewStory, identity};
 use crate::poll::Pipeline;
-use crate::store::{FeedState, FeedUpdate, Store, StoredCounts};
+use crate::store::{FeedUpdate, Store, StoredCounts};
 
 /// Stories per transaction.
 const BATCH: usize = 500;
@@ -91,17 +91,7 @@ pub fn import(pipeline: &Pipeline, store: &mut Store, text: &str, origin: &str, 
     let mut clusters = pipeline.cluster_index();
     let mut report = ImportReport { items: stories.len(), ..ImportReport::default() };
     for batch in stories.chunks(BATCH) {
-        let update = FeedUpdate {
-            polled_at: Utc::now(),
-            status: None,
-            state: FeedState::Fetched { title: None },
-            etag: None,
-            last_modified: None,
-            min_interval_secs: None,
-            next_poll_at: Utc::now(),
-            moved_to: None,
-        };
-        let counts = store.record_poll(&feed, &update, batch, &mut clusters)?;
+        let counts = store.record_poll(&feed, &FeedUpdate::fetched_now(None), batch, &mut clusters)?;
         report.stored.new += counts.new;
         report.stored.updated += counts.updated;
         report.stored.unchanged += counts.unchanged;

@@ -125,6 +125,23 @@ pub struct FeedUpdate {
     pub moved_to: Option<String>,
 }
 
+impl FeedUpdate {
+    /// A successful fetch now, with no validators (imports and tests).
+    pub fn fetched_now(status: Option<u16>) -> FeedUpdate {
+        let now = Utc::now();
+        FeedUpdate {
+            polled_at: now,
+            status,
+            state: FeedState::Fetched { title: None },
+            etag: None,
+            last_modified: None,
+            min_interval_secs: None,
+            next_poll_at: now,
+            moved_to: None,
+        }
+    }
+}
+
 /// What `feeds add` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AddOutcome {

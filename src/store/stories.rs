@@ -415,7 +415,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::config::FeedSetting;
-    use crate::store::{FeedState, FeedUpdate};
+    use crate::store::FeedUpdate;
 
     fn story(key: &str, title: &str) -> NewStory {
         NewStory {
@@ -434,16 +434,7 @@ mod tests {
     }
 
     fn fetched() -> FeedUpdate {
-        FeedUpdate {
-            polled_at: Utc::now(),
-            status: Some(200),
-            state: FeedState::Fetched { title: None },
-            etag: None,
-            last_modified: None,
-            min_interval_secs: None,
-            next_poll_at: Utc::now(),
-            moved_to: None,
-        }
+        FeedUpdate::fetched_now(Some(200))
     }
 
     #[test]
