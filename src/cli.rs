@@ -115,6 +115,23 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         source: Option<String>,
     },
+    /// Compose a digest of what no digest has covered yet; print it, or queue and send it
+    Digest {
+        /// Cover story clusters first published since D (backfilled ones too)
+        #[arg(long, value_parser = parse_date, value_name = "D")]
+        since: Option<DateTime<Utc>>,
+        /// Print the digest without recording or sending anything
+        #[arg(long, conflicts_with = "send", required_unless_present = "send")]
+        dry_run: bool,
+        /// Store the digest in the outbox and send it (exit 1 if mail is left waiting)
+        #[arg(long)]
+        send: bool,
+    },
+    /// The outbox: mail waiting, sent and failed
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCommand,
+    },
     /// Classify JSON Lines items offline (no database): one JSON object per input line
     Classify {
         /// JSON Lines with `title` and optionally `id`, `summary`, `content`, `published` ("-" or nothing: stdin)
@@ -164,6 +181,17 @@ enum FeedsCommand {
     Import { file: PathBuf },
     /// Print the subscriptions as OPML
     Export,
+}
+
+#[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// Every stored message with its status, attempts and the server's reply
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Send every pending message now
+    Retry,
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,6 +340,28 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
             crate::history::print_changes(stdout, format, &rows)?;
         }
+        Command::Digest { since, dry_run, send: _ } => {
+            let profile = Profile::load(config.profile_path.as_deref())?;
+            let mut store = open_synced(&config, &db_path)?;
+            return digest_command(&config, &profile, &mut store, since, dry_run, stdout);
+        }
+        Command::Outbox { action } => {
+            let mut store = Store::open(&db_path)?;
+            match action {
+                OutboxCommand::List { format } => {
+                    let rows = store.outbox()?;
+                    output::print(stdout, format, &rows, &outbox_columns())?;
+                }
+                OutboxCommand::Retry => {
+                    let mailer = crate::mail::Mailer::new(&config.email)?;
+                    let d = crate::mail::deliver(&mut store, &mailer, &config.email, true)?;
+                    writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
+                    if d.waiting + d.failed > 0 {
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
+        }
         Command::Import { file, source } => {
             let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
             let (text, origin) = read_input(Some(&file))?;
@@ -379,6 +429,101 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `digest`: compose what no digest has covered; print it, or queue it and send it.
+fn digest_command(
+    config: &Config,
+    profile: &Profile,
+    store: &mut Store,
+    since: Option<DateTime<Utc>>,
+    dry_run: bool,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let now = Utc::now();
+    let pending = store.pending_clusters()?;
+    let last = store.last_digest_at()?;
+    let changes: Vec<_> = store
+        .changes(None, None)?
+        .into_iter()
+        .filter(|c| last.as_deref().is_none_or(|l| c.detected_at.as_str() > l))
+        .collect();
+    let feeds: Vec<crate::mail::digest::FeedProblem> = store
+        .feeds()?
+        .into_iter()
+        .filter_map(|f| {
+            let health = f.health(now);
+            matches!(health, "failing" | "gone").then(|| crate::mail::digest::FeedProblem {
+                name: f.display_name().to_string(),
+                health,
+                error: f.last_error.clone(),
+            })
+        })
+        .collect();
+    let period_length = match config.digest.every {
+        config::DigestEvery::Hourly => chrono::Duration::hours(1),
+        config::DigestEvery::Daily => chrono::Duration::days(1),
+        config::DigestEvery::Weekly => chrono::Duration::weeks(1),
+    };
+    let period = format!("manual:{}", crate::store::time_text(now));
+    let Some(prepared) =
+        crate::mail::digest::prepare(&pending, &changes, &feeds, profile, since, period_length, period, now)
+    else {
+        writeln!(stdout, "nothing new since the last digest: no digest composed")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    if dry_run {
+        write!(stdout, "Subject: {}\n\n{}", prepared.composed.subject, prepared.composed.text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let from = crate::mail::mailbox(&config.email.from)?;
+    let mut messages = Vec::new();
+    for recipient in &config.email.to {
+        let to = crate::mail::mailbox(recipient)?;
+        let message_id = crate::mail::digest::message_id(&prepared.period, recipient, &from);
+        let bytes = crate::mail::digest::build_message(&from, &to, &message_id, &prepared.composed, now)?;
+        messages.push(crate::store::NewMessage {
+            recipient: recipient.clone(),
+            message_id,
+            subject: prepared.composed.subject.clone(),
+            bytes,
+        });
+    }
+    store.queue_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
+    let mailer = crate::mail::Mailer::new(&config.email)?;
+    let d = crate::mail::deliver(store, &mailer, &config.email, false)?;
+    writeln!(
+        stdout,
+        "digest of {} story clusters ({} older backfilled ones counted) to {} recipients: {} sent, {} waiting, {} refused",
+        prepared.listed.len(),
+        prepared.counted.len(),
+        messages.len(),
+        d.sent,
+        d.waiting,
+        d.failed
+    )?;
+    if d.waiting + d.failed > 0 {
+        writeln!(
+            stdout,
+            "mail left in the outbox: `stancewatch outbox list` shows why; `stancewatch outbox retry` sends it"
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outbox_columns() -> Vec<Column<crate::store::OutboxRow>> {
+    vec![
+        Column::new("id", 6, |r: &crate::store::OutboxRow| r.id.to_string()),
+        Column::new("kind", 6, |r| r.kind.clone()),
+        Column::new("to", 30, |r| r.recipient.clone()),
+        Column::new("status", 8, |r| r.status.clone()),
+        Column::new("attempts", 8, |r| r.attempts.to_string()),
+        Column::new("created", 20, |r| r.created_at.clone()),
+        Column::new("sent", 20, |r| r.sent_at.clone().unwrap_or_default()),
+        Column::new("reply / error", 80, |r| r.server_reply.clone().or(r.last_error.clone()).unwrap_or_default()),
+        Column::new("subject", 60, |r| r.subject.clone()),
+    ]
 }
 
 /// A usage error unless the profile has an entity `key`.

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod fetch;
 pub mod history;
 pub mod import;
+pub mod mail;
 pub mod opml;
 pub mod output;
 pub mod poll;

@@ -7,6 +7,7 @@
 //! thread or `spawn_blocking`, never from an async worker.
 
 mod feeds;
+mod outbox;
 mod stories;
 mod timeline;
 
@@ -16,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
+pub use outbox::{NewMessage, OutboxRow, PendingCluster};
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
 pub use timeline::{ChangeRow, EvidenceRow, SavedChanges};
 
@@ -26,6 +28,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_stance.sql", include_str!("../../migrations/0003_stance.sql")),
     ("0004_readings.sql", include_str!("../../migrations/0004_readings.sql")),
     ("0005_timeline.sql", include_str!("../../migrations/0005_timeline.sql")),
+    ("0006_outbox.sql", include_str!("../../migrations/0006_outbox.sql")),
 ];
 
 /// The schema version this build writes.

@@ -26,6 +26,16 @@ impl Sandbox {
         Sandbox { dir, config, db }
     }
 
+    /// A sandbox whose config is a `[storage]` section and `extra` (which brings its own `[email]`).
+    pub fn new_raw(extra: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sw.db");
+        let config = dir.path().join("stancewatch.toml");
+        let text = format!("[storage]\ndatabase = {:?}\n\n{extra}\n", db.display().to_string());
+        std::fs::write(&config, text).expect("write config");
+        Sandbox { dir, config, db }
+    }
+
     /// A sandbox polling `urls` with test-friendly poll settings (short timeout, small body cap).
     pub fn with_feeds(urls: &[String], poll: &str) -> Sandbox {
         let mut extra = format!("[poll]\n{poll}\n\n");

@@ -1,0 +1,269 @@
+//! Composing a digest: changes first, then each organisation with its new story clusters (one
+//! line each, "also covered by"), possible shifts, and feed health — as plain text and as HTML
+//! that needs no remote content. Every piece of feed text is escaped (the stored text is already
+//! plain; nothing of a feed's HTML reaches a mail), links are http(s) only, and one-line fields
+//! lose control characters so nothing can reach a header.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use lettre::message::{Mailbox, Message, MultiPart};
+use sha2::{Digest, Sha256};
+
+use crate::stance::Profile;
+use crate::store::{ChangeRow, PendingCluster};
+
+/// A feed that needs attention, for the health section.
+pub struct FeedProblem {
+    pub name: String,
+    /// "failing" (for more than a day) or "gone".
+    pub health: &'static str,
+    pub error: Option<String>,
+}
+
+pub struct DigestInput<'a> {
+    pub clusters: &'a [&'a PendingCluster],
+    /// Older backfilled clusters stored but not listed.
+    pub backfilled: usize,
+    pub changes: &'a [ChangeRow],
+    pub feeds: &'a [FeedProblem],
+    pub profile: &'a Profile,
+}
+
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// One line of text for a header or a list item: control characters become spaces.
+pub fn one_line(text: &str) -> String {
+    let s: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A link target mail clients may follow: http(s) only.
+fn safe_url(url: Option<&str>) -> Option<&str> {
+    url.map(str::trim).filter(|u| {
+        let lower = u.to_ascii_lowercase();
+        (lower.starts_with("https://") || lower.starts_with("http://")) && !u.chars().any(char::is_control)
+    })
+}
+
+fn esc(text: &str) -> String {
+    html_escape::encode_text(&one_line(text)).into_owned()
+}
+
+fn attr(text: &str) -> String {
+    html_escape::encode_double_quoted_attribute(text).into_owned()
+}
+
+fn entity_name(profile: &Profile, key: &str) -> String {
+    profile.entity(key).map_or_else(|| key.to_string(), |e| e.name.clone())
+}
+
+pub fn compose(input: &DigestInput) -> Composed {
+    let n = input.clusters.len();
+    let confirmed: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "confirmed").collect();
+    let possible: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "possible").collect();
+    let subject = match confirmed.first() {
+        Some(c) => one_line(&format!(
+            "stancewatch: {} moved {} → {}; {n} new {}",
+            entity_name(input.profile, &c.entity),
+            c.from,
+            c.to,
+            if n == 1 { "story" } else { "stories" }
+        )),
+        None => format!("stancewatch digest: {n} new {} about AI openness", if n == 1 { "story" } else { "stories" }),
+    };
+
+    // Clusters by organisation, in the profile's order; one cluster under one organisation.
+    let mut by_entity: BTreeMap<usize, Vec<&PendingCluster>> = BTreeMap::new();
+    for c in input.clusters {
+        let rank = c
+            .entity
+            .as_deref()
+            .and_then(|k| input.profile.entities.iter().position(|e| e.key == k))
+            .unwrap_or(usize::MAX);
+        by_entity.entry(rank).or_default().push(c);
+    }
+
+    let mut text = String::new();
+    let mut html = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>stancewatch digest</title></head>\
+         <body style=\"font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222;max-width:720px\">",
+    );
+    let _ = writeln!(text, "{subject}\n");
+    let _ = write!(html, "<h1 style=\"font-size:18px\">{}</h1>", esc(&subject));
+
+    let change_line = |c: &ChangeRow| -> String {
+        format!(
+            "{}: {} → {} ({}, confidence {:.2}) since {}",
+            entity_name(input.profile, &c.entity),
+            c.from,
+            c.to,
+            c.level,
+            c.confidence,
+            c.at
+        )
+    };
+    for (title, list) in [("Stance changes", &confirmed), ("Possible shifts", &possible)] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "{}\n", title.to_uppercase());
+        let _ = write!(html, "<h2 style=\"font-size:16px\">{title}</h2><ul>");
+        for c in list.iter() {
+            let _ = writeln!(text, "  {}", change_line(c));
+            let _ = write!(html, "<li><b>{}</b><ul>", esc(&change_line(c)));
+            for e in &c.evidence {
+                let _ = writeln!(
+                    text,
+                    "    - {} ({}) {}",
+                    one_line(&e.title),
+                    e.source.as_deref().unwrap_or(""),
+                    e.url.as_deref().unwrap_or("")
+                );
+                let _ = write!(
+                    html,
+                    "<li>{} <span style=\"color:#666\">{}</span></li>",
+                    link(&e.title, e.url.as_deref()),
+                    esc(e.source.as_deref().unwrap_or(""))
+                );
+            }
+            let _ = write!(html, "</ul></li>");
+        }
+        let _ = writeln!(text);
+        html.push_str("</ul>");
+    }
+
+    if n > 0 {
+        let _ = writeln!(text, "NEW STORIES BY ORGANISATION\n");
+        let _ = write!(html, "<h2 style=\"font-size:16px\">New stories by organisation</h2>");
+    }
+    for (rank, clusters) in &by_entity {
+        let name = input.profile.entities.get(*rank).map_or("Other", |e| e.name.as_str());
+        let _ = writeln!(text, "{name}");
+        let _ = write!(html, "<h3 style=\"font-size:15px;margin-bottom:4px\">{}</h3><ul>", esc(name));
+        for c in clusters {
+            let stance = c.stance.as_deref().filter(|s| *s != "neutral").map(|s| format!("[{s}] ")).unwrap_or_default();
+            let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
+            let also =
+                if others.is_empty() { String::new() } else { format!(" — also covered by {}", others.join(", ")) };
+            let _ = writeln!(text, "  - {stance}{} ({}){also}", one_line(&c.title), c.outlet);
+            if let Some(u) = safe_url(c.url.as_deref()) {
+                let _ = writeln!(text, "    {u}");
+            }
+            let _ = write!(
+                html,
+                "<li>{}{} <span style=\"color:#666\">{}{}</span></li>",
+                esc(&stance),
+                link(&c.title, c.url.as_deref()),
+                esc(&c.outlet),
+                esc(&also)
+            );
+        }
+        let _ = writeln!(text);
+        html.push_str("</ul>");
+    }
+
+    if !input.feeds.is_empty() {
+        let _ = writeln!(text, "FEED HEALTH\n");
+        let _ = write!(html, "<h2 style=\"font-size:16px\">Feed health</h2><ul>");
+        for f in input.feeds {
+            let what = if f.health == "gone" { "gone (410)" } else { "failing for more than a day" };
+            let error = f.error.as_deref().map(|e| format!(": {}", one_line(e))).unwrap_or_default();
+            let _ = writeln!(text, "  - {} — {what}{error}", one_line(&f.name));
+            let _ = write!(html, "<li>{} — {}{}</li>", esc(&f.name), what, esc(&error));
+        }
+        let _ = writeln!(text);
+        html.push_str("</ul>");
+    }
+    if input.backfilled > 0 {
+        let note = format!(
+            "{} older stories from first polls and imports were stored in the history and are not listed here \
+             (see `stancewatch stories`).",
+            input.backfilled
+        );
+        let _ = writeln!(text, "{note}");
+        let _ = write!(html, "<p style=\"color:#666\">{}</p>", esc(&note));
+    }
+    html.push_str("</body></html>\n");
+    Composed { subject, text, html }
+}
+
+fn link(title: &str, url: Option<&str>) -> String {
+    match safe_url(url) {
+        Some(u) => format!("<a href=\"{}\">{}</a>", attr(u), esc(title)),
+        None => esc(title),
+    }
+}
+
+/// A Message-ID fixed by what the message is (`what`: a digest period, a change event) and who
+/// it is for, so a resent message is recognisably the same one.
+pub fn message_id(what: &str, recipient: &str, from: &Mailbox) -> String {
+    let digest = Sha256::digest(format!("{what}\n{recipient}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("<{hex}@{}>", from.email.domain())
+}
+
+/// The whole message as sent: multipart/alternative, plain text and HTML.
+pub fn build_message(
+    from: &Mailbox,
+    to: &Mailbox,
+    message_id: &str,
+    composed: &Composed,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>> {
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(one_line(&composed.subject))
+        .message_id(Some(message_id.to_string()))
+        .date(now.into())
+        .multipart(MultiPart::alternative_plain_html(composed.text.clone(), composed.html.clone()))
+        .with_context(|| format!("cannot build the mail to {to}"))?;
+    Ok(message.formatted())
+}
+
+/// A digest ready to queue: its period key, what it lists and what it only counts.
+pub struct Prepared<'a> {
+    pub period: String,
+    pub listed: Vec<&'a PendingCluster>,
+    pub counted: Vec<&'a PendingCluster>,
+    pub composed: Composed,
+}
+
+/// Choose what the next digest covers and compose it. Without `since`: every cluster no digest
+/// has covered, except backfilled ones older than one digest period (those are counted, stored
+/// as covered, and not listed — the history has them). With `since`: clusters first published
+/// since then. None when there is nothing to say.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare<'a>(
+    pending: &'a [PendingCluster],
+    changes: &'a [ChangeRow],
+    feeds: &'a [FeedProblem],
+    profile: &'a Profile,
+    since: Option<DateTime<Utc>>,
+    period_length: chrono::Duration,
+    period: String,
+    now: DateTime<Utc>,
+) -> Option<Prepared<'a>> {
+    let published = |c: &PendingCluster| crate::store::parse_time(&c.published).unwrap_or(now);
+    let (mut listed, mut counted) = (Vec::new(), Vec::new());
+    for c in pending {
+        match since {
+            Some(s) if published(c) >= s => listed.push(c),
+            Some(_) => {}
+            None if !c.backfill || published(c) >= now - period_length => listed.push(c),
+            None => counted.push(c),
+        }
+    }
+    if listed.is_empty() && changes.is_empty() {
+        return None;
+    }
+    let composed = compose(&DigestInput { clusters: &listed, backfilled: counted.len(), changes, feeds, profile });
+    Some(Prepared { period, listed, counted, composed })
+}

@@ -1,0 +1,225 @@
+//! The outbox's SQL: digests and the stories they covered, and every message stored before it is
+//! sent (status pending → sent | failed, with the server's reply).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, time_text};
+
+/// A relevant story cluster no digest has covered yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingCluster {
+    pub cluster: i64,
+    /// The cluster's earliest article.
+    pub title: String,
+    pub url: Option<String>,
+    pub outlet: String,
+    pub published: String,
+    /// Every outlet covering it (earliest first).
+    pub outlets: Vec<String>,
+    /// The organisation it says most about, with that stance.
+    pub entity: Option<String>,
+    pub stance: Option<String>,
+    /// All its articles came from a first poll or an import (history, not news).
+    pub backfill: bool,
+    pub stories: Vec<i64>,
+}
+
+/// One message to store in the outbox.
+pub struct NewMessage {
+    pub recipient: String,
+    pub message_id: String,
+    pub subject: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub server_reply: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Relevant story clusters with no story in any digest, oldest first.
+    pub fn pending_clusters(&self) -> Result<Vec<PendingCluster>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill,
+                    (SELECT e.entity || ' ' || e.stance FROM story_entities e WHERE e.story_id = s.id
+                     ORDER BY e.stance = 'neutral', e.confidence DESC LIMIT 1)
+             FROM stories s
+             WHERE s.relevant = 1 AND NOT EXISTS (
+                 SELECT 1 FROM stories d JOIN digest_stories ds ON ds.story_id = d.id WHERE d.cluster_id = s.cluster_id)
+             ORDER BY s.cluster_id, s.published_at, s.id",
+        )?;
+        let mut clusters: BTreeMap<i64, PendingCluster> = BTreeMap::new();
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (cluster, id, title, url, outlet, published, backfill, main) = row?;
+            let (entity, stance) = match main.as_deref().and_then(|m| m.split_once(' ')) {
+                Some((e, s)) => (Some(e.to_string()), Some(s.to_string())),
+                None => (None, None),
+            };
+            let c = clusters.entry(cluster).or_insert_with(|| PendingCluster {
+                cluster,
+                title,
+                url,
+                outlet: outlet.clone(),
+                published,
+                outlets: Vec::new(),
+                entity: None,
+                stance: None,
+                backfill: true,
+                stories: Vec::new(),
+            });
+            if !outlet.is_empty() && !c.outlets.contains(&outlet) {
+                c.outlets.push(outlet);
+            }
+            if c.entity.is_none() || c.stance.as_deref() == Some("neutral") {
+                (c.entity, c.stance) = (entity.or(c.entity.take()), stance.or(c.stance.take()));
+            }
+            c.backfill &= backfill;
+            c.stories.push(id);
+        }
+        let mut out: Vec<PendingCluster> = clusters.into_values().collect();
+        out.sort_by(|a, b| a.published.cmp(&b.published).then(a.cluster.cmp(&b.cluster)));
+        Ok(out)
+    }
+
+    /// When the last digest was composed.
+    pub fn last_digest_at(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT max(created_at) FROM digests", [], |r| r.get(0)).optional()?.flatten())
+    }
+
+    /// Whether a digest for `period` exists already.
+    pub fn digest_exists(&self, period: &str) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT count(*) FROM digests WHERE period = ?1", [period], |r| r.get::<_, i64>(0))? > 0)
+    }
+
+    /// Record a digest, the stories it covers (`mailed` and `counted` clusters' stories) and its
+    /// messages, in one transaction: from here on those clusters are never mailed again, and the
+    /// messages are waiting to be sent. Returns the digest's id.
+    pub fn queue_digest(
+        &mut self,
+        period: &str,
+        mailed: &[&PendingCluster],
+        counted: &[&PendingCluster],
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let now = time_text(now);
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO digests (period, created_at, clusters, backfilled) VALUES (?1, ?2, ?3, ?4)",
+            params![period, now, mailed.len() as i64, counted.len() as i64],
+        )?;
+        let digest = tx.last_insert_rowid();
+        {
+            let mut covered =
+                tx.prepare("INSERT OR IGNORE INTO digest_stories (story_id, digest_id) VALUES (?1, ?2)")?;
+            for c in mailed.iter().chain(counted) {
+                for story in &c.stories {
+                    covered.execute(params![story, digest])?;
+                }
+            }
+            let mut queue = tx.prepare(
+                "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, next_attempt_at, created_at)
+                 VALUES ('digest', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?;
+            for m in messages {
+                queue.execute(params![digest, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(digest)
+    }
+
+    /// Messages waiting to be sent whose next attempt is due (all pending with `all`).
+    pub fn due_mail(&self, now: DateTime<Utc>, all: bool) -> Result<Vec<OutboxRow>> {
+        self.outbox_rows("WHERE status = 'pending' AND (?1 OR next_attempt_at <= ?2)", params![all, time_text(now)])
+    }
+
+    /// Every stored message, newest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        self.outbox_rows("ORDER BY id DESC", params![])
+    }
+
+    fn outbox_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<OutboxRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, kind, recipient, message_id, subject, status, attempts, next_attempt_at, last_error,
+                    server_reply, created_at, sent_at, message FROM outbox {filter}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                recipient: r.get(2)?,
+                message_id: r.get(3)?,
+                subject: r.get(4)?,
+                status: r.get(5)?,
+                attempts: r.get(6)?,
+                next_attempt_at: r.get(7)?,
+                last_error: r.get(8)?,
+                server_reply: r.get(9)?,
+                created_at: r.get(10)?,
+                sent_at: r.get(11)?,
+                bytes: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The server accepted message `id`: it is never sent again.
+    pub fn mark_sent(&mut self, id: i64, reply: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, server_reply = ?2, sent_at = ?3,
+                 last_error = NULL WHERE id = ?1",
+            params![id, reply, time_text(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Sending message `id` failed: a permanent failure (5xx) is recorded and not retried; a
+    /// temporary one is tried again at `retry_at`.
+    pub fn mark_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+        match retry_at {
+            Some(t) => self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id, error, time_text(t)],
+            )?,
+            None => self.conn.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, server_reply = ?2
+                 WHERE id = ?1",
+                params![id, error],
+            )?,
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Mail over real SMTP to a server on 127.0.0.1: digests arrive once, with their structure;
+//! a server that is down, refuses, or fails temporarily loses nothing and doubles nothing.
+
+mod common;
+
+use common::http::{Route, TestServer};
+use common::sandbox::{Sandbox, rss};
+use common::smtp::SmtpServer;
+
+const TO: [&str; 2] = ["ana@example.org", "ben@example.org"];
+
+/// A sandbox polling one feed of AI-openness stories, mailing over SMTP to `port`.
+fn sandbox(feeds: &TestServer, port: u16) -> Sandbox {
+    feeds.set(
+        "/ai.xml",
+        Route::ok(rss(&[
+            ("a", "Meta releases Llama 5 as open weights under a permissive licence"),
+            ("b", "OpenAI keeps its next AI model proprietary and API-only"),
+            ("c", "&lt;script&gt;alert(1)&lt;/script&gt; DeepSeek open-sources its R3 model on Hugging Face"),
+        ])),
+    );
+    let extra = format!(
+        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
+         to = [\"{}\", \"{}\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         security = \"none\"\ntimeout = \"3s\"\n",
+        feeds.url("/ai.xml"),
+        TO[0],
+        TO[1]
+    );
+    Sandbox::new_raw(&extra)
+}
+
+/// The parts of a multipart message: (content type, body).
+fn parts(data: &str) -> Vec<(String, String)> {
+    let boundary = data
+        .split("boundary=")
+        .nth(1)
+        .map(|b| b.trim_start_matches('"').split(['"', '\r', '\n', ';']).next().unwrap().to_string())
+        .expect("a multipart message");
+    data.split(&format!("--{boundary}"))
+        .skip(1)
+        .filter(|p| !p.starts_with("--"))
+        .map(|p| {
+            let (head, body) = p.split_once("\r\n\r\n").unwrap_or((p, ""));
+            let ctype =
+                head.lines().find(|l| l.to_ascii_lowercase().starts_with("content-type:")).unwrap_or("").to_string();
+            (ctype, body.to_string())
+        })
+        .collect()
+}
+
+fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
+    data.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+#[test]
+fn a_digest_arrives_once_per_recipient_with_text_and_html() {
+    let smtp = SmtpServer::start();
+    let feeds = TestServer::start();
+    let sb = sandbox(&feeds, smtp.port);
+    sb.ok(&["poll"]);
+    let out = sb.ok(&["digest", "--send", "--since", "2000-01-01"]);
+    assert!(out.contains("2 sent"), "{out}");
+    let mail = smtp.received();
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    let mut recipients: Vec<String> = mail.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    assert_eq!(recipients, TO);
+    let m = &mail[0].data;
+    assert!(header(m, "Content-Type").is_some_and(|c| c.starts_with("multipart/alternative")), "{m}");
+    assert!(header(m, "Message-ID").is_some_and(|id| id.starts_with('<') && id.ends_with("@example.org>")));
+    assert!(header(m, "Subject").is_some_and(|s| s.contains("3 new stories")), "{m}");
+    let parts = parts(m);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(parts[0].0.contains("text/plain") && parts[1].0.contains("text/html"));
+    let html = parts[1].1.replace("=\r\n", "");
+    assert!(html.contains("Llama 5") && html.contains("Meta"), "{html}");
+    assert!(!html.to_ascii_lowercase().contains("<script"), "feed text is escaped: {html}");
+    assert_ne!(header(&mail[0].data, "Message-ID"), header(&mail[1].data, "Message-ID"), "one id per recipient");
+
+    // Nothing new: no second digest, no repeat.
+    let again = sb.ok(&["digest", "--send", "--since", "2000-01-01"]);
+    assert!(again.contains("nothing new"), "{again}");
+    assert_eq!(smtp.received().len(), 2);
+    let list = sb.ok(&["outbox", "list", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    assert!(
+        rows.iter().all(|r| r["status"] == "sent" && r["server_reply"].as_str().unwrap().starts_with("250")),
+        "{list}"
+    );
+}
+
+#[test]
+fn server_down_keeps_mail_pending_until_it_comes_back_then_delivers_once() {
+    let port = SmtpServer::free_port();
+    let feeds = TestServer::start();
+    let sb = sandbox(&feeds, port);
+    sb.ok(&["poll"]);
+    let started = std::time::Instant::now();
+    let down = sb.run(&["digest", "--send", "--since", "2000-01-01"]);
+    assert_eq!(down.status.code(), Some(1), "{}", String::from_utf8_lossy(&down.stdout));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "returns within its timeouts");
+    assert!(String::from_utf8_lossy(&down.stdout).contains("outbox retry"));
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'pending'"), 2);
+
+    let smtp = SmtpServer::start_on(port);
+    sb.ok(&["outbox", "retry"]);
+    assert_eq!(smtp.received().len(), 2);
+    sb.ok(&["outbox", "retry"]);
+    assert_eq!(smtp.received().len(), 2, "sent mail is never sent again");
+}
+
+#[test]
+fn a_temporary_failure_is_retried_once_and_a_permanent_one_is_recorded() {
+    let smtp = SmtpServer::start();
+    smtp.fail_data(&["451 4.3.0 try again later"]);
+    smtp.refuse(TO[1], "550 5.1.1 no such user");
+    let feeds = TestServer::start();
+    let sb = sandbox(&feeds, smtp.port);
+    sb.ok(&["poll"]);
+    let first = sb.run(&["digest", "--send", "--since", "2000-01-01"]);
+    assert_eq!(first.status.code(), Some(1));
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'failed'"), 1, "the refused recipient");
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'pending'"), 1, "the 4xx, waiting");
+    let retry = sb.run(&["outbox", "retry"]);
+    assert_eq!(retry.status.code(), Some(0), "{}", String::from_utf8_lossy(&retry.stdout));
+    let mail = smtp.received();
+    assert_eq!(mail.len(), 1, "one delivery after the 4xx, none to the refused recipient");
+    assert_eq!(mail[0].to, [TO[0]]);
+    sb.ok(&["outbox", "retry"]);
+    assert_eq!(smtp.received().len(), 1, "a 5xx is not retried");
+    let failed = sb.ok(&["outbox", "list", "--format", "json"]);
+    assert!(failed.contains("550") && failed.contains("no such user"), "the refusal is recorded: {failed}");
+}
