@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::stance::Profile;
 use crate::store::{ChangeRow, PendingCluster};
 
+/// Longest summary shown under a story (bytes, cut at a character boundary).
+const SUMMARY_CHARS: usize = 240;
+
 /// A feed that needs attention, for the health section.
 pub struct FeedProblem {
     pub name: String,
@@ -152,17 +155,22 @@ pub fn compose(input: &DigestInput) -> Composed {
             let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
             let also =
                 if others.is_empty() { String::new() } else { format!(" — also covered by {}", others.join(", ")) };
+            let summary = one_line(crate::feed::text::truncate(&c.summary, SUMMARY_CHARS));
             let _ = writeln!(text, "  - {stance}{} ({}){also}", one_line(&c.title), c.outlet);
+            if !summary.is_empty() {
+                let _ = writeln!(text, "    {summary}");
+            }
             if let Some(u) = safe_url(c.url.as_deref()) {
                 let _ = writeln!(text, "    {u}");
             }
             let _ = write!(
                 html,
-                "<li>{}{} <span style=\"color:#666\">{}{}</span></li>",
+                "<li>{}{} <span style=\"color:#666\">{}{}</span><br><span style=\"color:#444\">{}</span></li>",
                 esc(&stance),
                 link(&c.title, c.url.as_deref()),
                 esc(&c.outlet),
-                esc(&also)
+                esc(&also),
+                esc(&summary)
             );
         }
         let _ = writeln!(text);

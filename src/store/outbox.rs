@@ -16,6 +16,8 @@ pub struct PendingCluster {
     pub cluster: i64,
     /// The cluster's earliest article.
     pub title: String,
+    /// Its summary (plain text).
+    pub summary: String,
     pub url: Option<String>,
     pub outlet: String,
     pub published: String,
@@ -60,7 +62,7 @@ impl Store {
     /// Relevant story clusters with no story in any digest, oldest first.
     pub fn pending_clusters(&self) -> Result<Vec<PendingCluster>> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill,
+            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill, s.summary,
                     (SELECT e.entity || ' ' || e.stance FROM story_entities e WHERE e.story_id = s.id
                      ORDER BY e.stance = 'neutral', e.confidence DESC LIMIT 1)
              FROM stories s
@@ -79,10 +81,11 @@ impl Store {
                 r.get::<_, String>(5)?,
                 r.get::<_, bool>(6)?,
                 r.get::<_, Option<String>>(7)?,
+                r.get::<_, String>(8)?,
             ))
         })?;
         for row in rows {
-            let (cluster, id, title, url, outlet, published, backfill, main) = row?;
+            let (cluster, id, title, url, outlet, published, backfill, main, summary) = row?;
             let (entity, stance) = match main.as_deref().and_then(|m| m.split_once(' ')) {
                 Some((e, s)) => (Some(e.to_string()), Some(s.to_string())),
                 None => (None, None),
@@ -90,6 +93,7 @@ impl Store {
             let c = clusters.entry(cluster).or_insert_with(|| PendingCluster {
                 cluster,
                 title,
+                summary,
                 url,
                 outlet: outlet.clone(),
                 published,
