@@ -287,7 +287,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let mut store = open_synced(&config, &db_path)?;
             pipeline.reread_stored(&mut store)?;
             let shutdown = crate::daemon::shutdown_signal();
-            crate::daemon::run(&pipeline, store, shutdown).await?;
+            crate::daemon::run(&pipeline, &config, store, shutdown).await?;
         }
         Command::Poll { all } => {
             let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
@@ -441,66 +441,24 @@ fn digest_command(
     stdout: &mut dyn Write,
 ) -> Result<ExitCode> {
     let now = Utc::now();
-    let pending = store.pending_clusters()?;
-    let last = store.last_digest_at()?;
-    let changes: Vec<_> = store
-        .changes(None, None)?
-        .into_iter()
-        .filter(|c| last.as_deref().is_none_or(|l| c.detected_at.as_str() > l))
-        .collect();
-    let feeds: Vec<crate::mail::digest::FeedProblem> = store
-        .feeds()?
-        .into_iter()
-        .filter_map(|f| {
-            let health = f.health(now);
-            matches!(health, "failing" | "gone").then(|| crate::mail::digest::FeedProblem {
-                name: f.display_name().to_string(),
-                health,
-                error: f.last_error.clone(),
-            })
-        })
-        .collect();
-    let period_length = match config.digest.every {
-        config::DigestEvery::Hourly => chrono::Duration::hours(1),
-        config::DigestEvery::Daily => chrono::Duration::days(1),
-        config::DigestEvery::Weekly => chrono::Duration::weeks(1),
-    };
     let period = format!("manual:{}", crate::store::time_text(now));
-    let Some(prepared) =
-        crate::mail::digest::prepare(&pending, &changes, &feeds, profile, since, period_length, period, now)
-    else {
+    if dry_run {
+        match crate::mail::compose_digest(store, config, profile, since, now)? {
+            Some(c) => write!(stdout, "Subject: {}\n\n{}", c.subject, c.text)?,
+            None => writeln!(stdout, "nothing new since the last digest: no digest composed")?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(queued) = crate::mail::queue_digest(store, config, profile, since, &period, now)? else {
         writeln!(stdout, "nothing new since the last digest: no digest composed")?;
         return Ok(ExitCode::SUCCESS);
     };
-    if dry_run {
-        write!(stdout, "Subject: {}\n\n{}", prepared.composed.subject, prepared.composed.text)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let from = crate::mail::mailbox(&config.email.from)?;
-    let mut messages = Vec::new();
-    for recipient in &config.email.to {
-        let to = crate::mail::mailbox(recipient)?;
-        let message_id = crate::mail::digest::message_id(&prepared.period, recipient, &from);
-        let bytes = crate::mail::digest::build_message(&from, &to, &message_id, &prepared.composed, now)?;
-        messages.push(crate::store::NewMessage {
-            recipient: recipient.clone(),
-            message_id,
-            subject: prepared.composed.subject.clone(),
-            bytes,
-        });
-    }
-    store.queue_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
     let mailer = crate::mail::Mailer::new(&config.email)?;
     let d = crate::mail::deliver(store, &mailer, &config.email, false)?;
     writeln!(
         stdout,
         "digest of {} story clusters ({} older backfilled ones counted) to {} recipients: {} sent, {} waiting, {} refused",
-        prepared.listed.len(),
-        prepared.counted.len(),
-        messages.len(),
-        d.sent,
-        d.waiting,
-        d.failed
+        queued.clusters, queued.backfilled, queued.messages, d.sent, d.waiting, d.failed
     )?;
     if d.waiting + d.failed > 0 {
         writeln!(

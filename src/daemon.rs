@@ -15,8 +15,14 @@ use crate::store::Store;
 /// `feeds add` while the daemon runs are picked up within this time).
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
-pub async fn run(pipeline: &Pipeline, mut store: Store, shutdown: watch::Receiver<bool>) -> Result<()> {
+pub async fn run(
+    pipeline: &Pipeline,
+    config: &crate::config::Config,
+    mut store: Store,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
+    let mailer = crate::mail::Mailer::new(&config.email)?;
     let mut shutdown_rx = shutdown.clone();
     loop {
         if *shutdown.borrow() {
@@ -38,6 +44,17 @@ pub async fn run(pipeline: &Pipeline, mut store: Store, shutdown: watch::Receive
             if !summary.storage_errors.is_empty() {
                 tracing::error!(count = summary.storage_errors.len(), first = %summary.storage_errors[0], "poll results not saved");
             }
+        }
+        // Alerts, the period's digest, and retries. Mail trouble is logged and retried later;
+        // it never stops polling.
+        match tokio::task::block_in_place(|| {
+            crate::mail::scheduled(&mut store, config, pipeline.classifier.profile(), &mailer)
+        }) {
+            Ok(d) if d.sent + d.waiting + d.failed > 0 => {
+                tracing::info!(sent = d.sent, waiting = d.waiting, refused = d.failed, "mail delivered")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "mail step failed; retrying next cycle"),
         }
         let wait = match store.next_due_at()? {
             Some(next) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),

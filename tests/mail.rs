@@ -134,3 +134,77 @@ fn a_temporary_failure_is_retried_once_and_a_permanent_one_is_recorded() {
     let failed = sb.ok(&["outbox", "list", "--format", "json"]);
     assert!(failed.contains("550") && failed.contains("no such user"), "the refusal is recorded: {failed}");
 }
+
+/// RSS with items (title, outlet host, day of November 2026 or earlier month/day) by hand.
+fn rss_items(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>AI</title>\n");
+    for (i, (title, host, date)) in items.iter().enumerate() {
+        out.push_str(&format!(
+            "<item><guid>g{i}</guid><title>{title}</title><link>https://{host}/story-{i}</link><pubDate>{date}</pubDate></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+fn rfc2822(year: i32, month: u32, day: u32) -> String {
+    chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap().and_hms_opt(10, 0, 0).unwrap().and_utc().to_rfc2822()
+}
+
+#[test]
+fn run_sends_a_change_alert_and_the_digest_each_once() {
+    let smtp = SmtpServer::start();
+    let feeds = TestServer::start();
+    let mut items: Vec<(String, String, String)> = Vec::new();
+    let topics = ["translation", "coding", "vision", "speech", "reasoning", "robotics", "medical", "math"];
+    for (i, topic) in topics.iter().enumerate() {
+        items.push((
+            format!("Meta releases its {topic} AI model as open weights on Hugging Face"),
+            format!("open{i}.example"),
+            rfc2822(2026, i as u32 + 1, 12),
+        ));
+    }
+    // Distinct reports, four days apart (not one story in several outlets).
+    let closed = [
+        "Meta keeps its new chemistry AI model proprietary, available only through its API",
+        "Meta will not release the weights of its weather forecasting AI model",
+        "Meta's music generator ships as a closed-source AI system, sold via API",
+        "Zuckerberg: Meta's video AI model stays closed-source for now",
+    ];
+    for (i, title) in closed.iter().enumerate() {
+        items.push((title.to_string(), format!("closed{i}.example"), rfc2822(2026, 11, 10 + 4 * i as u32)));
+    }
+    let refs: Vec<(&str, &str, &str)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    feeds.set("/ai.xml", Route::ok(rss_items(&refs)));
+    let extra = format!(
+        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
+         to = [\"ana@example.org\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {}\n\
+         security = \"none\"\ntimeout = \"3s\"\n",
+        feeds.url("/ai.xml"),
+        smtp.port
+    );
+    let sb = Sandbox::new_raw(&extra);
+    let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while smtp.received().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let mail = smtp.received();
+    let subjects: Vec<&str> = mail.iter().filter_map(|m| header(&m.data, "Subject")).collect();
+    assert_eq!(mail.len(), 2, "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("alert") && s.contains("Meta")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("digest") || s.contains("moved")), "{subjects:?}");
+    let alert = mail.iter().find(|m| header(&m.data, "Subject").is_some_and(|s| s.contains("alert"))).unwrap();
+    let html = parts(&alert.data)[1].1.replace("=\r\n", "");
+    assert!(html.contains("https://closed0.example/"), "evidence links: {html}");
+
+    // Started again: nothing is sent twice.
+    let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert_eq!(smtp.received().len(), 2);
+}

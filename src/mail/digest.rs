@@ -202,6 +202,44 @@ pub fn compose(input: &DigestInput) -> Composed {
     Composed { subject, text, html }
 }
 
+/// An alert for one confirmed change: what changed, since when, how sure, and the evidence.
+pub fn compose_alert(c: &ChangeRow, profile: &Profile) -> Composed {
+    let name = entity_name(profile, &c.entity);
+    let subject = one_line(&format!("stancewatch alert: {name} moved from {} to {}", c.from, c.to));
+    let summary = format!(
+        "{name}'s stance on AI openness changed from {} to {} on {} (confidence {:.2}), by {} stories.",
+        c.from,
+        c.to,
+        c.at,
+        c.confidence,
+        c.evidence.len()
+    );
+    let mut text = format!("{subject}\n\n{summary}\n\nEvidence:\n");
+    let mut html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>stancewatch alert</title></head>\
+         <body style=\"font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222;max-width:720px\">\
+         <h1 style=\"font-size:18px\">{}</h1><p>{}</p><h2 style=\"font-size:16px\">Evidence</h2><ul>",
+        esc(&subject),
+        esc(&summary)
+    );
+    for e in &c.evidence {
+        let source = e.source.as_deref().unwrap_or("");
+        let _ = writeln!(text, "  - {} ({source}, {})", one_line(&e.title), e.published.get(..10).unwrap_or(""));
+        if let Some(u) = safe_url(e.url.as_deref()) {
+            let _ = writeln!(text, "    {u}");
+        }
+        let _ = write!(
+            html,
+            "<li>{} <span style=\"color:#666\">{}, {}</span></li>",
+            link(&e.title, e.url.as_deref()),
+            esc(source),
+            esc(e.published.get(..10).unwrap_or(""))
+        );
+    }
+    html.push_str("</ul></body></html>\n");
+    Composed { subject, text, html }
+}
+
 fn link(title: &str, url: Option<&str>) -> String {
     match safe_url(url) {
         Some(u) => format!("<a href=\"{}\">{}</a>", attr(u), esc(title)),

@@ -18,7 +18,8 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::{SmtpTransport, authentication::Credentials};
 use lettre::{Transport as _, transport::smtp};
 
-use crate::config::{EmailSettings, PasswordSource, Security, Transport};
+use crate::config::{Config, DigestEvery, EmailSettings, PasswordSource, Security, Transport};
+use crate::stance::Profile;
 use crate::store::Store;
 
 /// The longest a failed message waits before its next attempt.
@@ -167,6 +168,168 @@ pub fn deliver(store: &mut Store, mailer: &Mailer, settings: &EmailSettings, all
         }
     }
     Ok(report)
+}
+
+/// What a queued digest holds.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedDigest {
+    pub clusters: usize,
+    pub backfilled: usize,
+    pub messages: usize,
+}
+
+/// What the next digest would cover, composed (None: nothing new).
+fn prepared_inputs(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<(Vec<crate::store::PendingCluster>, Vec<crate::store::ChangeRow>, Vec<digest::FeedProblem>)> {
+    let pending = store.pending_clusters()?;
+    let last = store.last_digest_at()?;
+    let changes: Vec<_> = store
+        .changes(None, None)?
+        .into_iter()
+        .filter(|c| last.as_deref().is_none_or(|l| c.detected_at.as_str() > l))
+        .collect();
+    let feeds = store
+        .feeds()?
+        .into_iter()
+        .filter_map(|f| {
+            let health = f.health(now);
+            matches!(health, "failing" | "gone").then(|| digest::FeedProblem {
+                name: f.display_name().to_string(),
+                health,
+                error: f.last_error.clone(),
+            })
+        })
+        .collect();
+    Ok((pending, changes, feeds))
+}
+
+fn period_length(config: &Config) -> chrono::Duration {
+    match config.digest.every {
+        DigestEvery::Hourly => chrono::Duration::hours(1),
+        DigestEvery::Daily => chrono::Duration::days(1),
+        DigestEvery::Weekly => chrono::Duration::weeks(1),
+    }
+}
+
+/// The next digest, composed but not recorded (`digest --dry-run`).
+pub fn compose_digest(
+    store: &Store,
+    config: &Config,
+    profile: &Profile,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<digest::Composed>> {
+    let (pending, changes, feeds) = prepared_inputs(store, now)?;
+    let prepared =
+        digest::prepare(&pending, &changes, &feeds, profile, since, period_length(config), String::new(), now);
+    Ok(prepared.map(|p| p.composed))
+}
+
+/// Compose the digest for `period` and store it with one message per recipient (not sent yet).
+/// None when there is nothing new.
+pub fn queue_digest(
+    store: &mut Store,
+    config: &Config,
+    profile: &Profile,
+    since: Option<DateTime<Utc>>,
+    period: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<QueuedDigest>> {
+    let (pending, changes, feeds) = prepared_inputs(store, now)?;
+    let Some(prepared) =
+        digest::prepare(&pending, &changes, &feeds, profile, since, period_length(config), period.to_string(), now)
+    else {
+        return Ok(None);
+    };
+    let from = mailbox(&config.email.from)?;
+    let mut messages = Vec::new();
+    for recipient in &config.email.to {
+        let to = mailbox(recipient)?;
+        let message_id = digest::message_id(&prepared.period, recipient, &from);
+        let bytes = digest::build_message(&from, &to, &message_id, &prepared.composed, now)?;
+        let subject = prepared.composed.subject.clone();
+        messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+    }
+    store.queue_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
+    Ok(Some(QueuedDigest {
+        clusters: prepared.listed.len(),
+        backfilled: prepared.counted.len(),
+        messages: messages.len(),
+    }))
+}
+
+/// Confirmed changes older than this when first found (in backfilled coverage) are reported in
+/// the next digest, not alerted.
+const ALERT_HORIZON: chrono::Duration = chrono::Duration::days(30);
+
+/// Queue an alert (one message per recipient) for every confirmed change that has none yet.
+/// Returns how many changes were alerted.
+pub fn queue_alerts(store: &mut Store, config: &Config, profile: &Profile, now: DateTime<Utc>) -> Result<usize> {
+    let since = (now - ALERT_HORIZON).date_naive();
+    let changes = store.unalerted_changes(since)?;
+    let from = mailbox(&config.email.from)?;
+    for c in &changes {
+        let composed = digest::compose_alert(c, profile);
+        let mut messages = Vec::new();
+        for recipient in &config.email.to {
+            let to = mailbox(recipient)?;
+            let message_id = digest::message_id(&format!("change:{}:{}", c.id, c.level), recipient, &from);
+            let bytes = digest::build_message(&from, &to, &message_id, &composed, now)?;
+            let subject = composed.subject.clone();
+            messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+        }
+        store.queue_alert(c.id, &messages, now)?;
+    }
+    Ok(changes.len())
+}
+
+/// The digest period `now` falls in, by `[digest]` (every, at, timezone): its key, e.g.
+/// `daily:2026-11-27` once that day's time has passed (before it, the day before's).
+pub fn digest_period(now: DateTime<Utc>, d: &crate::config::DigestSettings) -> String {
+    use chrono::{Datelike, Timelike};
+    let local = now.with_timezone(&d.timezone);
+    let minutes = local.hour() * 60 + local.minute();
+    match d.every {
+        DigestEvery::Hourly => {
+            let slot = if local.minute() >= d.at_minutes % 60 { local } else { local - chrono::Duration::hours(1) };
+            format!("hourly:{}", slot.format("%Y-%m-%dT%H"))
+        }
+        DigestEvery::Daily => {
+            let day = local.date_naive();
+            let day = if minutes >= d.at_minutes { day } else { day.pred_opt().unwrap_or(day) };
+            format!("daily:{day}")
+        }
+        DigestEvery::Weekly => {
+            let monday = local.date_naive() - chrono::Duration::days(local.weekday().num_days_from_monday() as i64);
+            let week = if local.date_naive() > monday || minutes >= d.at_minutes {
+                monday
+            } else {
+                monday - chrono::Duration::weeks(1)
+            };
+            format!("weekly:{week}")
+        }
+    }
+}
+
+/// The daemon's mail step: alerts for new confirmed changes, the period's digest once it is
+/// due, and every message whose (next) attempt is due.
+pub fn scheduled(store: &mut Store, config: &Config, profile: &Profile, mailer: &Mailer) -> Result<Delivery> {
+    let now = Utc::now();
+    if config.alerts.changes {
+        let n = queue_alerts(store, config, profile, now)?;
+        if n > 0 {
+            tracing::info!(changes = n, "change alerts queued");
+        }
+    }
+    let period = digest_period(now, &config.digest);
+    if !store.digest_exists(&period)?
+        && let Some(q) = queue_digest(store, config, profile, None, &period, now)?
+    {
+        tracing::info!(period = %period, clusters = q.clusters, backfilled = q.backfilled, "digest queued");
+    }
+    deliver(store, mailer, &config.email, false)
 }
 
 /// Backoff: 1, 2, 4 ... minutes, at most an hour.

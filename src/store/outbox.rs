@@ -165,6 +165,36 @@ impl Store {
         Ok(digest)
     }
 
+    /// Confirmed changes dated on or after `since` with no alert queued yet.
+    pub fn unalerted_changes(&self, since: chrono::NaiveDate) -> Result<Vec<super::ChangeRow>> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare(
+                "SELECT id FROM change_events c WHERE level = 'confirmed' AND withdrawn_at IS NULL AND at >= ?1
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'alert' AND o.change_id = c.id)",
+            )?
+            .query_map([since.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(self.changes(None, None)?.into_iter().filter(|c| ids.contains(&c.id)).collect())
+    }
+
+    /// Store the alert messages of change `change_id`.
+    pub fn queue_alert(&mut self, change_id: i64, messages: &[NewMessage], now: DateTime<Utc>) -> Result<()> {
+        let now = time_text(now);
+        let tx = self.conn.transaction()?;
+        {
+            let mut queue = tx.prepare(
+                "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, message, next_attempt_at, created_at)
+                 VALUES ('alert', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?;
+            for m in messages {
+                queue.execute(params![change_id, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Messages waiting to be sent whose next attempt is due (all pending with `all`).
     pub fn due_mail(&self, now: DateTime<Utc>, all: bool) -> Result<Vec<OutboxRow>> {
         self.outbox_rows("WHERE status = 'pending' AND (?1 OR next_attempt_at <= ?2)", params![all, time_text(now)])
