@@ -126,6 +126,9 @@ enum Command {
         /// Store the digest in the outbox and send it (exit 1 if mail is left waiting)
         #[arg(long)]
         send: bool,
+        /// With --dry-run: print the HTML part instead of the plain text
+        #[arg(long, requires = "dry_run")]
+        html: bool,
     },
     /// The outbox: mail waiting, sent and failed
     Outbox {
@@ -340,9 +343,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
             crate::history::print_changes(stdout, format, &rows)?;
         }
-        Command::Digest { since, dry_run, send: _ } => {
+        Command::Digest { since, dry_run, send: _, html } => {
             let profile = Profile::load(config.profile_path.as_deref())?;
             let mut store = open_synced(&config, &db_path)?;
+            let dry_run = dry_run.then_some(html);
             return digest_command(&config, &profile, &mut store, since, dry_run, stdout);
         }
         Command::Outbox { action } => {
@@ -437,13 +441,14 @@ fn digest_command(
     profile: &Profile,
     store: &mut Store,
     since: Option<DateTime<Utc>>,
-    dry_run: bool,
+    dry_run: Option<bool>,
     stdout: &mut dyn Write,
 ) -> Result<ExitCode> {
     let now = Utc::now();
     let period = format!("manual:{}", crate::store::time_text(now));
-    if dry_run {
+    if let Some(html) = dry_run {
         match crate::mail::compose_digest(store, config, profile, since, now)? {
+            Some(c) if html => write!(stdout, "{}", c.html)?,
             Some(c) => write!(stdout, "Subject: {}\n\n{}", c.subject, c.text)?,
             None => writeln!(stdout, "nothing new since the last digest: no digest composed")?,
         }

@@ -79,6 +79,11 @@ fn a_digest_arrives_once_per_recipient_with_text_and_html() {
     assert!(html.contains("Llama 5") && html.contains("Meta"), "{html}");
     assert!(!html.to_ascii_lowercase().contains("<script"), "feed text is escaped: {html}");
     assert_ne!(header(&mail[0].data, "Message-ID"), header(&mail[1].data, "Message-ID"), "one id per recipient");
+    // Grouped by organisation, each story once, with its stance.
+    let text = parts[0].1.replace("=\r\n", "");
+    assert!(text.contains("\r\nMeta\r\n  - [open] Meta releases Llama 5"), "{text}");
+    assert!(text.contains("\r\nOpenAI\r\n  - [closed] OpenAI keeps its next AI model proprietary"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("  - ") && l.contains("Llama 5")).count(), 1, "{text}");
 
     // Nothing new: no second digest, no repeat.
     let again = sb.ok(&["digest", "--send", "--since", "2000-01-01"]);

@@ -166,7 +166,7 @@ pub fn compose(input: &DigestInput) -> Composed {
             let _ = write!(
                 html,
                 "<li>{}{} <span style=\"color:#666\">{}{}</span><br><span style=\"color:#444\">{}</span></li>",
-                esc(&stance),
+                if stance.is_empty() { String::new() } else { format!("{} ", esc(&stance)) },
                 link(&c.title, c.url.as_deref()),
                 esc(&c.outlet),
                 esc(&also),

@@ -80,8 +80,8 @@ impl Store {
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, bool>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(8)?,
+                r.get::<_, String>(7)?,
             ))
         })?;
         for row in rows {
