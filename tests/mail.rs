@@ -213,3 +213,36 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
     let _ = child.wait();
     assert_eq!(smtp.received().len(), 2);
 }
+
+#[test]
+fn a_kill_after_the_server_took_the_message_resends_it_at_most_once_with_the_same_id() {
+    let smtp = SmtpServer::start();
+    let feeds = TestServer::start();
+    let extra = format!(
+        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
+         to = [\"ana@example.org\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {}\n\
+         security = \"none\"\ntimeout = \"30s\"\n",
+        feeds.url("/ai.xml"),
+        smtp.port
+    );
+    feeds.set("/ai.xml", Route::ok(rss(&[("a", "Meta releases Llama 5 as open weights under a permissive licence")])));
+    let sb = Sandbox::new_raw(&extra);
+    sb.ok(&["poll"]);
+    smtp.hold_replies(std::time::Duration::from_secs(20));
+    let mut child = sb.command().args(["digest", "--send", "--since", "2000-01-01"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while smtp.received().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(smtp.received().len(), 1, "the server has the message");
+    child.kill().unwrap(); // SIGKILL before the server's reply reached stancewatch
+    let _ = child.wait();
+    smtp.hold_replies(std::time::Duration::ZERO);
+    sb.ok(&["outbox", "retry"]);
+    sb.ok(&["outbox", "retry"]);
+    let mail = smtp.received();
+    assert_eq!(mail.len(), 2, "one resend, no more");
+    assert_eq!(header(&mail[0].data, "Message-ID"), header(&mail[1].data, "Message-ID"), "the same message");
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'sent'"), 1);
+    assert_eq!(sb.count("SELECT count(*) FROM digests"), 1, "the digest is not composed twice");
+}

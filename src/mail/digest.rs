@@ -313,3 +313,60 @@ pub fn prepare<'a>(
     let composed = compose(&DigestInput { clusters: &listed, backfilled: counted.len(), changes, feeds, profile });
     Some(Prepared { period, listed, counted, composed })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(title: &str, url: &str) -> PendingCluster {
+        PendingCluster {
+            cluster: 1,
+            title: title.into(),
+            summary: "a summary".into(),
+            url: Some(url.into()),
+            outlet: "news.example".into(),
+            published: "2026-11-20T10:00:00Z".into(),
+            outlets: vec!["news.example".into()],
+            entity: Some("meta".into()),
+            stance: Some("open".into()),
+            backfill: false,
+            stories: vec![1],
+        }
+    }
+
+    #[test]
+    fn titles_cannot_inject_headers_and_long_subjects_are_encoded() {
+        let profile = Profile::builtin();
+        let evil =
+            cluster("Meta releases Llama\r\nBcc: victim@example.org\r\n\r\n<script>x</script>", "javascript:alert(1)");
+        let composed =
+            compose(&DigestInput { clusters: &[&evil], backfilled: 0, changes: &[], feeds: &[], profile: &profile });
+        assert!(!composed.html.contains("javascript:") && !composed.html.contains("<script"));
+        let from: Mailbox = "sw <sw@example.org>".parse().unwrap();
+        let to: Mailbox = "ana@example.org".parse().unwrap();
+        let long = Composed {
+            subject: format!("Änderung\r\nBcc: x@example.org {}", "sehr lange Betreffzeile ".repeat(12)),
+            ..composed
+        };
+        let bytes = build_message(&from, &to, "<id@example.org>", &long, Utc::now()).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let headers = text.split("\r\n\r\n").next().unwrap();
+        assert!(!headers.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{headers}");
+        let subject_lines: Vec<&str> = headers
+            .lines()
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+            .collect();
+        assert!(subject_lines.len() > 1, "a long subject is folded: {headers}");
+        assert!(subject_lines.iter().all(|l| l.len() <= 998 && l.is_ascii()), "encoded (RFC 2047): {subject_lines:?}");
+        assert!(subject_lines[0].contains("=?utf-8?"), "{subject_lines:?}");
+    }
+
+    #[test]
+    fn message_ids_are_fixed_by_what_and_whom() {
+        let from: Mailbox = "sw <sw@example.org>".parse().unwrap();
+        assert_eq!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-27", "a@x.org", &from));
+        assert_ne!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-27", "b@x.org", &from));
+        assert_ne!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-28", "a@x.org", &from));
+    }
+}

@@ -19,6 +19,8 @@ struct Script {
     refuse: Vec<(String, String)>,
     /// Replies for the next DATA commands, in order (then 250).
     data_replies: Vec<String>,
+    /// How long to wait, after taking a message, before saying so.
+    hold: std::time::Duration,
 }
 
 pub struct SmtpServer {
@@ -67,6 +69,12 @@ impl SmtpServer {
 
     pub fn refuse(&self, recipient: &str, reply: &str) {
         self.script.lock().unwrap().refuse.push((recipient.to_string(), reply.to_string()));
+    }
+
+    /// Record each message at once but answer only after `hold` (a client killed meanwhile
+    /// never learns the message was taken).
+    pub fn hold_replies(&self, hold: std::time::Duration) {
+        self.script.lock().unwrap().hold = hold;
     }
 
     pub fn fail_data(&self, replies: &[&str]) {
@@ -127,13 +135,17 @@ fn session(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
-            let mut s = script.lock().unwrap();
-            if s.data_replies.is_empty() {
-                s.received.push(Received { from: from.clone(), to: to.clone(), data });
-                "250 2.0.0 queued as test".into()
-            } else {
-                s.data_replies.remove(0)
-            }
+            let (reply, hold) = {
+                let mut s = script.lock().unwrap();
+                if s.data_replies.is_empty() {
+                    s.received.push(Received { from: from.clone(), to: to.clone(), data });
+                    ("250 2.0.0 queued as test".to_string(), s.hold)
+                } else {
+                    (s.data_replies.remove(0), s.hold)
+                }
+            };
+            std::thread::sleep(hold);
+            reply
         } else if upper.starts_with("QUIT") {
             out.write_all(b"221 bye\r\n")?;
             return Ok(());
