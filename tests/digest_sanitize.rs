@@ -87,8 +87,14 @@ fn hostile_feed_html_never_reaches_a_digest() {
             .collect();
         stories += clusters.len();
         let refs: Vec<&PendingCluster> = clusters.iter().collect();
-        let digest =
-            compose(&DigestInput { clusters: &refs, backfilled: 0, changes: &[], feeds: &[], profile: &profile });
+        let digest = compose(&DigestInput {
+            clusters: &refs,
+            strips: &[],
+            backfilled: 0,
+            changes: &[],
+            feeds: &[],
+            profile: &profile,
+        });
         let problems = hostile(&digest.html);
         assert!(problems.is_empty(), "{}: {problems:?}\n{}", path.display(), digest.html);
         assert!(!digest.text.contains('\r') && !digest.subject.contains('\n'));

@@ -26,8 +26,18 @@ pub struct FeedProblem {
     pub error: Option<String>,
 }
 
+/// An organisation's stance per month, for the strip shown beside its change.
+pub struct Strip {
+    pub entity: String,
+    pub months: Vec<crate::history::MonthRow>,
+}
+
+/// Months a strip shows.
+const STRIP_MONTHS: usize = 24;
+
 pub struct DigestInput<'a> {
     pub clusters: &'a [&'a PendingCluster],
+    pub strips: &'a [Strip],
     /// Older backfilled clusters stored but not listed.
     pub backfilled: usize,
     pub changes: &'a [ChangeRow],
@@ -71,7 +81,7 @@ pub fn compose(input: &DigestInput) -> Composed {
     let n = input.clusters.len();
     let confirmed: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "confirmed").collect();
     let possible: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "possible").collect();
-    let subject = match confirmed.first() {
+    let subject = match confirmed.last() {
         Some(c) => one_line(&format!(
             "stancewatch: {} moved {} → {}; {n} new {}",
             entity_name(input.profile, &c.entity),
@@ -112,6 +122,35 @@ pub fn compose(input: &DigestInput) -> Composed {
             c.at
         )
     };
+    if !input.strips.is_empty() {
+        let _ = writeln!(text, "STANCE BY MONTH (last {STRIP_MONTHS}; O open, C closed, M mixed)\n");
+        let _ = write!(html, "<table style=\"border-collapse:collapse;margin:8px 0\" role=\"presentation\">");
+        for s in input.strips {
+            let months = &s.months[s.months.len().saturating_sub(STRIP_MONTHS)..];
+            let name = entity_name(input.profile, &s.entity);
+            let letters: String = months.iter().map(|m| strip_letter(m.stance)).collect();
+            let range = match (months.first(), months.last()) {
+                (Some(a), Some(b)) => format!("{} .. {}", a.month, b.month),
+                _ => String::new(),
+            };
+            let _ = writeln!(text, "  {name:<12} {letters}  ({range})");
+            let _ = write!(html, "<tr><td style=\"padding-right:8px;font-size:13px\">{}</td>", esc(&name));
+            for m in months {
+                let _ = write!(
+                    html,
+                    "<td title=\"{} {}\" style=\"width:12px;height:14px;border:1px solid #fff;background:{}\"></td>",
+                    attr(&m.month),
+                    m.stance.as_str(),
+                    strip_colour(m.stance)
+                );
+            }
+            let _ = write!(html, "<td style=\"padding-left:8px;font-size:11px;color:#666\">{}</td></tr>", esc(&range));
+        }
+        html.push_str(
+            "</table><p style=\"font-size:11px;color:#666\">green open · red closed · amber mixed · grey no stance</p>",
+        );
+        let _ = writeln!(text);
+    }
     for (title, list) in [("Stance changes", &confirmed), ("Possible shifts", &possible)] {
         if list.is_empty() {
             continue;
@@ -240,6 +279,24 @@ pub fn compose_alert(c: &ChangeRow, profile: &Profile) -> Composed {
     Composed { subject, text, html }
 }
 
+fn strip_letter(stance: crate::stance::Stance) -> char {
+    match stance {
+        crate::stance::Stance::Open => 'O',
+        crate::stance::Stance::Closed => 'C',
+        crate::stance::Stance::Mixed => 'M',
+        crate::stance::Stance::Neutral => '.',
+    }
+}
+
+fn strip_colour(stance: crate::stance::Stance) -> &'static str {
+    match stance {
+        crate::stance::Stance::Open => "#2e7d32",
+        crate::stance::Stance::Closed => "#c62828",
+        crate::stance::Stance::Mixed => "#f9a825",
+        crate::stance::Stance::Neutral => "#dddddd",
+    }
+}
+
 fn link(title: &str, url: Option<&str>) -> String {
     match safe_url(url) {
         Some(u) => format!("<a href=\"{}\">{}</a>", attr(u), esc(title)),
@@ -289,6 +346,7 @@ pub struct Prepared<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn prepare<'a>(
     pending: &'a [PendingCluster],
+    strips: &'a [Strip],
     changes: &'a [ChangeRow],
     feeds: &'a [FeedProblem],
     profile: &'a Profile,
@@ -310,7 +368,8 @@ pub fn prepare<'a>(
     if listed.is_empty() && changes.is_empty() {
         return None;
     }
-    let composed = compose(&DigestInput { clusters: &listed, backfilled: counted.len(), changes, feeds, profile });
+    let composed =
+        compose(&DigestInput { clusters: &listed, strips, backfilled: counted.len(), changes, feeds, profile });
     Some(Prepared { period, listed, counted, composed })
 }
 
@@ -339,8 +398,14 @@ mod tests {
         let profile = Profile::builtin();
         let evil =
             cluster("Meta releases Llama\r\nBcc: victim@example.org\r\n\r\n<script>x</script>", "javascript:alert(1)");
-        let composed =
-            compose(&DigestInput { clusters: &[&evil], backfilled: 0, changes: &[], feeds: &[], profile: &profile });
+        let composed = compose(&DigestInput {
+            clusters: &[&evil],
+            strips: &[],
+            backfilled: 0,
+            changes: &[],
+            feeds: &[],
+            profile: &profile,
+        });
         assert!(!composed.html.contains("javascript:") && !composed.html.contains("<script"));
         let from: Mailbox = "sw <sw@example.org>".parse().unwrap();
         let to: Mailbox = "ana@example.org".parse().unwrap();

@@ -179,10 +179,10 @@ pub struct QueuedDigest {
 }
 
 /// What the next digest would cover, composed (None: nothing new).
-fn prepared_inputs(
-    store: &Store,
-    now: DateTime<Utc>,
-) -> Result<(Vec<crate::store::PendingCluster>, Vec<crate::store::ChangeRow>, Vec<digest::FeedProblem>)> {
+type Inputs =
+    (Vec<crate::store::PendingCluster>, Vec<digest::Strip>, Vec<crate::store::ChangeRow>, Vec<digest::FeedProblem>);
+
+fn prepared_inputs(store: &Store, config: &Config, profile: &Profile, now: DateTime<Utc>) -> Result<Inputs> {
     let pending = store.pending_clusters()?;
     let last = store.last_digest_at()?;
     let changes: Vec<_> = store
@@ -202,7 +202,15 @@ fn prepared_inputs(
             })
         })
         .collect();
-    Ok((pending, changes, feeds))
+    // A stance strip for every organisation whose change the digest reports.
+    let mut strips: Vec<digest::Strip> = Vec::new();
+    for c in &changes {
+        if strips.iter().all(|s| s.entity != c.entity) {
+            let h = crate::history::history(store, profile, &config.changes, &c.entity, now.date_naive())?;
+            strips.push(digest::Strip { entity: c.entity.clone(), months: h.months });
+        }
+    }
+    Ok((pending, strips, changes, feeds))
 }
 
 fn period_length(config: &Config) -> chrono::Duration {
@@ -221,9 +229,9 @@ pub fn compose_digest(
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<digest::Composed>> {
-    let (pending, changes, feeds) = prepared_inputs(store, now)?;
+    let (pending, strips, changes, feeds) = prepared_inputs(store, config, profile, now)?;
     let prepared =
-        digest::prepare(&pending, &changes, &feeds, profile, since, period_length(config), String::new(), now);
+        digest::prepare(&pending, &strips, &changes, &feeds, profile, since, period_length(config), String::new(), now);
     Ok(prepared.map(|p| p.composed))
 }
 
@@ -237,10 +245,18 @@ pub fn queue_digest(
     period: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<QueuedDigest>> {
-    let (pending, changes, feeds) = prepared_inputs(store, now)?;
-    let Some(prepared) =
-        digest::prepare(&pending, &changes, &feeds, profile, since, period_length(config), period.to_string(), now)
-    else {
+    let (pending, strips, changes, feeds) = prepared_inputs(store, config, profile, now)?;
+    let Some(prepared) = digest::prepare(
+        &pending,
+        &strips,
+        &changes,
+        &feeds,
+        profile,
+        since,
+        period_length(config),
+        period.to_string(),
+        now,
+    ) else {
         return Ok(None);
     };
     let from = mailbox(&config.email.from)?;
