@@ -9,6 +9,17 @@ use common::smtp::SmtpServer;
 
 const TO: [&str; 2] = ["ana@example.org", "ben@example.org"];
 
+/// Config for polling `feed_url` and mailing `to` over SMTP on 127.0.0.1:`port`.
+fn smtp_config(feed_url: &str, to: &[&str], port: u16, timeout: &str) -> String {
+    let to: Vec<String> = to.iter().map(|t| format!("{t:?}")).collect();
+    format!(
+        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {feed_url:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
+         to = [{}]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         security = \"none\"\ntimeout = \"{timeout}\"\n",
+        to.join(", ")
+    )
+}
+
 /// A sandbox polling one feed of AI-openness stories, mailing over SMTP to `port`.
 fn sandbox(feeds: &TestServer, port: u16) -> Sandbox {
     feeds.set(
@@ -19,15 +30,7 @@ fn sandbox(feeds: &TestServer, port: u16) -> Sandbox {
             ("c", "&lt;script&gt;alert(1)&lt;/script&gt; DeepSeek open-sources its R3 model on Hugging Face"),
         ])),
     );
-    let extra = format!(
-        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
-         to = [\"{}\", \"{}\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
-         security = \"none\"\ntimeout = \"3s\"\n",
-        feeds.url("/ai.xml"),
-        TO[0],
-        TO[1]
-    );
-    Sandbox::new_raw(&extra)
+    Sandbox::new_raw(&smtp_config(&feeds.url("/ai.xml"), &TO, port, "3s"))
 }
 
 /// The parts of a multipart message: (content type, body).
@@ -68,6 +71,7 @@ fn a_digest_arrives_once_per_recipient_with_text_and_html() {
     let mut recipients: Vec<String> = mail.iter().flat_map(|m| m.to.clone()).collect();
     recipients.sort();
     assert_eq!(recipients, TO);
+    assert_eq!(smtp.connections(), 1, "one connection for both recipients");
     let m = &mail[0].data;
     assert!(header(m, "Content-Type").is_some_and(|c| c.starts_with("multipart/alternative")), "{m}");
     assert!(header(m, "Message-ID").is_some_and(|id| id.starts_with('<') && id.ends_with("@example.org>")));
@@ -181,14 +185,7 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
     }
     let refs: Vec<(&str, &str, &str)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
     feeds.set("/ai.xml", Route::ok(rss_items(&refs)));
-    let extra = format!(
-        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
-         to = [\"ana@example.org\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {}\n\
-         security = \"none\"\ntimeout = \"3s\"\n",
-        feeds.url("/ai.xml"),
-        smtp.port
-    );
-    let sb = Sandbox::new_raw(&extra);
+    let sb = Sandbox::new_raw(&smtp_config(&feeds.url("/ai.xml"), &["ana@example.org"], smtp.port, "3s"));
     let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while smtp.received().len() < 2 && std::time::Instant::now() < deadline {
@@ -205,6 +202,10 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
     let alert = mail.iter().find(|m| header(&m.data, "Subject").is_some_and(|s| s.contains("alert"))).unwrap();
     let html = parts(&alert.data)[1].1.replace("=\r\n", "");
     assert!(html.contains("https://closed0.example/"), "evidence links: {html}");
+    // The first digest after the first poll (all backfill, older than a day) says so.
+    let digest = mail.iter().find(|m| !header(&m.data, "Subject").is_some_and(|s| s.contains("alert"))).unwrap();
+    let text = parts(&digest.data)[0].1.replace("=\r\n", "");
+    assert!(text.contains("older stories from first polls and imports were stored"), "{text}");
 
     // Started again: nothing is sent twice.
     let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
@@ -218,13 +219,7 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
 fn a_kill_after_the_server_took_the_message_resends_it_at_most_once_with_the_same_id() {
     let smtp = SmtpServer::start();
     let feeds = TestServer::start();
-    let extra = format!(
-        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
-         to = [\"ana@example.org\"]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {}\n\
-         security = \"none\"\ntimeout = \"30s\"\n",
-        feeds.url("/ai.xml"),
-        smtp.port
-    );
+    let extra = smtp_config(&feeds.url("/ai.xml"), &["ana@example.org"], smtp.port, "30s");
     feeds.set("/ai.xml", Route::ok(rss(&[("a", "Meta releases Llama 5 as open weights under a permissive licence")])));
     let sb = Sandbox::new_raw(&extra);
     sb.ok(&["poll"]);

@@ -375,3 +375,30 @@ mod tests {
         assert_eq!(files.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+    use crate::config::DigestSettings;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn digest_periods_follow_time_of_day_and_time_zone() {
+        let daily =
+            DigestSettings { every: DigestEvery::Daily, at_minutes: 8 * 60, timezone: chrono_tz::Europe::Berlin };
+        // 06:30 UTC is 07:30 in Berlin: before 08:00, still the previous day's digest.
+        assert_eq!(digest_period(at("2026-11-27T06:30:00Z"), &daily), "daily:2026-11-26");
+        assert_eq!(digest_period(at("2026-11-27T07:00:00Z"), &daily), "daily:2026-11-27");
+        let hourly = DigestSettings { every: DigestEvery::Hourly, at_minutes: 15, timezone: chrono_tz::UTC };
+        assert_eq!(digest_period(at("2026-11-27T10:14:00Z"), &hourly), "hourly:2026-11-27T09");
+        assert_eq!(digest_period(at("2026-11-27T10:15:00Z"), &hourly), "hourly:2026-11-27T10");
+        let weekly = DigestSettings { every: DigestEvery::Weekly, at_minutes: 9 * 60, timezone: chrono_tz::UTC };
+        // 2026-11-23 is a Monday.
+        assert_eq!(digest_period(at("2026-11-23T08:59:00Z"), &weekly), "weekly:2026-11-16");
+        assert_eq!(digest_period(at("2026-11-23T09:00:00Z"), &weekly), "weekly:2026-11-23");
+        assert_eq!(digest_period(at("2026-11-27T01:00:00Z"), &weekly), "weekly:2026-11-23");
+    }
+}

@@ -21,6 +21,8 @@ struct Script {
     data_replies: Vec<String>,
     /// How long to wait, after taking a message, before saying so.
     hold: std::time::Duration,
+    /// Connections accepted.
+    connections: usize,
 }
 
 pub struct SmtpServer {
@@ -46,6 +48,7 @@ impl SmtpServer {
             while !st.load(std::sync::atomic::Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        s.lock().unwrap().connections += 1;
                         let s = s.clone();
                         std::thread::spawn(move || {
                             let _ = session(stream, &s);
@@ -61,6 +64,10 @@ impl SmtpServer {
     /// A port nothing listens on (for "server down").
     pub fn free_port() -> u16 {
         TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.script.lock().unwrap().connections
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -144,6 +151,8 @@ fn session(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
                     (s.data_replies.remove(0), s.hold)
                 }
             };
+            // A transaction ends with its DATA: the next MAIL FROM starts a new envelope.
+            (from, to) = (String::new(), Vec::new());
             std::thread::sleep(hold);
             reply
         } else if upper.starts_with("QUIT") {
