@@ -392,7 +392,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let item: ClassifyInput = serde_json::from_str(line)
+                let item: crate::import::ItemInput = serde_json::from_str(line)
                     .map_err(|e| UsageError(format!("{source}: line {}: not a JSON item with a title: {e}", n + 1)))?;
                 let (c, trace) = classifier.explain(&crate::stance::StoryText {
                     title: &item.title,
@@ -496,21 +496,6 @@ fn known_entity(profile: &Profile, key: &str) -> Result<()> {
         return Err(UsageError(format!("unknown entity `{key}`: the profile has {}", keys.join(", "))).into());
     }
     Ok(())
-}
-
-/// One item of `classify`'s input.
-#[derive(serde::Deserialize)]
-struct ClassifyInput {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    title: String,
-    #[serde(default)]
-    summary: Option<String>,
-    #[serde(default)]
-    content: Option<String>,
-    /// When given, wording about earlier years reads as the past.
-    #[serde(default)]
-    published: Option<String>,
 }
 
 /// A file's text, or standard input for `None` / "-"; with a name for error messages.

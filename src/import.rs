@@ -18,21 +18,24 @@ use crate::store::{FeedUpdate, Store, StoredCounts};
 /// Stories per transaction.
 const BATCH: usize = 500;
 
+/// One JSON Lines item, the shape `classify` reads and `import` stores (DESIGN 4.2).
 #[derive(Deserialize)]
-struct ImportItem {
+pub struct ItemInput {
     #[serde(default)]
-    id: Option<serde_json::Value>,
-    title: String,
+    pub id: Option<serde_json::Value>,
+    pub title: String,
     #[serde(default)]
-    summary: Option<String>,
+    pub summary: Option<String>,
     #[serde(default)]
-    content: Option<String>,
+    pub content: Option<String>,
     #[serde(default)]
-    url: Option<String>,
+    pub url: Option<String>,
     /// The outlet, when the item has no URL to take it from.
     #[serde(default)]
-    source: Option<String>,
-    published: String,
+    pub source: Option<String>,
+    /// Required by `import`; for `classify`, wording about earlier years then reads as the past.
+    #[serde(default)]
+    pub published: Option<String>,
 }
 
 /// What an import stored.
@@ -51,9 +54,12 @@ fn read_items(text: &str, origin: &str, source: &str) -> Result<Vec<NewStory>, S
             continue;
         }
         let at = |what: String| format!("{origin}: line {}: {what}", n + 1);
-        let item: ImportItem =
+        let item: ItemInput =
             serde_json::from_str(line).map_err(|e| at(format!("not an item with title and published: {e}")))?;
-        let published: DateTime<Utc> = crate::cli::parse_date(&item.published).map_err(at)?;
+        let Some(published) = item.published.as_deref() else {
+            return Err(at("no `published` date (YYYY-MM-DD or RFC 3339)".into()));
+        };
+        let published: DateTime<Utc> = crate::cli::parse_date(published).map_err(at)?;
         if item.title.trim().is_empty() {
             return Err(at("empty title".into()));
         }
