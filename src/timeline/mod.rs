@@ -200,8 +200,19 @@ pub fn entity_timeline(
     until: Option<NaiveDate>,
 ) -> anyhow::Result<Timeline> {
     let observations = store.entity_observations(entity, until)?;
+    Ok(timeline_of(profile, settings, entity, until, &observations))
+}
+
+/// The timeline of `entity` from observations already loaded (up to `until`).
+pub fn timeline_of(
+    profile: &crate::stance::Profile,
+    settings: &ChangeSettings,
+    entity: &str,
+    until: Option<NaiveDate>,
+    observations: &[Observation],
+) -> Timeline {
     let prior = profile.entity(entity).and_then(|e| e.prior).filter(|(_, since)| until.is_none_or(|u| *since <= u));
-    Ok(detect(prior, &observations, settings))
+    detect(prior, observations, settings)
 }
 
 /// Timelines computed earlier in this process, so a poll cycle whose new stories are the newest
