@@ -15,7 +15,7 @@ use stancewatch::config::FeedSetting;
 use stancewatch::dedup::{ClusterIndex, DedupSettings, Signer};
 use stancewatch::feed::{KeyKind, NewStory};
 use stancewatch::stance::Profile;
-use stancewatch::store::{FeedState, FeedUpdate, Store};
+use stancewatch::store::{FeedUpdate, Store};
 
 const WINDOW_STORIES: usize = 100_000;
 const NEW_STORIES: usize = 2_000;
@@ -72,16 +72,7 @@ fn story(rng: &mut fastrand::Rng, n: usize, published: DateTime<Utc>) -> NewStor
 }
 
 fn update(now: DateTime<Utc>) -> FeedUpdate {
-    FeedUpdate {
-        polled_at: now,
-        status: Some(200),
-        state: FeedState::Fetched { title: None },
-        etag: None,
-        last_modified: None,
-        min_interval_secs: None,
-        next_poll_at: now,
-        moved_to: None,
-    }
+    FeedUpdate::fetched_at(now, Some(200))
 }
 
 fn run(history: usize) {

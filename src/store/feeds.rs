@@ -128,7 +128,11 @@ pub struct FeedUpdate {
 impl FeedUpdate {
     /// A successful fetch now, with no validators (imports and tests).
     pub fn fetched_now(status: Option<u16>) -> FeedUpdate {
-        let now = Utc::now();
+        FeedUpdate::fetched_at(Utc::now(), status)
+    }
+
+    /// A successful fetch at `now`, with no validators, due again at once.
+    pub fn fetched_at(now: DateTime<Utc>, status: Option<u16>) -> FeedUpdate {
         FeedUpdate {
             polled_at: now,
             status,
