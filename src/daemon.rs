@@ -23,6 +23,7 @@ pub async fn run(
 ) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
     let mailer = crate::mail::Mailer::new(&config.email)?;
+    let mut digest_checked = None;
     let mut shutdown_rx = shutdown.clone();
     loop {
         if *shutdown.borrow() {
@@ -48,7 +49,7 @@ pub async fn run(
         // Alerts, the period's digest, and retries. Mail trouble is logged and retried later;
         // it never stops polling.
         match tokio::task::block_in_place(|| {
-            crate::mail::scheduled(&mut store, config, pipeline.classifier.profile(), &mailer)
+            crate::mail::scheduled(&mut store, config, pipeline.classifier.profile(), &mailer, &mut digest_checked)
         }) {
             Ok(d) if d.sent + d.waiting + d.failed > 0 => {
                 tracing::info!(sent = d.sent, waiting = d.waiting, refused = d.failed, "mail delivered")

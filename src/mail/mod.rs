@@ -331,7 +331,16 @@ pub fn digest_period(now: DateTime<Utc>, d: &crate::config::DigestSettings) -> S
 
 /// The daemon's mail step: alerts for new confirmed changes, the period's digest once it is
 /// due, and every message whose (next) attempt is due.
-pub fn scheduled(store: &mut Store, config: &Config, profile: &Profile, mailer: &Mailer) -> Result<Delivery> {
+///
+/// `checked` remembers the period and store state last found with nothing new to mail, so an
+/// idle daemon does not recompose the same empty digest every minute.
+pub fn scheduled(
+    store: &mut Store,
+    config: &Config,
+    profile: &Profile,
+    mailer: &Mailer,
+    checked: &mut Option<String>,
+) -> Result<Delivery> {
     let now = Utc::now();
     if config.alerts.changes {
         let n = queue_alerts(store, config, profile, now)?;
@@ -340,10 +349,14 @@ pub fn scheduled(store: &mut Store, config: &Config, profile: &Profile, mailer: 
         }
     }
     let period = digest_period(now, &config.digest);
-    if !store.digest_exists(&period)?
-        && let Some(q) = queue_digest(store, config, profile, None, &period, now)?
-    {
-        tracing::info!(period = %period, clusters = q.clusters, backfilled = q.backfilled, "digest queued");
+    let state = format!("{period} {} {}", store.max_story_id()?, store.change_events_state()?);
+    if checked.as_deref() != Some(state.as_str()) && !store.digest_exists(&period)? {
+        match queue_digest(store, config, profile, None, &period, now)? {
+            Some(q) => {
+                tracing::info!(period = %period, clusters = q.clusters, backfilled = q.backfilled, "digest queued")
+            }
+            None => *checked = Some(state),
+        }
     }
     deliver(store, mailer, &config.email, false)
 }

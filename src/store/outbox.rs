@@ -117,6 +117,16 @@ impl Store {
         Ok(out)
     }
 
+    /// A fingerprint of the change events (new, upgraded or withdrawn ones change it).
+    pub fn change_events_state(&self) -> Result<String> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(confirmed_at), '')
+                    || ':' || coalesce(max(withdrawn_at), '') FROM change_events",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// When the last digest was composed.
     pub fn last_digest_at(&self) -> Result<Option<String>> {
         Ok(self.conn.query_row("SELECT max(created_at) FROM digests", [], |r| r.get(0)).optional()?.flatten())
