@@ -545,6 +545,9 @@ fn db_command(action: DbCommand, db_path: &Path, out: &mut dyn Write) -> Result<
             writeln!(out, "database: {}", db_path.display())?;
             writeln!(out, "integrity: {}", report.integrity.join("; "))?;
             writeln!(out, "schema version: {} (latest {})", report.schema_version, report.latest_version)?;
+            if report.empty {
+                writeln!(out, "empty: not set up yet (the next `poll` or `db migrate` sets it up)")?;
+            }
             writeln!(out, "feeds: {}, stories: {}", report.feeds, report.stories)?;
             if !report.ok() {
                 writeln!(

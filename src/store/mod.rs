@@ -47,11 +47,15 @@ pub struct CheckReport {
     pub latest_version: i64,
     pub feeds: i64,
     pub stories: i64,
+    /// No tables at all: a database never set up (for example stopped during its first
+    /// migration, which is one transaction); the next `poll` or `db migrate` sets it up.
+    pub empty: bool,
 }
 
 impl CheckReport {
     pub fn ok(&self) -> bool {
-        self.integrity == ["ok"] && self.schema_version == self.latest_version
+        self.integrity == ["ok"]
+            && (self.schema_version == self.latest_version || (self.schema_version == 0 && self.empty))
     }
 }
 
@@ -130,6 +134,7 @@ impl Store {
             latest_version: SCHEMA_VERSION,
             feeds: count("feeds"),
             stories: count("stories"),
+            empty: count("sqlite_master") == 0,
         })
     }
 
@@ -201,6 +206,19 @@ pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_never_set_up_checks_clean() {
+        // As left by a kill during the first migration (one transaction): no tables at all.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let store = Store::open_unmigrated(&path).unwrap();
+        let report = store.check().unwrap();
+        assert!(report.empty && report.ok(), "{report:?}");
+        let mut store = Store::open(&path).unwrap();
+        store.conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        assert!(!store.check().unwrap().ok(), "a half-known schema is a problem");
+    }
 
     #[test]
     fn migrating_twice_is_a_no_op() {
