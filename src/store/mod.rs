@@ -215,7 +215,7 @@ mod tests {
         let store = Store::open_unmigrated(&path).unwrap();
         let report = store.check().unwrap();
         assert!(report.empty && report.ok(), "{report:?}");
-        let mut store = Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         store.conn.execute_batch("PRAGMA user_version = 1").unwrap();
         assert!(!store.check().unwrap().ok(), "a half-known schema is a problem");
     }
