@@ -218,6 +218,7 @@ fn period_length(config: &Config) -> chrono::Duration {
         DigestEvery::Hourly => chrono::Duration::hours(1),
         DigestEvery::Daily => chrono::Duration::days(1),
         DigestEvery::Weekly => chrono::Duration::weeks(1),
+        DigestEvery::Interval(d) => chrono::Duration::seconds(d.as_secs() as i64),
     }
 }
 
@@ -326,6 +327,13 @@ pub fn digest_period(now: DateTime<Utc>, d: &crate::config::DigestSettings) -> S
             };
             format!("weekly:{week}")
         }
+        DigestEvery::Interval(length) => {
+            // Whole periods since the epoch: the key does not depend on the time zone or `at`.
+            let length = length.as_secs().max(60) as i64;
+            let start = now.timestamp().div_euclid(length) * length;
+            let start = DateTime::from_timestamp(start, 0).unwrap_or(now);
+            format!("every-{length}s:{}", start.format("%Y-%m-%dT%H:%M"))
+        }
     }
 }
 
@@ -413,5 +421,12 @@ mod schedule_tests {
         assert_eq!(digest_period(at("2026-11-23T08:59:00Z"), &weekly), "weekly:2026-11-16");
         assert_eq!(digest_period(at("2026-11-23T09:00:00Z"), &weekly), "weekly:2026-11-23");
         assert_eq!(digest_period(at("2026-11-27T01:00:00Z"), &weekly), "weekly:2026-11-23");
+        let six_hours = DigestSettings {
+            every: DigestEvery::Interval(std::time::Duration::from_secs(6 * 3600)),
+            at_minutes: 0,
+            timezone: chrono_tz::Europe::Berlin,
+        };
+        assert_eq!(digest_period(at("2026-11-27T05:59:00Z"), &six_hours), "every-21600s:2026-11-27T00:00");
+        assert_eq!(digest_period(at("2026-11-27T06:00:00Z"), &six_hours), "every-21600s:2026-11-27T06:00");
     }
 }
