@@ -150,6 +150,11 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Feed health, last poll, stories today, mail waiting or refused, the last change
+    Status {
+        #[arg(long, value_enum, default_value = "table")]
+        format: StatusFormat,
+    },
     /// Database maintenance
     Db {
         #[command(subcommand)]
@@ -160,6 +165,12 @@ enum Command {
         #[command(subcommand)]
         action: ConfigCommand,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StatusFormat {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -205,6 +216,8 @@ enum DbCommand {
     Check,
     /// Copy the live database to FILE (online backup)
     Backup { file: PathBuf },
+    /// Apply [storage] retention, checkpoint the log, and rewrite the file without free pages
+    Vacuum,
 }
 
 #[derive(Subcommand, Debug)]
@@ -284,7 +297,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Config { action: ConfigCommand::Check } => {
             write!(stdout, "{}", config.describe())?;
         }
-        Command::Db { action } => return db_command(action, &db_path, stdout),
+        Command::Db { action } => return db_command(action, &config, &db_path, stdout),
+        Command::Status { format } => {
+            if !db_path.exists() {
+                return Err(UsageError(format!(
+                    "no database at {}: run `stancewatch poll` or `run` first, or pass --db",
+                    db_path.display()
+                ))
+                .into());
+            }
+            // A read-only or full database can still be inspected.
+            let store = Store::open(&db_path).or_else(|_| Store::open_read_only(&db_path))?;
+            let now = Utc::now();
+            let status = crate::status::gather(&store, now)?;
+            match format {
+                StatusFormat::Table => write!(stdout, "{}", status.table(now))?,
+                StatusFormat::Json => {
+                    serde_json::to_writer_pretty(&mut *stdout, &status)?;
+                    writeln!(stdout)?;
+                }
+            }
+        }
         Command::Run => {
             let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
             let mut store = open_synced(&config, &db_path)?;
@@ -521,7 +554,7 @@ fn open_synced(config: &Config, db_path: &Path) -> Result<Store> {
     Ok(store)
 }
 
-fn db_command(action: DbCommand, db_path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
     match action {
         DbCommand::Migrate => {
             let mut store = Store::open_unmigrated(db_path)?;
@@ -561,6 +594,19 @@ fn db_command(action: DbCommand, db_path: &Path, out: &mut dyn Write) -> Result<
             let store = Store::open(db_path)?;
             store.backup_to(&file)?;
             writeln!(out, "backed up {} to {}", db_path.display(), file.display())?;
+        }
+        DbCommand::Vacuum => {
+            let mut store = Store::open(db_path)?;
+            let upkeep = store.upkeep(&config.storage, Utc::now())?;
+            if upkeep.irrelevant_blanked + upkeep.content_blanked > 0 {
+                writeln!(
+                    out,
+                    "retention: dropped the text of {} not-relevant stories and the full text of {} stories",
+                    upkeep.irrelevant_blanked, upkeep.content_blanked
+                )?;
+            }
+            let (before, after) = store.vacuum()?;
+            writeln!(out, "{}: {} MB -> {} MB", db_path.display(), before >> 20, after >> 20)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -48,6 +48,21 @@ pub struct Config {
     pub dedup: crate::dedup::DedupSettings,
     pub changes: crate::timeline::ChangeSettings,
     pub profile_path: Option<PathBuf>,
+    pub storage: StorageSettings,
+    /// `[http] listen`: where `/healthz` and `/metrics` are served (off when unset).
+    pub http_listen: Option<std::net::SocketAddr>,
+}
+
+/// Retention and upkeep (`[storage]`). Nothing is deleted by default: the history is the product.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// Blank the summary and full text of stories found not relevant once they are older than
+    /// this. The row and its identity stay, so the entry never returns as new.
+    pub keep_irrelevant_text: Option<Duration>,
+    /// Blank the full article text of every story older than this (title, summary, stance stay).
+    pub keep_content: Option<Duration>,
+    /// How often the daemon applies retention, checkpoints the WAL and refreshes query statistics.
+    pub maintenance_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +169,14 @@ struct RawConfig {
     changes: RawChanges,
     #[serde(default)]
     profile: RawProfile,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +206,9 @@ struct RawDedup {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     database: Option<String>,
+    keep_irrelevant_text: Option<String>,
+    keep_content: Option<String>,
+    maintenance: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -356,6 +382,38 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
 
     let email = validate_email(raw.email, source)?;
 
+    // Retention: "all" (the default) or a duration; shorter than the dedup and cluster windows
+    // would let an entry still in its feed be judged without its history, so a month is the least.
+    let keep = |key: &str, value: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+        match value.as_deref().map(str::trim) {
+            None | Some("all") => Ok(None),
+            Some(text) => match parse_duration(text) {
+                Ok(d) if d >= Duration::from_secs(30 * 86_400) => Ok(Some(d)),
+                Ok(_) => Err(err(key, "must be \"all\" or at least 30 days, like \"365d\"".into())),
+                Err(p) => Err(err(key, format!("{p} (use \"all\" or a duration like \"365d\")"))),
+            },
+        }
+    };
+    let storage = StorageSettings {
+        keep_irrelevant_text: keep("storage.keep_irrelevant_text", &raw.storage.keep_irrelevant_text)?,
+        keep_content: keep("storage.keep_content", &raw.storage.keep_content)?,
+        maintenance_every: match raw.storage.maintenance.as_deref() {
+            None => Duration::from_secs(6 * 3600),
+            Some(text) => match parse_duration(text) {
+                Ok(d) if d >= Duration::from_secs(60) => d,
+                Ok(_) => return Err(err("storage.maintenance", "must be at least a minute".into())),
+                Err(p) => return Err(err("storage.maintenance", p)),
+            },
+        },
+    };
+    let http_listen =
+        match raw.http.listen.as_deref() {
+            None => None,
+            Some(text) => Some(text.trim().parse::<std::net::SocketAddr>().map_err(|_| {
+                err("http.listen", format!("`{text}` is not an address and port like \"127.0.0.1:9464\""))
+            })?),
+        };
+
     let d = raw.digest;
     let every = match d.every.as_deref().unwrap_or("daily") {
         "hourly" => DigestEvery::Hourly,
@@ -438,6 +496,8 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         dedup,
         changes,
         profile_path: raw.profile.path.map(PathBuf::from),
+        storage,
+        http_listen,
     })
 }
 
@@ -599,7 +659,18 @@ impl Config {
         let mut out = String::new();
         let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let _ = writeln!(out, "# resolved from {}", self.source);
-        let _ = writeln!(out, "[storage]\ndatabase = {:?}\n", abs(&self.database).display().to_string());
+        let keep = |d: Option<Duration>| d.map_or("all".to_string(), |d| humantime::format_duration(d).to_string());
+        let _ = writeln!(
+            out,
+            "[storage]\ndatabase = {:?}\nkeep_irrelevant_text = \"{}\"\nkeep_content = \"{}\"\nmaintenance = \"{}\"\n",
+            abs(&self.database).display().to_string(),
+            keep(self.storage.keep_irrelevant_text),
+            keep(self.storage.keep_content),
+            humantime::format_duration(self.storage.maintenance_every)
+        );
+        if let Some(addr) = self.http_listen {
+            let _ = writeln!(out, "[http]\nlisten = \"{addr}\"\n");
+        }
         let p = &self.poll;
         let _ = writeln!(
             out,

@@ -2,7 +2,7 @@
 //! until SIGINT or SIGTERM. Shutdown stops new fetches, lets the writer finish the transaction
 //! it is in, and returns, so the database is always consistent.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::Utc;
@@ -14,6 +14,8 @@ use crate::store::Store;
 /// The longest the scheduler sleeps before looking at the feeds table again (feeds added with
 /// `feeds add` while the daemon runs are picked up within this time).
 const MAX_IDLE: Duration = Duration::from_secs(60);
+/// The first upkeep waits a little, so a start (or a restart loop) is not spent on it.
+const UPKEEP_DELAY: Duration = Duration::from_secs(5 * 60);
 
 pub async fn run(
     pipeline: &Pipeline,
@@ -23,16 +25,34 @@ pub async fn run(
 ) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
     let mailer = crate::mail::Mailer::new(&config.email)?;
+    if let Some(addr) = config.http_listen {
+        crate::http::serve(addr, store.path().to_path_buf()).await?;
+    }
+    let metrics = &crate::metrics::METRICS;
     let mut digest_checked = None;
+    let mut next_upkeep = Instant::now() + UPKEEP_DELAY;
     let mut shutdown_rx = shutdown.clone();
     loop {
+        metrics.beat();
         if *shutdown.borrow() {
             break;
         }
-        let due = store.due_feeds(Utc::now(), false)?;
+        let due = match store.due_feeds(Utc::now(), false) {
+            Ok(due) => due,
+            Err(e) => {
+                // A database that cannot be read now (a lock held too long, an I/O error) is
+                // retried; the health check reports it while it lasts.
+                tracing::error!(error = %format!("{e:#}"), database = %store.path().display(), "cannot read the feeds; retrying in a minute");
+                metrics.storage_failed();
+                wait_or_stop(&mut shutdown_rx, MAX_IDLE).await;
+                continue;
+            }
+        };
         if !due.is_empty() {
+            let started = Instant::now();
             let (returned, summary) = poll::poll_feeds(pipeline, store, due, shutdown.clone(), None).await;
             store = returned;
+            metrics.cycle_done(started.elapsed().as_secs_f64(), summary.storage_errors.len());
             tracing::info!(
                 feeds = summary.feeds,
                 fetched = summary.fetched,
@@ -57,17 +77,33 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::error!(error = %format!("{e:#}"), "mail step failed; retrying next cycle"),
         }
-        let wait = match store.next_due_at()? {
-            Some(next) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),
-            None => MAX_IDLE,
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
-            _ = shutdown_rx.wait_for(|stop| *stop) => {}
+        if Instant::now() >= next_upkeep {
+            next_upkeep = Instant::now() + config.storage.maintenance_every;
+            match tokio::task::block_in_place(|| store.upkeep(&config.storage, Utc::now())) {
+                Ok(u) => tracing::info!(
+                    irrelevant_text_dropped = u.irrelevant_blanked,
+                    full_text_dropped = u.content_blanked,
+                    free_mb = (u.free_pages * u.page_size) >> 20,
+                    "database upkeep done"
+                ),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "database upkeep failed; trying again next time"),
+            }
         }
+        let wait = match store.next_due_at() {
+            Ok(Some(next)) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),
+            Ok(None) | Err(_) => MAX_IDLE,
+        };
+        wait_or_stop(&mut shutdown_rx, wait.max(Duration::from_millis(200))).await;
     }
     tracing::info!("stancewatch stopped");
     Ok(())
+}
+
+async fn wait_or_stop(shutdown: &mut watch::Receiver<bool>, wait: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
 }
 
 /// A watch channel that turns true on SIGINT or SIGTERM.

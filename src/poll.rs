@@ -423,7 +423,9 @@ const MAX_GROUP_COMMIT: usize = 64;
 
 /// Add one feed's saved (or failed) result to the cycle's totals.
 fn tally(summary: &mut PollSummary, outcome: Outcome, result: anyhow::Result<crate::store::StoredCounts>) {
-    let Outcome { feed, update, failure, .. } = outcome;
+    let Outcome { feed, update, failure, stories } = outcome;
+    let metrics = &crate::metrics::METRICS;
+    metrics.beat();
     match result {
         Ok(counts) => {
             match &update.state {
@@ -432,6 +434,7 @@ fn tally(summary: &mut PollSummary, outcome: Outcome, result: anyhow::Result<cra
                 FeedState::Gone => summary.gone.push(feed.url.clone()),
                 FeedState::Failed { .. } => {}
             }
+            metrics.record_poll(&update.state, failure.as_ref().map(|f| f.kind.as_str()), &counts, &stories);
             if let Some(f) = failure {
                 tracing::warn!(feed = %f.url, kind = %f.kind, error = %f.message, "poll failed");
                 summary.failures.push(f);

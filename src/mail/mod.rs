@@ -111,12 +111,13 @@ fn read_password(source: &PasswordSource) -> Result<String> {
 /// Write `bytes` to `DIR/<message-id>.eml` atomically (a temporary file, then a rename), so a
 /// crash never leaves half a message; writing the same message again replaces it.
 fn write_eml(dir: &std::path::Path, message_id: &str, bytes: &[u8]) -> Result<String> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the mail folder {}", dir.display()))?;
+    crate::private_fs::create_dir(dir).with_context(|| format!("cannot create the mail folder {}", dir.display()))?;
     let name: String =
         message_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' }).collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
+    crate::private_fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot move mail into {}", path.display()))?;
     Ok(format!("written to {}", path.display()))
 }
@@ -153,17 +154,20 @@ pub fn deliver(store: &mut Store, mailer: &Mailer, settings: &EmailSettings, all
             Ok(reply) => {
                 store.mark_sent(m.id, &reply, Utc::now())?;
                 report.sent += 1;
+                crate::metrics::METRICS.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Err(SendError::Permanent(e)) => {
                 tracing::error!(to = %m.recipient, message_id = %m.message_id, error = %e, "mail refused for good");
                 store.mark_failed(m.id, &e, None)?;
                 report.failed += 1;
+                crate::metrics::METRICS.mail_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Err(SendError::Temporary(e)) => {
                 let retry_at = next_attempt(m.attempts, Utc::now());
                 tracing::warn!(to = %m.recipient, error = %e, retry_at = %retry_at, "mail not sent; will retry");
                 store.mark_failed(m.id, &e, Some(retry_at))?;
                 report.waiting += 1;
+                crate::metrics::METRICS.mail_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }

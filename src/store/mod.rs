@@ -6,8 +6,10 @@
 //! `PRAGMA user_version`. The connection is blocking: async code reaches it from one writer
 //! thread or `spawn_blocking`, never from an async worker.
 
+mod care;
 mod feeds;
 mod outbox;
+mod status;
 mod stories;
 mod timeline;
 
@@ -16,8 +18,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags};
 
+pub use care::Upkeep;
 pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
 pub use outbox::{NewMessage, OutboxRow, PendingCluster};
+pub use status::{LastChange, StoreCounts};
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
 pub use timeline::{ChangeRow, EvidenceRow, SavedChanges};
 
@@ -29,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_readings.sql", include_str!("../../migrations/0004_readings.sql")),
     ("0005_timeline.sql", include_str!("../../migrations/0005_timeline.sql")),
     ("0006_outbox.sql", include_str!("../../migrations/0006_outbox.sql")),
+    ("0007_care.sql", include_str!("../../migrations/0007_care.sql")),
 ];
 
 /// The schema version this build writes.
@@ -75,6 +80,15 @@ impl Store {
         configure(&conn).with_context(|| {
             format!("cannot use database {}: is it a SQLite file, and is the disk writable?", path.display())
         })?;
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// A read-only connection beside the daemon's writer (for `/healthz` and `/metrics`): WAL lets
+    /// it read while the writer writes. Fails if the database does not exist.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("cannot open database {} for reading", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
         Ok(Store { conn, path: path.to_path_buf() })
     }
 
@@ -162,30 +176,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     if mode != "wal" {
         tracing::warn!(mode, "database is not in WAL mode; readers may wait for writers");
     }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    // journal_size_limit: after a checkpoint the log is cut back to 64 MiB, so one burst of
+    // writes does not leave a large WAL file for good.
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864;")?;
     Ok(())
 }
 
 /// Create the file (and its folder) readable by the owner only, before SQLite opens it: the
 /// WAL and shared-memory files SQLite adds take the same permissions.
 fn create_private_file(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    if let Some(dir) = path.parent() {
+        crate::private_fs::create_dir(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
     if !path.exists() {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot create database file {}", path.display())),
-        }
+        crate::private_fs::open_for_write(path, false)
+            .with_context(|| format!("cannot create database file {}", path.display()))?;
     }
     Ok(())
 }

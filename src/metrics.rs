@@ -1,0 +1,220 @@
+//! The daemon's counters, for Prometheus `/metrics` and the `/healthz` verdict.
+//!
+//! One process-wide set of atomics: the poll writer and the daemon loop add to them, the HTTP
+//! server reads them. Counts that live in the database (feeds by health, the outbox, change
+//! events) are read from it at scrape time instead, so they are right after a restart too.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use chrono::Utc;
+
+/// Failure kinds a poll can end with (see `FetchError::kind` and the parse step); anything else
+/// is counted as "other" so the label set stays fixed.
+pub const FAILURE_KINDS: [&str; 9] =
+    ["timeout", "connect", "http", "rate_limited", "too_large", "parse", "gone", "redirect", "other"];
+
+/// Upper bounds (seconds) of the poll cycle duration histogram.
+const CYCLE_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
+
+pub struct Metrics {
+    pub polls_fetched: AtomicU64,
+    pub polls_not_modified: AtomicU64,
+    failures: [AtomicU64; FAILURE_KINDS.len()],
+    pub stories_new: AtomicU64,
+    pub stories_updated: AtomicU64,
+    pub stories_classified: AtomicU64,
+    pub stories_relevant: AtomicU64,
+    pub storage_errors: AtomicU64,
+    pub mail_sent: AtomicU64,
+    pub mail_errors: AtomicU64,
+    /// Unix seconds of the last sign of life of the scheduler or the poll writer.
+    heartbeat: AtomicU64,
+    /// Unix seconds when the last poll cycle finished (0: none yet).
+    pub last_cycle_end: AtomicU64,
+    /// Unix seconds of the last failed database write (0: none); cleared by a good cycle.
+    pub last_storage_error: AtomicU64,
+    cycles: Mutex<Histogram>,
+}
+
+struct Histogram {
+    counts: [u64; CYCLE_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+pub static METRICS: Metrics = Metrics {
+    polls_fetched: AtomicU64::new(0),
+    polls_not_modified: AtomicU64::new(0),
+    failures: [const { AtomicU64::new(0) }; FAILURE_KINDS.len()],
+    stories_new: AtomicU64::new(0),
+    stories_updated: AtomicU64::new(0),
+    stories_classified: AtomicU64::new(0),
+    stories_relevant: AtomicU64::new(0),
+    storage_errors: AtomicU64::new(0),
+    mail_sent: AtomicU64::new(0),
+    mail_errors: AtomicU64::new(0),
+    heartbeat: AtomicU64::new(0),
+    last_cycle_end: AtomicU64::new(0),
+    last_storage_error: AtomicU64::new(0),
+    cycles: Mutex::new(Histogram { counts: [0; CYCLE_BUCKETS.len()], count: 0, sum: 0.0 }),
+};
+
+fn now_secs() -> u64 {
+    Utc::now().timestamp().max(0) as u64
+}
+
+impl Metrics {
+    pub fn failure(&self, kind: &str) {
+        let i = FAILURE_KINDS.iter().position(|k| *k == kind).unwrap_or(FAILURE_KINDS.len() - 1);
+        self.failures[i].fetch_add(1, Relaxed);
+    }
+
+    /// One feed's saved poll result.
+    pub fn record_poll(
+        &self,
+        state: &crate::store::FeedState,
+        failure_kind: Option<&str>,
+        counts: &crate::store::StoredCounts,
+        stories: &[crate::feed::NewStory],
+    ) {
+        match (state, failure_kind) {
+            (_, Some(kind)) => self.failure(kind),
+            (crate::store::FeedState::NotModified, None) => _ = self.polls_not_modified.fetch_add(1, Relaxed),
+            _ => _ = self.polls_fetched.fetch_add(1, Relaxed),
+        }
+        self.stories_new.fetch_add(counts.new as u64, Relaxed);
+        self.stories_updated.fetch_add(counts.updated as u64, Relaxed);
+        let classified = stories.iter().filter_map(|s| s.classification.as_ref());
+        let (read, relevant) = classified.fold((0, 0), |(n, r), c| (n + 1, r + u64::from(c.relevant)));
+        self.stories_classified.fetch_add(read, Relaxed);
+        self.stories_relevant.fetch_add(relevant, Relaxed);
+    }
+
+    /// The scheduler or the writer made progress.
+    pub fn beat(&self) {
+        self.heartbeat.store(now_secs(), Relaxed);
+    }
+
+    /// Seconds since the last sign of life (None before the daemon started).
+    pub fn silent_for(&self) -> Option<u64> {
+        let last = self.heartbeat.load(Relaxed);
+        (last > 0).then(|| now_secs().saturating_sub(last))
+    }
+
+    pub fn cycle_done(&self, seconds: f64, storage_errors: usize) {
+        if let Ok(mut h) = self.cycles.lock() {
+            for (i, bound) in CYCLE_BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+        self.last_cycle_end.store(now_secs(), Relaxed);
+        if storage_errors > 0 {
+            self.storage_errors.fetch_add(storage_errors as u64, Relaxed);
+            self.last_storage_error.store(now_secs(), Relaxed);
+        } else {
+            self.last_storage_error.store(0, Relaxed);
+        }
+        self.beat();
+    }
+
+    /// A database read or write failed outside a poll cycle.
+    pub fn storage_failed(&self) {
+        self.storage_errors.fetch_add(1, Relaxed);
+        self.last_storage_error.store(now_secs(), Relaxed);
+    }
+
+    /// The process counters in Prometheus text exposition format.
+    pub fn render(&self, out: &mut String) {
+        counter(
+            out,
+            "stancewatch_polls_total",
+            "Feed fetches by result.",
+            &[
+                ("result=\"fetched\"", self.polls_fetched.load(Relaxed)),
+                ("result=\"not_modified\"", self.polls_not_modified.load(Relaxed)),
+                ("result=\"failed\"", self.failures.iter().map(|f| f.load(Relaxed)).sum()),
+            ],
+        );
+        let failures: Vec<(String, u64)> =
+            FAILURE_KINDS.iter().zip(&self.failures).map(|(k, n)| (format!("kind=\"{k}\""), n.load(Relaxed))).collect();
+        let failures: Vec<(&str, u64)> = failures.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        counter(out, "stancewatch_poll_failures_total", "Failed feed polls by kind.", &failures);
+        counter(
+            out,
+            "stancewatch_stories_stored_total",
+            "Stories stored (new) and updated.",
+            &[
+                ("kind=\"new\"", self.stories_new.load(Relaxed)),
+                ("kind=\"updated\"", self.stories_updated.load(Relaxed)),
+            ],
+        );
+        counter(
+            out,
+            "stancewatch_stories_classified_total",
+            "Stories read by the stance classifier.",
+            &[("", self.stories_classified.load(Relaxed))],
+        );
+        counter(
+            out,
+            "stancewatch_stories_relevant_total",
+            "Classified stories found relevant.",
+            &[("", self.stories_relevant.load(Relaxed))],
+        );
+        counter(
+            out,
+            "stancewatch_storage_errors_total",
+            "Poll results that could not be saved.",
+            &[("", self.storage_errors.load(Relaxed))],
+        );
+        counter(
+            out,
+            "stancewatch_mail_total",
+            "Messages accepted by the mail server, and send errors.",
+            &[("result=\"sent\"", self.mail_sent.load(Relaxed)), ("result=\"error\"", self.mail_errors.load(Relaxed))],
+        );
+        let _ = writeln!(out, "# HELP stancewatch_poll_cycle_duration_seconds Wall time of a poll cycle.");
+        let _ = writeln!(out, "# TYPE stancewatch_poll_cycle_duration_seconds histogram");
+        if let Ok(h) = self.cycles.lock() {
+            for (bound, n) in CYCLE_BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_sum {}", h.sum);
+            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_count {}", h.count);
+        }
+        gauge(
+            out,
+            "stancewatch_last_poll_cycle_timestamp_seconds",
+            "When the last poll cycle finished.",
+            &[("", self.last_cycle_end.load(Relaxed) as f64)],
+        );
+    }
+}
+
+pub fn counter(out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (labels, value) in samples {
+        sample(out, name, labels, *value as f64);
+    }
+}
+
+pub fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        sample(out, name, labels, *value);
+    }
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: f64) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
