@@ -573,7 +573,8 @@ fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn 
                 ))
                 .into());
             }
-            let store = Store::open_unmigrated(db_path)?;
+            // A full disk or read-only file system still allows the check.
+            let store = Store::open_unmigrated(db_path).or_else(|_| Store::open_read_only(db_path))?;
             let report = store.check()?;
             writeln!(out, "database: {}", db_path.display())?;
             writeln!(out, "integrity: {}", report.integrity.join("; "))?;

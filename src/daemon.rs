@@ -63,7 +63,15 @@ pub async fn run(
                 "poll cycle done"
             );
             if !summary.storage_errors.is_empty() {
-                tracing::error!(count = summary.storage_errors.len(), first = %summary.storage_errors[0], "poll results not saved");
+                tracing::error!(
+                    count = summary.storage_errors.len(),
+                    first = %summary.storage_errors[0],
+                    database = %store.path().display(),
+                    "poll results not saved: free disk space or make the database writable; the feeds are fetched again in a minute"
+                );
+                // Unsaved feeds are still due; without a pause they would be fetched again at once.
+                wait_or_stop(&mut shutdown_rx, MAX_IDLE).await;
+                continue;
             }
         }
         // Alerts, the period's digest, and retries. Mail trouble is logged and retried later;

@@ -85,10 +85,28 @@ impl Store {
 
     /// A read-only connection beside the daemon's writer (for `/healthz` and `/metrics`): WAL lets
     /// it read while the writer writes. Fails if the database does not exist.
+    ///
+    /// On a full disk or a read-only file system SQLite cannot create the shared-memory file a
+    /// WAL reader needs; then the file is read as immutable (no locks, no shared memory), which
+    /// is consistent as long as nothing can write to it — and nothing can.
     pub fn open_read_only(path: &Path) -> Result<Store> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .with_context(|| format!("cannot open database {} for reading", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(std::time::Duration::from_secs(2))?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(conn)
+        };
+        let conn = match open() {
+            Ok(conn) => conn,
+            Err(first) => {
+                if !path.exists() {
+                    bail!("no database at {}", path.display());
+                }
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
+                    .with_context(|| format!("cannot open database {} for reading ({first})", path.display()))?
+            }
+        };
         Ok(Store { conn, path: path.to_path_buf() })
     }
 
@@ -193,6 +211,21 @@ fn create_private_file(path: &Path) -> Result<()> {
             .with_context(|| format!("cannot create database file {}", path.display()))?;
     }
     Ok(())
+}
+
+/// `path` as the path part of an SQLite `file:` URI (absolute, with `%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for c in abs.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The time format stored everywhere: RFC 3339 UTC with seconds, sortable as text.

@@ -23,6 +23,10 @@ struct Script {
     hold: std::time::Duration,
     /// Connections accepted.
     connections: usize,
+    /// AUTH commands as received (their base64 credentials included).
+    auth: Vec<String>,
+    /// Answer AUTH with 535 (bad credentials).
+    reject_auth: bool,
 }
 
 pub struct SmtpServer {
@@ -84,6 +88,15 @@ impl SmtpServer {
         self.script.lock().unwrap().hold = hold;
     }
 
+    /// AUTH lines the clients sent, credentials and all.
+    pub fn auth_attempts(&self) -> Vec<String> {
+        self.script.lock().unwrap().auth.clone()
+    }
+
+    pub fn reject_auth(&self) {
+        self.script.lock().unwrap().reject_auth = true;
+    }
+
     pub fn fail_data(&self, replies: &[&str]) {
         self.script.lock().unwrap().data_replies = replies.iter().map(|r| r.to_string()).collect();
     }
@@ -109,7 +122,11 @@ fn session(stream: TcpStream, script: &Mutex<Script>) -> std::io::Result<()> {
         }
         let upper = line.to_ascii_uppercase();
         let reply: String = if upper.starts_with("EHLO") {
-            "250-test.local\r\n250 8BITMIME".into()
+            "250-test.local\r\n250-AUTH PLAIN\r\n250 8BITMIME".into()
+        } else if upper.starts_with("AUTH") {
+            let mut s = script.lock().unwrap();
+            s.auth.push(line.trim_end().to_string());
+            if s.reject_auth { "535 5.7.8 Authentication credentials invalid".into() } else { "235 2.7.0 OK".into() }
         } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
             if upper.starts_with("RSET") {
                 (from, to) = (String::new(), Vec::new());
