@@ -29,6 +29,9 @@ pub async fn run(
         crate::http::serve(addr, store.path().to_path_buf()).await?;
     }
     let metrics = &crate::metrics::METRICS;
+    metrics.beat();
+    crate::service::notify("READY=1");
+    crate::service::spawn_watchdog(|| crate::metrics::METRICS.stuck_for().is_none());
     let mut digest_checked = None;
     let mut next_upkeep = Instant::now() + UPKEEP_DELAY;
     let mut shutdown_rx = shutdown.clone();
@@ -103,6 +106,7 @@ pub async fn run(
         };
         wait_or_stop(&mut shutdown_rx, wait.max(Duration::from_millis(200))).await;
     }
+    crate::service::notify("STOPPING=1");
     tracing::info!("stancewatch stopped");
     Ok(())
 }

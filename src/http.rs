@@ -15,9 +15,6 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::metrics::{METRICS, gauge};
 use crate::store::Store;
 
-/// The scheduler wakes at least once a minute and the poll writer beats per saved feed, so this
-/// much silence means something is stuck (a hung transaction, a blocked disk).
-const STUCK_AFTER: u64 = 10 * 60;
 /// Longest wait for a client to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST: usize = 8 * 1024;
@@ -107,12 +104,11 @@ async fn handle(mut stream: TcpStream, database: PathBuf) -> std::io::Result<()>
 /// Healthy: the scheduler or writer showed life recently, the last cycle saved its results,
 /// and the database answers a read. Otherwise the reason, for the 503 body.
 fn health(database: &std::path::Path) -> Result<String, String> {
-    match METRICS.silent_for() {
-        Some(s) if s > STUCK_AFTER => {
-            return Err(format!("stuck: no progress from the poller for {s} seconds\n"));
-        }
-        None => return Err("starting: the poller has not run yet\n".into()),
-        _ => {}
+    if let Some(s) = METRICS.stuck_for() {
+        return Err(format!("stuck: no progress from the poller for {s} seconds\n"));
+    }
+    if METRICS.silent_for().is_none() {
+        return Err("starting: the poller has not run yet\n".into());
     }
     if METRICS.last_storage_error.load(Relaxed) > 0 {
         return Err(format!(

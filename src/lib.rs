@@ -20,6 +20,7 @@ pub mod output;
 pub mod poll;
 pub mod private_fs;
 pub mod schedule;
+pub mod service;
 pub mod stance;
 pub mod status;
 pub mod store;

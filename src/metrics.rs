@@ -15,6 +15,10 @@ use chrono::Utc;
 pub const FAILURE_KINDS: [&str; 9] =
     ["timeout", "connect", "http", "rate_limited", "too_large", "parse", "gone", "redirect", "other"];
 
+/// The scheduler wakes at least once a minute and the poll writer beats per saved feed, so this
+/// much silence means something is stuck (a hung transaction, a blocked disk).
+pub const STUCK_AFTER_SECS: u64 = 10 * 60;
+
 /// Upper bounds (seconds) of the poll cycle duration histogram.
 const CYCLE_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
 
@@ -101,6 +105,11 @@ impl Metrics {
     pub fn silent_for(&self) -> Option<u64> {
         let last = self.heartbeat.load(Relaxed);
         (last > 0).then(|| now_secs().saturating_sub(last))
+    }
+
+    /// Silent for longer than [`STUCK_AFTER_SECS`]: the seconds of silence.
+    pub fn stuck_for(&self) -> Option<u64> {
+        self.silent_for().filter(|s| *s > STUCK_AFTER_SECS)
     }
 
     pub fn cycle_done(&self, seconds: f64, storage_errors: usize) {

@@ -445,3 +445,39 @@ fn a_read_only_database_is_reported_clearly_and_left_intact() {
     let stored: i64 = conn.query_row("SELECT count(*) FROM stories", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, 25);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn under_systemd_the_daemon_reports_ready_pings_the_watchdog_and_says_when_it_stops() {
+    let server = TestServer::start();
+    server.set("/f.xml", Route::ok(ai_feed()));
+    let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
+    let socket_path = sb.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let child = sb
+        .command()
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 256];
+    let started = Instant::now();
+    // Pings come every half second while the poller is alive.
+    while messages.iter().filter(|m| *m == "WATCHDOG=1").count() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(20), "no watchdog pings: {messages:?}");
+        let n = socket.recv(&mut buf).unwrap();
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(messages[0], "READY=1", "{messages:?}");
+    let (code, log) = stop(child);
+    assert_eq!(code, Some(0), "{log}");
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    while let Ok(n) = socket.recv(&mut buf) {
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(messages.iter().any(|m| m == "STOPPING=1"), "{messages:?}");
+}
