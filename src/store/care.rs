@@ -92,30 +92,48 @@ impl Store {
     }
 }
 
-/// Bytes available to this process on the file system holding `path`.
-fn free_disk_bytes(path: &std::path::Path) -> Option<u64> {
+/// Why a database on this disk cannot be written, when the file system can tell: it is mounted
+/// read-only, or (almost) full.
+pub(super) fn disk_trouble(path: &std::path::Path) -> Option<String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if dir.metadata().is_ok_and(|m| m.permissions().readonly()) || read_only_mount(dir) {
+        return Some(format!("{} is on a read-only file system or folder: make it writable", path.display()));
+    }
+    let free = free_disk_bytes(path)?;
+    (free < 1 << 20).then(|| {
+        format!("the disk holding {} is full ({} KB free): free some space, then try again", path.display(), free >> 10)
+    })
+}
+
+fn read_only_mount(dir: &std::path::Path) -> bool {
+    statvfs(dir).is_some_and(|s| s.f_flag & libc::ST_RDONLY != 0)
+}
+
+fn statvfs(dir: &std::path::Path) -> Option<libc::statvfs> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
         let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
         // SAFETY: statvfs fills the struct it is given; it is read only when the call succeeded.
         let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
-        if rc != 0 {
-            return None;
-        }
         // SAFETY: rc == 0, so the struct was written.
-        let stat = unsafe { stat.assume_init() };
-        // The field types differ between platforms (32 or 64 bits).
-        #[allow(clippy::useless_conversion)]
-        Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
+        (rc == 0).then(|| unsafe { stat.assume_init() })
     }
     #[cfg(not(unix))]
     {
-        let _ = path;
+        let _ = dir;
         None
     }
+}
+
+/// Bytes available to this process on the file system holding `path`.
+fn free_disk_bytes(path: &std::path::Path) -> Option<u64> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let stat = statvfs(dir)?;
+    // The field types differ between platforms (32 or 64 bits).
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
 }
 
 #[cfg(test)]

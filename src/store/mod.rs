@@ -77,8 +77,9 @@ impl Store {
         create_private_file(path)?;
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
             .with_context(|| format!("cannot open database {}", path.display()))?;
-        configure(&conn).with_context(|| {
-            format!("cannot use database {}: is it a SQLite file, and is the disk writable?", path.display())
+        configure(&conn).with_context(|| match care::disk_trouble(path) {
+            Some(why) => format!("cannot use database {}: {why}", path.display()),
+            None => format!("cannot use database {}: is it a SQLite file, and is the disk writable?", path.display()),
         })?;
         Ok(Store { conn, path: path.to_path_buf() })
     }
