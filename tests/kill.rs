@@ -307,6 +307,16 @@ fn message_id(m: &Received) -> String {
         .unwrap_or_else(|| panic!("a message without Message-ID: {}", m.data))
 }
 
+/// Whether the database exists with its tables (a kill can stop the first migration).
+fn set_up(sb: &Sandbox) -> bool {
+    sb.db.exists() && sb.count("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") > 0
+}
+
+/// Poll cycles completed so far.
+fn polls(sb: &Sandbox) -> i64 {
+    if set_up(sb) { sb.count("SELECT count(*) FROM poll_runs") } else { 0 }
+}
+
 /// What must hold after every kill.
 fn check_after_kill(sb: &Sandbox, smtp: &SmtpServer, round: usize, what: &str) {
     if !sb.db.exists() {
@@ -319,7 +329,7 @@ fn check_after_kill(sb: &Sandbox, smtp: &SmtpServer, round: usize, what: &str) {
         "round {round} ({what}): db check failed\n{out}{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    if sb.count("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") == 0 {
+    if !set_up(sb) {
         return; // stopped during its first migration: not set up yet
     }
     assert_eq!(
@@ -358,7 +368,7 @@ fn check_after_kill(sb: &Sandbox, smtp: &SmtpServer, round: usize, what: &str) {
 fn exposure(sb: &Sandbox, smtp: &SmtpServer) -> usize {
     let received: Vec<String> = smtp.received().iter().map(message_id).collect();
     let distinct: BTreeSet<&String> = received.iter().collect();
-    if !sb.db.exists() || sb.count("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") == 0 {
+    if !set_up(sb) {
         return received.len() - distinct.len();
     }
     let pending: Vec<String> = sb
@@ -396,10 +406,10 @@ impl Timing {
         ]))
     }
 
-    /// A random moment from the start to a little past the expected end of `phase` (plus `extra` ms).
-    fn wait(&self, phase: Phase, extra: f64, rng: &mut fastrand::Rng) -> Duration {
+    /// A random moment from the start to `over` times the expected end of `phase` (plus `extra` ms).
+    fn wait(&self, phase: Phase, extra: f64, over: f64, rng: &mut fastrand::Rng) -> Duration {
         let expected = self.0[&phase] + extra;
-        Duration::from_millis((expected * (0.03 + 1.2 * rng.f64())) as u64 + 10)
+        Duration::from_millis((expected * (0.03 + (over - 0.03) * rng.f64())) as u64 + 10)
     }
 
     /// The step ended after `done`, or was still going after `waited`.
@@ -451,10 +461,12 @@ fn fifty_sigkills_during_poll_classification_and_sending_lose_and_double_nothing
     // Messages taken twice or taken without the outbox knowing (see `exposure`).
     let (mut exposed, mut mid_send) = (0usize, 0usize);
     let (mut kills, mut sending_kills, mut revision, mut in_reread) = (0usize, 0usize, 0usize, 0usize);
+    // Poll rounds in a row that completed no poll cycle, and polls left to finish because of that.
+    let (mut stalled, mut calm) = (0usize, 0usize);
     let mut round = 0;
     while kills < MIN_KILLS && round < MAX_ROUNDS {
         let mut phase = CYCLE[round % CYCLE.len()];
-        let database_ready = sb.db.exists() && sb.count("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") > 0;
+        let database_ready = set_up(&sb);
         if phase == Phase::Digest
             && database_ready
             && sb.count("SELECT count(*) FROM outbox WHERE status = 'pending'") > 0
@@ -499,7 +511,19 @@ fn fifty_sigkills_during_poll_classification_and_sending_lose_and_double_nothing
         }
         // The daemon does what a poll does, then mails (a message per recipient, each held `hold`).
         let extra = if phase == Phase::Run { 300.0 + TO.len() as f64 * hold as f64 } else { 0.0 };
-        let wait = timing.wait(if phase == Phase::Run { Phase::Poll } else { phase }, extra, &mut rng);
+        // Past the expected end now and then, so steps also complete; the daemon never does, so
+        // its kills stay within its poll and mail step.
+        let mut wait = match phase {
+            Phase::Run => timing.wait(Phase::Poll, extra, 1.15, &mut rng),
+            _ => timing.wait(phase, extra, 1.5, &mut rng),
+        };
+        let polls_done = polls(&sb);
+        if phase == Phase::Poll && stalled >= 4 {
+            // No poll has completed for a while (a slow machine): let this one finish, so the
+            // later rounds have stored news to classify, mail and kill.
+            wait = Duration::from_secs(120);
+            calm += 1;
+        }
         let reading = || -> Option<String> {
             sb.db().query_row("SELECT value FROM store_settings WHERE key = 'stance_reading'", [], |r| r.get(0)).ok()
         };
@@ -537,6 +561,9 @@ fn fifty_sigkills_during_poll_classification_and_sending_lose_and_double_nothing
             if phase == Phase::Reread && reading() == old_reading {
                 in_reread += 1; // the re-read had not finished: it starts over on the next start
             }
+        }
+        if matches!(phase, Phase::Poll | Phase::Run | Phase::Reread) {
+            stalled = if polls(&sb) > polls_done { 0 } else { stalled + 1 };
         }
         let done = if phase == Phase::Reread { reread_at.or(exited) } else { exited };
         if phase != Phase::Run {
@@ -588,6 +615,30 @@ fn fifty_sigkills_during_poll_classification_and_sending_lose_and_double_nothing
     assert!(lost.is_empty(), "{} stories lost: {lost:?}", lost.len());
     assert_eq!(stored.len(), served.len(), "stories stored that were never served");
 
+    // Every story read, and read as written (the reports relevant, local news not); each report's
+    // copies in one cluster of their own, whatever the kills interrupted.
+    let readings: Vec<(String, Option<bool>, i64)> = db
+        .prepare("SELECT guid, relevant, cluster_id FROM stories")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let misread: Vec<_> =
+        readings.iter().filter(|(guid, relevant, _)| *relevant != Some(guid.contains("-e"))).collect();
+    assert!(misread.is_empty(), "{} stories unread or misread: {:?}", misread.len(), &misread[..misread.len().min(10)]);
+    let mut clusters: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+    for (guid, _, cluster) in &readings {
+        let report = guid.split_once("-e").map_or("local", |(_, e)| e);
+        clusters.entry(report).or_default().insert(*cluster);
+    }
+    let local = clusters.remove("local").unwrap_or_default();
+    let split: Vec<_> = clusters.iter().filter(|(_, c)| c.len() != 1).collect();
+    assert!(split.is_empty(), "reports split over several clusters: {split:?}");
+    let report_clusters: BTreeSet<i64> = clusters.values().flatten().copied().collect();
+    assert_eq!(report_clusters.len(), clusters.len(), "two reports in one cluster");
+    assert!(report_clusters.is_disjoint(&local), "a report clustered with local news");
+
     // Every message sent; each received at least once, each copy beyond the first caused by a kill.
     let outbox: Vec<(String, String, String, String)> = db
         .prepare("SELECT message_id, recipient, status, kind FROM outbox")
@@ -634,7 +685,8 @@ fn fifty_sigkills_during_poll_classification_and_sending_lose_and_double_nothing
         rounds.iter().map(|(p, n)| format!("{p:?} {}/{n}", landed.get(p).copied().unwrap_or(0))).collect();
     eprintln!(
         "kills landed / rounds: {} (total {kills} in {round} rounds, {sending_kills} of sending processes; \
-         profile changed {revision} times, {in_reread} kills before its re-read was done)",
+         profile changed {revision} times, {in_reread} kills before its re-read was done; \
+         {calm} polls left to finish after rounds that completed none)",
         phases.join(", ")
     );
     eprintln!(
