@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
+use quick_xml::events::BytesStart;
 
 /// The body as UTF-8 bytes with an honest XML declaration.
 pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> {
@@ -19,10 +20,17 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> 
     // Nothing to rewrite in the common case: UTF-8 without a BOM, declaring UTF-8 or nothing.
     let declared = declared_encoding(text.as_bytes());
     let needs_new_declaration = declared.is_some_and(|label| !label.eq_ignore_ascii_case("utf-8"));
+    let text = if needs_new_declaration { Cow::Owned(replace_declaration(&text)) } else { text };
+    // The XML reader switches its decoder at every declaration it meets, not only a leading one,
+    // and panics when that comes after its first 64 bytes: no declaration may name another
+    // encoding once the text is UTF-8.
+    let text = match foreign_declarations_to_utf8(&text) {
+        Some(fixed) => Cow::Owned(fixed),
+        None => text,
+    };
     match text {
-        Cow::Borrowed(t) if !needs_new_declaration => Cow::Borrowed(t.as_bytes()),
-        text if !needs_new_declaration => Cow::Owned(text.into_owned().into_bytes()),
-        text => Cow::Owned(replace_declaration(&text).into_bytes()),
+        Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+        Cow::Owned(t) => Cow::Owned(t.into_bytes()),
     }
 }
 
@@ -64,6 +72,36 @@ fn declared_encoding(body: &[u8]) -> Option<String> {
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &rest[1..];
     Some(value[..value.find(quote)?].trim().to_string())
+}
+
+/// `text` with every `<?xml ...?>` declaration that names an encoding other than UTF-8 (wherever
+/// it stands: the parser reads a misplaced one too) replaced by a UTF-8 one; `None` if there is
+/// none.
+fn foreign_declarations_to_utf8(text: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for (at, _) in text.match_indices("<?xml") {
+        // A declaration is `<?xml` and XML whitespace (`<?xml-stylesheet` is not one).
+        if at < copied || !matches!(text.as_bytes().get(at + 5), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            continue;
+        }
+        // Unclosed: the parser reports it as malformed.
+        let Some(len) = text[at..].find("?>").map(|end| end + 2) else { break };
+        // Read the way the parser reads it: the first `encoding` attribute, if a known label.
+        let content = &text[at + 2..at + len - 2];
+        let declaration = quick_xml::events::BytesDecl::from_start(BytesStart::from_content(content, 3));
+        let encoding = declaration.encoding().and_then(Result::ok).and_then(|e| Encoding::for_label(e.as_bytes()));
+        if encoding.is_none_or(|e| e == UTF_8) {
+            continue;
+        }
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..at]);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        copied = at + len;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 fn replace_declaration(text: &str) -> String {
@@ -125,6 +163,20 @@ mod tests {
     fn header_charset_when_no_declaration() {
         let body = [b"<t>".as_slice(), &[0xC0, 0xC1], b"</t>"].concat();
         assert_eq!(utf8(&body, Some("application/xml; charset=\"koi8-r\"")), "<t>юа</t>");
+    }
+
+    #[test]
+    fn misplaced_declarations_say_utf8() {
+        // After text (the parser has left its first bytes behind), and after a long comment.
+        let body = b"a=\xFF\xFF<?xml n=\"0\" encoding=\"iso-8859-1\"?><rss/>";
+        assert_eq!(utf8(body, None), "a=\u{FFFD}\u{FFFD}<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>");
+        let body =
+            format!("<!--{}--><?xml version='1.0' encoding='koi8-r'?><?xml-stylesheet href='s'?><t/>", "x".repeat(99));
+        let out = utf8(body.as_bytes(), None);
+        assert!(out.ends_with("--><?xml version=\"1.0\" encoding=\"UTF-8\"?><?xml-stylesheet href='s'?><t/>"), "{out}");
+        // A declaration naming UTF-8, or none, is left alone.
+        let body = b"<t/><?xml version='1.0' encoding='utf8'?><?xml version='1.0'?>";
+        assert!(matches!(to_utf8(body, None), Cow::Borrowed(_)));
     }
 
     #[test]
