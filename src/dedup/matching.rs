@@ -69,6 +69,10 @@ pub struct Signature {
     /// Product and model names in the headline (hashed): profile products and words that mix
     /// letters and digits ("r2", "gpt-5").
     pub products: Vec<u64>,
+    /// The profile's products named in the headline (hashed).
+    pub named_products: Vec<u64>,
+    /// Version numbers in the headline ("4", "3.1"; not years or amounts), hashed.
+    pub versions: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +135,13 @@ impl Signer {
             title_mentions.iter().flat_map(|m| text::content_words(&headline[m.start..m.end])).collect();
         let topic: Vec<String> = title_words_list.iter().filter(|w| !name_words.contains(w)).cloned().collect();
 
-        let mut products: Vec<String> = title_mentions
+        let named_products: Vec<String> = title_mentions
             .iter()
             .filter(|m| m.kind == MentionKind::Product)
             .map(|m| headline[m.start..m.end].to_lowercase())
             .collect();
+        let versions: Vec<String> = raw_words.iter().filter(|w| is_version(w)).cloned().collect();
+        let mut products = named_products.clone();
         products.extend(
             raw_words
                 .iter()
@@ -154,8 +160,17 @@ impl Signer {
             topic_words: text::hash_set(&topic),
             event,
             products: text::hash_set(&products),
+            named_products: text::hash_set(&named_products),
+            versions: text::hash_set(&versions),
         }
     }
+}
+
+/// A model version as headlines write it: "4", "3.1", "2.5.1" — one or two digits per part.
+/// Years, amounts and counts ("2026", "100", "$20") have more digits or come with units.
+fn is_version(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('.').collect();
+    parts.len() <= 3 && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn phrase_position(words: &[String], phrase: &[String]) -> Option<usize> {
@@ -203,6 +218,7 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
     if apart <= s.cluster_window_secs
         && same_subject(a, b)
         && events_agree(a, b)
+        && !different_models(a, b)
         && intersects(&a.topic_words, &b.topic_words)
         && text::jaccard(&a.title_words, &b.title_words) >= s.title_jaccard
     {
@@ -218,6 +234,14 @@ fn same_subject(a: &Signature, b: &Signature) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => intersects(&a.entities, &b.entities),
     }
+}
+
+/// Both headlines name a model and the names cannot be the same one: their versions differ
+/// ("Llama 4" and "Llama 3.3"), or they name different products of the profile. Without this
+/// one organisation's releases of a busy week chain into a single cluster.
+fn different_models(a: &Signature, b: &Signature) -> bool {
+    let differ = |x: &[u64], y: &[u64]| !x.is_empty() && !y.is_empty() && !intersects(x, y);
+    differ(&a.versions, &b.versions) || differ(&a.named_products, &b.named_products)
 }
 
 /// The same main event, or — when a headline names none — the same product.
@@ -265,6 +289,19 @@ mod tests {
         let a = sig("Meta puts Llama 5 weights online", summary, "https://a.example/1", 0);
         let b = sig("Llama 5 weights now downloadable, Meta says", summary, "https://b.example/9", 5);
         assert_eq!(rel(&a, &b), Relation::Duplicate);
+    }
+
+    #[test]
+    fn releases_of_different_models_in_one_week_are_different_events() {
+        let a = sig("Mistral open-sources its Quill 2.1 model for call centres", "", "https://a.example/1", 0);
+        let b = sig("Mistral open-sources its Harbor 4 model for shipping firms", "", "https://b.example/2", 30);
+        assert_eq!(rel(&a, &b), Relation::Unrelated, "versions 2.1 and 4 are not one model");
+        let c = sig("Meta releases Llama 5 with open weights", "", "https://c.example/3", 0);
+        let d = sig("Meta releases Llama 4.1 with open weights for phones", "", "https://d.example/4", 20);
+        assert_eq!(rel(&c, &d), Relation::Unrelated);
+        // Numbers that are not versions (years, amounts) do not split an event.
+        let e = sig("Mistral open-sources Quill 2.1, its 2026 flagship AI model", "", "https://e.example/5", 5);
+        assert_eq!(rel(&a, &e), Relation::Related);
     }
 
     #[test]
