@@ -89,6 +89,9 @@ pub fn compose(input: &DigestInput) -> Composed {
             c.to,
             if n == 1 { "story" } else { "stories" }
         )),
+        None if n == 0 && input.backfilled > 0 => {
+            format!("stancewatch: {} older stories about AI openness stored from new feeds", input.backfilled)
+        }
         None => format!("stancewatch digest: {n} new {} about AI openness", if n == 1 { "story" } else { "stories" }),
     };
 
@@ -365,7 +368,10 @@ pub fn prepare<'a>(
             None => counted.push(c),
         }
     }
-    if listed.is_empty() && changes.is_empty() {
+    // Older backfilled clusters alone still make a (short) digest: it records them as covered,
+    // so each relevant cluster is accounted for in exactly one digest, and tells the reader the
+    // new feeds work.
+    if listed.is_empty() && changes.is_empty() && counted.is_empty() {
         return None;
     }
     let composed =
@@ -391,6 +397,19 @@ mod tests {
             backfill: false,
             stories: vec![1],
         }
+    }
+
+    #[test]
+    fn older_backfilled_stories_alone_make_a_short_digest_that_covers_them() {
+        let profile = Profile::builtin();
+        let now = crate::store::parse_time("2026-11-27T10:00:00Z").unwrap();
+        let old = [PendingCluster { backfill: true, ..cluster("Meta releases Llama", "https://news.example/a") }];
+        let day = chrono::Duration::days(1);
+        let prepared = prepare(&old, &[], &[], &[], &profile, None, day, "p".into(), now).expect("a digest");
+        assert!(prepared.listed.is_empty());
+        assert_eq!(prepared.counted.len(), 1, "the cluster is recorded as covered");
+        assert!(prepared.composed.subject.contains("1 older stories"), "{}", prepared.composed.subject);
+        assert!(prepare(&[], &[], &[], &[], &profile, None, day, "p".into(), now).is_none(), "nothing: no digest");
     }
 
     #[test]
