@@ -101,7 +101,12 @@ impl fmt::Display for FetchError {
         match self {
             FetchError::Gone { .. } => write!(f, "410 Gone: the publisher removed the feed; find its new address"),
             FetchError::RateLimited { status, retry_after: Some(d) } => {
-                write!(f, "HTTP {status} {}: asked to retry in {}", reason(*status), humantime::format_duration(*d))
+                write!(
+                    f,
+                    "HTTP {status} {}: asked to retry in {}",
+                    reason(*status),
+                    humantime::format_duration(Duration::from_secs(d.as_secs()))
+                )
             }
             FetchError::RateLimited { status, retry_after: None } => {
                 write!(f, "HTTP {status} {}: backing off", reason(*status))
