@@ -142,7 +142,15 @@ pub fn parse(
         // Leave missing ids empty: identity is decided here, from GUID, link or content.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(&body[..]).map_err(convert_error)?;
+    let feed = match read_feed(&parser, &body) {
+        Ok(result) => result,
+        // feed-rs 3 panics on a person field whose e-mail address touches a multi-byte character
+        // ("编辑：editor@example.cn"). Read the feed again with the `@` of those fields made
+        // full-width: the address stays as text, the rest of the feed is read as usual.
+        Err(_) => read_feed(&parser, &person_addresses_as_text(&body))
+            .map_err(|panic| ParseError::Other(format!("the feed parser failed on this feed: {panic}")))?,
+    }
+    .map_err(convert_error)?;
 
     let base = url::Url::parse(base_url).ok();
     let mut stories: Vec<NewStory> =
@@ -153,6 +161,58 @@ pub fn parse(
         ttl: feed.ttl.filter(|m| *m > 0).map(|m| Duration::from_secs(u64::from(m) * 60)),
         stories,
     })
+}
+
+/// feed-rs's parse, with a panic in it caught and returned as its message.
+fn read_feed(
+    parser: &feed_rs::parser::Parser,
+    body: &[u8],
+) -> Result<feed_rs::parser::ParseFeedResult<feed_rs::model::Feed>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))).map_err(|panic| {
+        let message =
+            panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
+        message.unwrap_or("a panic").to_string()
+    })
+}
+
+/// The body with every `@` inside the elements feed-rs reads as a person ("name e-mail") made
+/// full-width (U+FF20), so no e-mail address is found in them.
+fn person_addresses_as_text(body: &[u8]) -> Vec<u8> {
+    const PERSONS: [&[u8]; 5] = [b"author", b"creator", b"managingEditor", b"webMaster", b"name"];
+    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut closing: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < body.len() {
+        match closing.as_deref() {
+            Some(tag) if body[i..].starts_with(tag) => closing = None,
+            Some(_) if body[i] == b'@' => {
+                out.extend_from_slice("\u{FF20}".as_bytes());
+                i += 1;
+                continue;
+            }
+            Some(_) => {}
+            None if body[i] == b'<' => {
+                let name_end = body[i + 1..]
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/' | b'<'))
+                    .map_or(body.len(), |p| i + 1 + p);
+                let name = &body[i + 1..name_end];
+                let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+                if PERSONS.contains(&local) {
+                    // Not `<author/>` (the tag's end is looked for up to the next `<` only).
+                    let tag_end = body[name_end..].iter().position(|b| matches!(b, b'>' | b'<'));
+                    let empty = tag_end.is_some_and(|end| end > 0 && body[name_end + end - 1] == b'/');
+                    if !empty {
+                        closing = Some([b"</", name].concat());
+                    }
+                }
+            }
+            None => {}
+        }
+        out.push(body[i]);
+        i += 1;
+    }
+    out
 }
 
 fn convert_error(e: feed_rs::parser::ParseFeedError) -> ParseError {
@@ -362,6 +422,25 @@ mod tests {
         let f = parse(json.as_bytes(), Some("application/feed+json"), "https://example.org/j", now()).unwrap();
         assert_eq!(f.stories[0].entry_key, "j1");
         assert_eq!(f.stories[0].summary, "Plain");
+    }
+
+    #[test]
+    fn person_address_next_to_a_multibyte_character() {
+        // feed-rs 3 slices such a field inside the character and panics; the feed is read anyway.
+        let rss = "<rss version=\"2.0\"><channel><title>T</title><webMaster>编辑：editor@example.cn</webMaster>
+          <item><title>One</title><author>e@example.cn（编辑）</author><link>https://example.cn/@x/1</link></item>
+          <item><title>Two</title><dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">x@y.cn®</dc:creator></item>
+          </channel></rss>";
+        let f = parse(rss.as_bytes(), None, "https://example.cn/feed", now()).unwrap();
+        assert_eq!(f.stories.len(), 2);
+        assert_eq!(f.stories[0].url.as_deref(), Some("https://example.cn/@x/1"));
+        assert_eq!(f.stories[0].author.as_deref(), Some("e\u{FF20}example.cn（编辑）"));
+        let truncated = b"<rss><channel><webMaster>h@t.co\xFF";
+        assert!(parse(truncated, None, "https://example.cn/feed", now()).is_err());
+        assert_eq!(
+            person_addresses_as_text(b"<author/>a@b<dc:author x='1'>c@d</dc:author>e@f"),
+            "<author/>a@b<dc:author x='1'>c\u{FF20}d</dc:author>e@f".as_bytes()
+        );
     }
 
     #[test]
