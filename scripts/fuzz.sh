@@ -71,6 +71,9 @@ else
 fi
 seed_from tests/fuzz_regressions regression-
 
+echo "building the fuzz target (the first build takes several minutes)..."
+cargo +nightly fuzz build "$TARGET"
+
 MARK=$(mktemp)
 trap 'rm -f "$MARK"' EXIT
 STARTED=$SECONDS
@@ -102,7 +105,7 @@ slow_units=$(find "$ARTIFACTS" -type f -name 'slow-unit-*' | wc -l)
 
 echo
 echo "== $TARGET: $([ "$REPLAY" = 1 ] && echo replay || echo "fuzz run of $MINUTES min") =="
-echo "wall time:       $((SECONDS - STARTED)) s (including the build)"
+echo "time:            $((SECONDS - STARTED)) s (libFuzzer run, after the build)"
 echo "executions:      $(final_stat number_of_executed_units || true)"
 echo "exec/s:          $(final_stat average_exec_per_sec || true)"
 echo "new units:       $(final_stat new_units_added || true)"
