@@ -35,11 +35,13 @@
 # Every measurement records /proc/loadavg before and after, since other jobs may share the machine.
 # The binary is copied into the work directory first, so rebuilds of target/ do not disturb a run.
 #
-# Takes about 45-60 minutes on 2 shared cores with the defaults: part 1 ~10 minutes (generating the
-# feeds ~1 minute the first time; the first poll ~1 minute of fetching and storing plus ~7 minutes
-# of timeline refresh; the second ~5 s); part 2 ~30-45 minutes (generating ~2 minutes, importing
-# 1,000,000 stories ~8 minutes, queries the rest: `stories --entity` alone runs into
-# SCALE_QUERY_TIMEOUT). Needs ~3 GB of disk in the work directory.
+# Takes about 30 minutes on 2 shared cores with the defaults (load ~3), longer on a busier machine:
+# part 1 ~6 minutes (generating the feeds ~1 minute the first time; the first poll ~1 minute of
+# fetching and storing plus ~4 minutes of timeline refresh; the second ~3 s); part 2 ~22 minutes
+# (generating the archive ~2 minutes the first time, importing 1,000,000 stories ~4 minutes,
+# queries the rest, most of it `stories --entity` running into SCALE_QUERY_TIMEOUT and
+# `stories --search` for a word that never occurs, ~3 minutes). Needs ~3 GB of disk in the work
+# directory.
 #
 # Installs nginx, GNU time and sqlite3 from Debian when missing. Talks to 127.0.0.1 only; stops
 # what it started (nginx) on exit.
