@@ -54,6 +54,9 @@ pub struct Detector {
     regimes: Vec<RegimeState>,
     changes: Vec<Change>,
     last_date: Option<NaiveDate>,
+    /// Where the evidence-rule scan for a (segment start, stance) resumes: the windows before
+    /// it have already failed for good.
+    confirm_scan: Option<(usize, Stance, usize)>,
 }
 
 impl Detector {
@@ -66,6 +69,7 @@ impl Detector {
             regimes: Vec::new(),
             changes: Vec::new(),
             last_date: None,
+            confirm_scan: None,
         };
         if let Some((stance, since)) = prior {
             d.begin(stance, Some(since));
@@ -161,17 +165,20 @@ impl Detector {
         if to == regime.stance {
             return;
         }
-        let new_index: Vec<usize> =
-            (best.start..observations.len()).filter(|&i| observations[i].stance == to).collect();
-        let new_stance: Vec<&Observation> = new_index.iter().map(|&i| &observations[i]).collect();
-        let window = confirms(&new_stance, &self.settings);
-        if let (true, Some(first)) = (change_mass >= self.settings.confirm_posterior, window) {
+        let from = match self.confirm_scan {
+            Some((start, stance, resume)) if start == best.start && stance == to => resume,
+            _ => best.start,
+        };
+        let (window, resume) = confirms(observations, from, to, &self.settings);
+        self.confirm_scan = Some((best.start, to, resume));
+        if let (true, Some(window_start)) = (change_mass >= self.settings.confirm_posterior, window) {
             // The new regime begins with the evidence that confirmed it (earlier, scattered
             // items of the segment stay with the old one), if the detector still holds that
             // hypothesis.
-            let window_start = new_index[first];
             let start = if self.hypotheses.iter().any(|h| h.start == window_start) { window_start } else { best.start };
-            let new_stance = &new_stance[first..];
+            let new_stance: Vec<&Observation> =
+                observations[window_start..].iter().filter(|x| x.stance == to).collect();
+            let new_stance = &new_stance[..];
             // Dated by the first certain-level item (the release, not the plan before it).
             let at = new_stance.iter().find(|x| x.certain).unwrap_or(&new_stance[0]).date;
             let change = Change {

@@ -168,27 +168,54 @@ pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], 
     detector.timeline(observations)
 }
 
-/// Whether the new-stance observations meet the evidence rule of a confirmed change: at least
-/// `min_clusters` within `window_days` of each other, from `min_outlets` distinct outlets, one
-/// of them at the certain level. Returns the index of the first observation of the earliest
-/// window that does: the change is dated there, not at a stray earlier item.
-pub(crate) fn confirms(new_stance: &[&Observation], settings: &ChangeSettings) -> Option<usize> {
+/// Whether the observations of stance `to` from index `from` on meet the evidence rule of a
+/// confirmed change: at least `min_clusters` within `window_days` of each other, from
+/// `min_outlets` distinct outlets, one of them at the certain level. Returns the index (into
+/// `observations`) of the first observation of the earliest window that does — the change is
+/// dated there, not at a stray earlier item — and the index from which a later call over the
+/// same observations plus newer ones must look again: windows starting earlier are complete
+/// (nothing newer can join them) and failed.
+///
+/// One pass with a sliding window, so a long undecided stretch costs linear time per step.
+pub(crate) fn confirms(
+    observations: &[Observation],
+    from: usize,
+    to: Stance,
+    settings: &ChangeSettings,
+) -> (Option<usize>, usize) {
     let n = settings.min_clusters.max(1);
-    for (i, first) in new_stance.iter().enumerate() {
-        let window: Vec<&&Observation> =
-            new_stance[i..].iter().take_while(|o| (o.date - first.date).num_days() <= settings.window_days).collect();
-        if window.len() < n {
-            continue;
+    let members: Vec<usize> = (from..observations.len()).filter(|&i| observations[i].stance == to).collect();
+    let Some(newest) = observations.last().map(|o| o.date) else { return (None, from) };
+    let mut outlets: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let (mut certain, mut end) = (0usize, 0usize);
+    for (k, &i) in members.iter().enumerate() {
+        let first = &observations[i];
+        while end < members.len() && (observations[members[end]].date - first.date).num_days() <= settings.window_days {
+            let o = &observations[members[end]];
+            for outlet in &o.outlets {
+                *outlets.entry(outlet.as_str()).or_default() += 1;
+            }
+            certain += usize::from(o.certain);
+            end += 1;
         }
-        let mut outlets: Vec<&str> = window.iter().flat_map(|o| o.outlets.iter().map(String::as_str)).collect();
-        outlets.sort_unstable();
-        outlets.dedup();
-        let certain = !settings.require_certain || window.iter().any(|o| o.certain);
-        if outlets.len() >= settings.min_outlets && certain {
-            return Some(i);
+        if end - k >= n && outlets.len() >= settings.min_outlets && (!settings.require_certain || certain > 0) {
+            return (Some(i), i);
         }
+        // This window is final once the newest observation is beyond its reach.
+        if (newest - first.date).num_days() <= settings.window_days {
+            return (None, i);
+        }
+        for outlet in &first.outlets {
+            if let Some(count) = outlets.get_mut(outlet.as_str()) {
+                *count -= 1;
+                if *count == 0 {
+                    outlets.remove(outlet.as_str());
+                }
+            }
+        }
+        certain -= usize::from(first.certain);
     }
-    None
+    (None, observations.len())
 }
 
 /// The timeline of `entity` from the stored stories up to `until` (all when None).
