@@ -17,6 +17,9 @@ pub fn to_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> 
     let body = &body[bom_len..];
     let text: Cow<'a, str> =
         if encoding == UTF_8 { String::from_utf8_lossy(body) } else { encoding.decode_without_bom_handling(body).0 };
+    // XML has no NUL character. Left in, NULs can make the text look like UTF-16 to the XML
+    // reader's own sniffing (`<\0?\0` at the start), which then switches decoders and panics.
+    let text = if text.contains('\0') { Cow::Owned(text.replace('\0', "")) } else { text };
     // Nothing to rewrite in the common case: UTF-8 without a BOM, declaring UTF-8 or nothing.
     let declared = declared_encoding(text.as_bytes());
     let needs_new_declaration = declared.is_some_and(|label| !label.eq_ignore_ascii_case("utf-8"));
@@ -177,6 +180,17 @@ mod tests {
         // A declaration naming UTF-8, or none, is left alone.
         let body = b"<t/><?xml version='1.0' encoding='utf8'?><?xml version='1.0'?>";
         assert!(matches!(to_utf8(body, None), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn nul_characters_are_dropped() {
+        // UTF-16 behind a UTF-8 byte-order mark: read as UTF-8, it must not look like UTF-16.
+        let le: Vec<u8> = "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><t/>"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let body = [&[0xEF, 0xBB, 0xBF][..], &le].concat();
+        assert_eq!(utf8(&body, None), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t/>");
     }
 
     #[test]
