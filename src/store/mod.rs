@@ -34,6 +34,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_timeline.sql", include_str!("../../migrations/0005_timeline.sql")),
     ("0006_outbox.sql", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_care.sql", include_str!("../../migrations/0007_care.sql")),
+    ("0008_story_queries.sql", include_str!("../../migrations/0008_story_queries.sql")),
 ];
 
 /// The schema version this build writes.

@@ -334,9 +334,13 @@ impl Store {
                AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\'
                     OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
                          AND (m.title LIKE ?3 ESCAPE '\\' OR m.summary LIKE ?3 ESCAPE '\\'))))
-               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM stories m JOIN story_entities e ON e.story_id = m.id
-                         WHERE (m.id = s.id OR (NOT ?5 AND m.cluster_id = s.cluster_id))
-                           AND e.entity = ?6 AND (?7 IS NULL OR e.stance = ?7)))
+               AND (?6 IS NULL
+                    OR EXISTS (SELECT 1 FROM story_entities e
+                               WHERE e.story_id = s.id AND e.entity = ?6 AND (?7 IS NULL OR e.stance = ?7))
+                    -- CROSS JOIN: walk the cluster's few articles, never the entity's many rows.
+                    OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m CROSS JOIN story_entities e
+                               WHERE m.cluster_id = s.cluster_id AND e.story_id = m.id AND e.entity = ?6
+                                 AND (?7 IS NULL OR e.stance = ?7))))
              ORDER BY s.published_at DESC, s.id DESC
              LIMIT ?4",
         )?;
