@@ -30,8 +30,8 @@
 # AI organisations' open or closed releases, published 2019-2026, in published order), imports it
 # chunk by chunk into a fresh database (items/s), reports its size and story count, then times
 # stories / stories --entity / stories --search / history / stances / changes / status (when the
-# binary has it), three runs each (median wall), and writes EXPLAIN QUERY PLAN for the stories
-# queries (scripts/scale/explain.sql) to the work directory.
+# binary has it), three runs each (median wall), and writes the row counts the query times
+# depend on (scripts/scale/explain.sql) to the work directory.
 # Every measurement records /proc/loadavg before and after, since other jobs may share the machine.
 # The binary is copied into the work directory first, so rebuilds of target/ do not disturb a run.
 #
@@ -290,7 +290,7 @@ queries() {
   done
 
   sqlite3 "$db" <"$HERE/scale/explain.sql" >"$W/explain.txt" 2>&1 || true
-  fig "query plans: $W/explain.txt"
+  fig "row counts: $W/explain.txt"
 }
 
 fig "# stancewatch scale run $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)"
