@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{FeedRow, LastChange, Store, StoreCounts};
+use crate::store::{ChangeRow, FeedRow, Store, StoreCounts};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -20,7 +20,8 @@ pub struct Status {
     pub problem_feeds: Vec<ProblemFeed>,
     pub mail: MailCounts,
     pub changes: ChangeCounts,
-    pub last_change: Option<LastChange>,
+    /// The change event reported last (the `changes` shape, with its evidence).
+    pub last_change: Option<ChangeRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +129,7 @@ pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<Status> {
             digests: c.digests,
         },
         changes: ChangeCounts { possible: c.changes_possible, confirmed: c.changes_confirmed },
-        last_change: store.last_change()?,
+        last_change: store.changes(None, None)?.into_iter().max_by(|a, b| a.detected_at.cmp(&b.detected_at)),
     })
 }
 

@@ -26,18 +26,6 @@ pub struct StoreCounts {
     pub digests: i64,
 }
 
-/// The change event detected last.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LastChange {
-    pub entity: String,
-    pub from: String,
-    pub to: String,
-    pub level: String,
-    pub at: String,
-    pub detected_at: String,
-    pub confidence: f64,
-}
-
 impl Store {
     pub fn counts(&self, since: DateTime<Utc>) -> Result<StoreCounts> {
         let one = |sql: &str| -> rusqlite::Result<i64> { self.conn.query_row(sql, [], |r| r.get(0)) };
@@ -81,27 +69,5 @@ impl Store {
             }
         }
         Ok(c)
-    }
-
-    pub fn last_change(&self) -> Result<Option<LastChange>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT entity, from_stance, to_stance, level, at, detected_at, confidence FROM change_events
-                 WHERE withdrawn_at IS NULL ORDER BY coalesce(confirmed_at, detected_at) DESC, id DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(LastChange {
-                        entity: r.get(0)?,
-                        from: r.get(1)?,
-                        to: r.get(2)?,
-                        level: r.get(3)?,
-                        at: r.get(4)?,
-                        detected_at: r.get(5)?,
-                        confidence: r.get(6)?,
-                    })
-                },
-            )
-            .optional()?)
     }
 }
