@@ -105,7 +105,8 @@ slow_units=$(find "$ARTIFACTS" -type f -name 'slow-unit-*' | wc -l)
 
 echo
 echo "== $TARGET: $([ "$REPLAY" = 1 ] && echo replay || echo "fuzz run of $MINUTES min") =="
-echo "time:            $((SECONDS - STARTED)) s (libFuzzer run, after the build)"
+fuzz_secs=$(grep -oE '^Done [0-9]+ runs in [0-9]+ second' "$LOG" | tail -n 1 | awk '{print $5}' || true)
+echo "time:            ${fuzz_secs:-?} s in libFuzzer, $((SECONDS - STARTED)) s in all (after the build)"
 echo "executions:      $(final_stat number_of_executed_units || true)"
 echo "exec/s:          $(final_stat average_exec_per_sec || true)"
 echo "new units:       $(final_stat new_units_added || true)"
