@@ -125,7 +125,7 @@ fn health(database: &std::path::Path) -> Result<String, String> {
 fn metrics(database: &std::path::Path) -> String {
     let mut out = String::new();
     METRICS.render(&mut out);
-    let status = Store::open_read_only(database).and_then(|s| crate::status::gather(&s, chrono::Utc::now()));
+    let status = Store::open_read_only(database).and_then(|s| crate::status::counts(&s, chrono::Utc::now()));
     match status {
         Ok(s) => {
             let f = &s.feeds;

@@ -81,8 +81,15 @@ pub struct ChangeCounts {
     pub confirmed: i64,
 }
 
-/// The status as of `now`, read from the database.
+/// The status as of `now`, read from the database, with the last change and its evidence.
 pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<Status> {
+    let mut status = counts(store, now)?;
+    status.last_change = store.changes(None, None)?.into_iter().max_by(|a, b| a.detected_at.cmp(&b.detected_at));
+    Ok(status)
+}
+
+/// The status without the last change: the counts `/metrics` reads at every scrape.
+pub fn counts(store: &Store, now: DateTime<Utc>) -> Result<Status> {
     let today = now.date_naive().and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
     let c: StoreCounts = store.counts(today)?;
     let mut feeds = FeedCounts::default();
@@ -129,7 +136,7 @@ pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<Status> {
             digests: c.digests,
         },
         changes: ChangeCounts { possible: c.changes_possible, confirmed: c.changes_confirmed },
-        last_change: store.changes(None, None)?.into_iter().max_by(|a, b| a.detected_at.cmp(&b.detected_at)),
+        last_change: None,
     })
 }
 
