@@ -126,7 +126,7 @@ fn metrics(database: &std::path::Path) -> String {
     let mut out = String::new();
     METRICS.render(&mut out);
     let status = Store::open_read_only(database).and_then(|s| crate::status::counts(&s, chrono::Utc::now()));
-    match status {
+    match &status {
         Ok(s) => {
             let f = &s.feeds;
             gauge(
@@ -172,22 +172,10 @@ fn metrics(database: &std::path::Path) -> String {
                 "Database file and write-ahead log size.",
                 &[("", s.database.bytes as f64)],
             );
-            gauge(
-                &mut out,
-                "stancewatch_database_up",
-                "1 when the database could be read for this scrape.",
-                &[("", 1.0)],
-            );
         }
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "metrics: database unreadable");
-            gauge(
-                &mut out,
-                "stancewatch_database_up",
-                "1 when the database could be read for this scrape.",
-                &[("", 0.0)],
-            );
-        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "metrics: database unreadable"),
     }
+    let up = if status.is_ok() { 1.0 } else { 0.0 };
+    gauge(&mut out, "stancewatch_database_up", "1 when the database could be read for this scrape.", &[("", up)]);
     out
 }
