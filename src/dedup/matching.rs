@@ -87,6 +87,11 @@ pub struct Signer {
     matcher: std::sync::Arc<EntityMatcher>,
     /// (event kind index, words of the phrase)
     events: Vec<(usize, Vec<String>)>,
+    /// The stance lexicon's negators, as words ("will not", "refuses to").
+    negators: Vec<Vec<String>>,
+    /// A negated release ("will not release", "refuses to publish") is a restriction.
+    release_kind: Option<usize>,
+    restrict_kind: Option<usize>,
     pub settings: DedupSettings,
 }
 
@@ -103,7 +108,14 @@ impl Signer {
                 events.push((i, text::words(p)));
             }
         }
-        Signer { matcher, events, settings }
+        let kind = |name: &str| profile.events.iter().position(|(k, _)| k == name);
+        let negators = profile.stance.negators.iter().map(|n| text::words(n)).filter(|w| !w.is_empty()).collect();
+        Signer { matcher, events, negators, release_kind: kind("release"), restrict_kind: kind("restrict"), settings }
+    }
+
+    /// A negator ends right before word `at` ("will not | release").
+    fn negated(&self, words: &[String], at: usize) -> bool {
+        self.negators.iter().any(|n| words[..at].ends_with(n))
     }
 
     pub fn sign(&self, title: &str, summary: &str, canonical_url: Option<&str>, published: DateTime<Utc>) -> Signature {
@@ -128,7 +140,11 @@ impl Signer {
             .iter()
             .filter_map(|(kind, phrase)| phrase_position(&raw_words, phrase).map(|at| (at, *kind)))
             .min()
-            .map(|(_, kind)| kind);
+            .map(|(at, kind)| match kind {
+                k if Some(k) == self.release_kind && self.negated(&raw_words, at) => self.restrict_kind,
+                k => Some(k),
+            })
+            .and_then(|kind| kind);
 
         // Words inside entity and product names say who, not what.
         let name_words: Vec<String> =
@@ -302,6 +318,17 @@ mod tests {
         // Numbers that are not versions (years, amounts) do not split an event.
         let e = sig("Mistral open-sources Quill 2.1, its 2026 flagship AI model", "", "https://e.example/5", 5);
         assert_eq!(rel(&a, &e), Relation::Related);
+    }
+
+    #[test]
+    fn a_release_that_will_not_happen_is_a_restriction() {
+        let a = sig("Nvidia will not release the weights of its Orion 3 model", "", "https://a.example/1", 0);
+        let b = sig("Nvidia withholds Orion 3 model weights from developers", "", "https://b.example/2", 2);
+        let c = sig("Nvidia releases Orion 3 model weights to developers", "", "https://c.example/3", 3);
+        assert_eq!(a.event, b.event, "both restrict");
+        assert_ne!(a.event, c.event);
+        assert_eq!(rel(&a, &b), Relation::Related);
+        assert_eq!(rel(&a, &c), Relation::Unrelated, "the refusal and the release are different events");
     }
 
     #[test]
