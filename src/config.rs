@@ -186,7 +186,9 @@ struct RawChanges {
     prior_strength: Option<f64>,
     confirm_posterior: Option<f64>,
     possible_posterior: Option<f64>,
-    min_clusters: Option<usize>,
+    /// `min_clusters` is its earlier name.
+    #[serde(alias = "min_clusters")]
+    min_reports: Option<usize>,
     window: Option<String>,
     min_outlets: Option<usize>,
     require_certain: Option<bool>,
@@ -479,7 +481,7 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         },
         confirm_posterior: fraction("changes.confirm_posterior", c.confirm_posterior, defaults.confirm_posterior)?,
         possible_posterior: fraction("changes.possible_posterior", c.possible_posterior, defaults.possible_posterior)?,
-        min_clusters: c.min_clusters.unwrap_or(defaults.min_clusters).max(1),
+        min_reports: c.min_reports.unwrap_or(defaults.min_reports).max(1),
         window_days: days("changes.window", &c.window, defaults.window_days as f64)?.round() as i64,
         min_outlets: c.min_outlets.unwrap_or(defaults.min_outlets).max(1),
         require_certain: c.require_certain.unwrap_or(defaults.require_certain),
@@ -760,12 +762,12 @@ impl Config {
         let c = &self.changes;
         let _ = writeln!(
             out,
-            "[changes]\nexpected_gap = \"{}d\"\nprior_strength = {}\nconfirm_posterior = {}\npossible_posterior = {}\nmin_clusters = {}\nwindow = \"{}d\"\nmin_outlets = {}\nrequire_certain = {}\n",
+            "[changes]\nexpected_gap = \"{}d\"\nprior_strength = {}\nconfirm_posterior = {}\npossible_posterior = {}\nmin_reports = {}\nwindow = \"{}d\"\nmin_outlets = {}\nrequire_certain = {}\n",
             c.expected_days_between_changes.round(),
             c.prior_strength,
             c.confirm_posterior,
             c.possible_posterior,
-            c.min_clusters,
+            c.min_reports,
             c.window_days,
             c.min_outlets,
             c.require_certain

@@ -1066,8 +1066,8 @@ fn explain(a: &Signature, b: &Signature) -> String {
     format!(
         "same url {}, same title key {}, shingle J {:.2}, title-word J {:.2}, shared orgs [{}], main events [{}] vs [{}], shared product {}",
         a.canonical_url.is_some() && a.canonical_url == b.canonical_url,
-        a.title_key == b.title_key,
-        jaccard(&a.shingles, &b.shingles),
+        a.wording.title_key == b.wording.title_key,
+        jaccard(&a.wording.shingles, &b.wording.shingles),
         jaccard(&a.title_words, &b.title_words),
         shared.collect::<Vec<_>>().join(", "),
         names(&a.event),

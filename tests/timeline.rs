@@ -170,6 +170,40 @@ fn a_burst_of_copies_of_one_story_does_not_confirm() {
     assert!(h.confirmed().is_empty(), "one story in twelve outlets is one piece of evidence: {:?}", h.changes());
 }
 
+/// One event (Meta keeping a model closed) reported on day 400 by `first` and `second` in their
+/// own words, or by copies of one article when `copies`; then another closed cluster a week later.
+fn two_reports_and_a_cluster(first: &str, second: &str, copies: bool) -> Vec<Item> {
+    let one = "Meta will not release the weights of its Orion 7 AI model";
+    let other = if copies { one } else { "Meta withholds Orion 7 AI model weights, offering it only through its API" };
+    let mut items = open_year();
+    items.push(Item { day: 400, outlet: first.into(), title: one.into() });
+    items.push(Item { day: 400, outlet: second.into(), title: other.into() });
+    items.push(closed_item(407, 2, "c.example"));
+    items
+}
+
+#[test]
+fn outlets_writing_up_one_event_are_independent_reports_but_copies_are_one() {
+    let mut h = Harness::new();
+    h.import(&two_reports_and_a_cluster("a.example", "b.example", false), "archive");
+    let db = rusqlite::Connection::open(h._dir.path().join("sw.db")).unwrap();
+    let clusters =
+        db.query_row("SELECT count(DISTINCT cluster_id) FROM stories WHERE title LIKE '%Orion 7%'", [], |r| {
+            r.get::<_, i64>(0)
+        });
+    assert_eq!(clusters.unwrap(), 1, "the two articles are one event");
+    assert_eq!(h.confirmed(), vec![("open".into(), "closed".into(), date(400))], "three reports: {:?}", h.changes());
+
+    for (first, second, copies, why) in [
+        ("a.example", "b.example", true, "a copy of one article is not a second report"),
+        ("a.example", "a.example", false, "one outlet's two articles are one report"),
+    ] {
+        let mut h = Harness::new();
+        h.import(&two_reports_and_a_cluster(first, second, copies), "archive");
+        assert!(h.confirmed().is_empty(), "{why}: {:?}", h.changes());
+    }
+}
+
 #[test]
 fn a_steady_stance_with_misread_stories_gives_no_change_over_two_years() {
     let mut h = Harness::new();

@@ -277,9 +277,9 @@ fn root_in(parent: &HashMap<i64, i64>, mut id: i64) -> i64 {
 
 fn keys_of(sig: &Signature) -> Vec<u64> {
     let mut keys = Vec::with_capacity(1 + SHINGLE_KEYS + sig.entities.len() * sig.topic_words.len());
-    keys.push(hash(&["title", &sig.title_key.to_string()]));
+    keys.push(hash(&["title", &sig.wording.title_key.to_string()]));
     // Shingles are sorted hashes: the first k are the bottom-k sketch.
-    for s in sig.shingles.iter().take(SHINGLE_KEYS) {
+    for s in sig.wording.shingles.iter().take(SHINGLE_KEYS) {
         keys.push(hash(&["shingle", &s.to_string()]));
     }
     // Related articles share their subject (or an entity) and a topic word.

@@ -50,12 +50,10 @@ pub struct Signature {
     pub published: i64,
     /// Hash of the canonical URL.
     pub canonical_url: Option<u64>,
-    /// Hash of the normalised title (`text::title_key`).
-    pub title_key: u64,
+    /// The article's words, as its copies share them.
+    pub wording: Wording,
     /// Content words of the title (hashed, sorted, distinct).
     pub title_words: Vec<u64>,
-    /// Word 3-shingles of title + summary.
-    pub shingles: Vec<u32>,
     /// Profile entity indices mentioned in the title or summary.
     pub entities: Vec<usize>,
     /// The headline's subject: the first entity it names.
@@ -73,6 +71,42 @@ pub struct Signature {
     pub named_products: Vec<u64>,
     /// Version numbers in the headline ("4", "3.1"; not years or amounts), hashed.
     pub versions: Vec<u64>,
+}
+
+/// What copies of one article share: the normalised headline and the opening's word shingles.
+/// Also how the timeline tells an outlet's own report of an event from a copy of another's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wording {
+    /// Hash of the normalised title (`text::title_key`).
+    pub title_key: u64,
+    /// Content words in the headline (a headline of one or two words proves nothing).
+    headline_words: usize,
+    /// Word 3-shingles of title + summary.
+    pub shingles: Vec<u32>,
+}
+
+impl Wording {
+    pub fn of(title: &str, summary: &str) -> Wording {
+        let mut words = text::content_words(&text::strip_outlet_suffix(title));
+        let headline_words = text::hash_set(&words).len();
+        words.extend(text::content_words(summary));
+        // The opening is what copies share; a long tail only costs memory.
+        words.truncate(MAX_BODY_WORDS);
+        Wording { title_key: text::hash(&[&text::title_key(title)]), headline_words, shingles: text::shingles(&words) }
+    }
+
+    /// The same headline (of at least three content words).
+    pub fn same_headline(&self, other: &Wording) -> bool {
+        self.headline_words >= 3 && self.title_key == other.title_key
+    }
+
+    /// Title + summary overlap by at least `threshold` (shingle Jaccard).
+    pub fn same_text(&self, other: &Wording, threshold: f64) -> bool {
+        let (a, b) = (&self.shingles, &other.shingles);
+        // Jaccard ≥ t needs the smaller set to be at least t of the larger: check that first.
+        let (small, large) = (a.len().min(b.len()), a.len().max(b.len()));
+        small >= 3 && small as f64 >= threshold * large as f64 && text::jaccard(a, b) >= threshold
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,10 +155,6 @@ impl Signer {
     pub fn sign(&self, title: &str, summary: &str, canonical_url: Option<&str>, published: DateTime<Utc>) -> Signature {
         let headline = text::strip_outlet_suffix(title);
         let title_words_list = text::content_words(&headline);
-        let mut body_words = title_words_list.clone();
-        body_words.extend(text::content_words(summary));
-        // The opening is what copies share; a long tail only costs memory.
-        body_words.truncate(MAX_BODY_WORDS);
 
         let title_mentions = self.matcher.mentions(&headline);
         let mut entities: Vec<usize> = title_mentions.iter().map(|m| m.entity).collect();
@@ -168,9 +198,8 @@ impl Signer {
         Signature {
             published: published.timestamp(),
             canonical_url: canonical_url.map(|u| text::hash(&[u])),
-            title_key: text::hash(&[&text::title_key(title)]),
+            wording: Wording::of(title, summary),
             title_words: text::hash_set(&title_words_list),
-            shingles: text::shingles(&body_words),
             subject: title_mentions.first().map(|m| m.entity),
             entities,
             topic_words: text::hash_set(&topic),
@@ -215,18 +244,10 @@ pub fn relation(a: &Signature, b: &Signature, s: &DedupSettings) -> Relation {
     }
     let apart = (a.published - b.published).abs();
     if apart <= s.window_secs {
-        if a.title_words.len() >= 3 && a.title_key == b.title_key {
-            return Relation::Duplicate;
-        }
         // Shared boilerplate is not a shared article: texts about different organisations
         // are never duplicates.
         let same_subjects = a.entities.is_empty() || b.entities.is_empty() || intersects(&a.entities, &b.entities);
-        // Jaccard ≥ t needs the smaller set to be at least t of the larger: check that first.
-        let (small, large) = (a.shingles.len().min(b.shingles.len()), a.shingles.len().max(b.shingles.len()));
-        if same_subjects
-            && small >= 3
-            && small as f64 >= s.shingle_jaccard * large as f64
-            && text::jaccard(&a.shingles, &b.shingles) >= s.shingle_jaccard
+        if a.wording.same_headline(&b.wording) || (same_subjects && a.wording.same_text(&b.wording, s.shingle_jaccard))
         {
             return Relation::Duplicate;
         }

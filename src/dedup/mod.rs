@@ -7,5 +7,5 @@ pub mod text;
 pub mod url;
 
 pub use self::index::{Assignment, ClusterIndex, StoredStory};
-pub use self::matching::{DedupSettings, Relation, Signature, Signer, relation};
+pub use self::matching::{DedupSettings, Relation, Signature, Signer, Wording, relation};
 pub use self::url::{canonical_url, canonical_url_with, outlet_of};

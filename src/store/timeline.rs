@@ -77,7 +77,7 @@ impl Store {
         let entity_match = if after_id > 0 { "+e.entity = ?1" } else { "e.entity = ?1" };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.cluster_id, s.id, s.published_at, s.outlet, coalesce(s.canonical_url, s.url, s.title),
-                    e.stance, e.confidence, e.certainty, h.to_stance
+                    e.stance, e.confidence, e.certainty, h.to_stance, s.title, s.summary
              FROM story_entities e JOIN stories s ON s.id = e.story_id
              LEFT JOIN story_shifts h ON h.story_id = e.story_id AND h.entity = e.entity
              WHERE e.story_id > ?3 AND {entity_match} AND s.relevant = 1 AND e.stance != 'neutral'
@@ -93,6 +93,7 @@ impl Store {
             certain: bool,
             hedged: bool,
             shift_to: Option<String>,
+            wording: crate::dedup::Wording,
         }
         let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
         let rows = stmt.query_map(params![entity, until, after_id], |r| {
@@ -113,6 +114,7 @@ impl Store {
                     certain: certainty == "certain",
                     hedged: matches!(certainty.as_str(), "probable" | "possible"),
                     shift_to: r.get(8)?,
+                    wording: crate::dedup::Wording::of(&r.get::<_, String>(9)?, &r.get::<_, String>(10)?),
                 },
             ))
         })?;
@@ -138,6 +140,19 @@ impl Store {
             let mut outlets: Vec<String> = mine.iter().filter_map(|r| r.outlet.clone()).collect();
             outlets.sort();
             outlets.dedup();
+            // One report per outlet that wrote the event up itself: the first of its articles
+            // that is not a copy of a report already counted.
+            let copy_threshold = crate::dedup::DedupSettings::default().shingle_jaccard;
+            let mut reports: Vec<(Option<&str>, &crate::dedup::Wording)> = Vec::new();
+            for r in &mine {
+                let outlet = r.outlet.as_deref();
+                let counted = outlet.is_some() && reports.iter().any(|(o, _)| *o == outlet);
+                let copy =
+                    reports.iter().any(|(_, w)| w.same_headline(&r.wording) || w.same_text(&r.wording, copy_threshold));
+                if !counted && !copy {
+                    reports.push((outlet, &r.wording));
+                }
+            }
             out.push(Observation {
                 date,
                 order_key: mine.iter().map(|r| r.key.as_str()).min().unwrap_or_default().to_string(),
@@ -147,6 +162,7 @@ impl Store {
                 hedged: mine.iter().all(|r| r.hedged),
                 reports_change: mine.iter().any(|r| r.shift_to.as_deref() == Some(stance.as_str())),
                 outlets,
+                reports: reports.len().max(1),
                 stories: mine.iter().map(|r| r.id).collect(),
             });
         }

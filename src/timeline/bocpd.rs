@@ -319,6 +319,7 @@ mod tests {
             reports_change: false,
             hedged: false,
             outlets: vec![outlet.to_string()],
+            reports: 1,
             stories: vec![n],
         }
     }

@@ -40,6 +40,9 @@ pub struct Observation {
     pub hedged: bool,
     /// Distinct outlets covering the cluster.
     pub outlets: Vec<String>,
+    /// Independent reports in the cluster (at least 1): outlets that wrote the event up in their
+    /// own words. Copies of one article, however many outlets carry them, are one report.
+    pub reports: usize,
     /// Story ids of the cluster that carry this stance (evidence to show).
     pub stories: Vec<i64>,
 }
@@ -55,8 +58,9 @@ pub struct ChangeSettings {
     pub confirm_posterior: f64,
     /// Posterior probability that makes a `possible` change.
     pub possible_posterior: f64,
-    /// New-stance clusters needed within `window_days` to confirm.
-    pub min_clusters: usize,
+    /// Independent new-stance reports needed within `window_days` to confirm: separate
+    /// clusters, or outlets' own write-ups of one event (copies count once).
+    pub min_reports: usize,
     pub window_days: i64,
     /// Distinct outlets among them.
     pub min_outlets: usize,
@@ -71,7 +75,7 @@ impl Default for ChangeSettings {
             prior_strength: 4.0,
             confirm_posterior: 0.7,
             possible_posterior: 0.3,
-            min_clusters: 3,
+            min_reports: 3,
             window_days: 30,
             min_outlets: 2,
             require_certain: true,
@@ -169,8 +173,10 @@ pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], 
 }
 
 /// Whether the observations of stance `to` from index `from` on meet the evidence rule of a
-/// confirmed change: at least `min_clusters` within `window_days` of each other, from
-/// `min_outlets` distinct outlets, one of them at the certain level. Returns the index (into
+/// confirmed change: at least `min_reports` independent reports within `window_days` of each
+/// other, from `min_outlets` distinct outlets, one of them at the certain level. Reports, not
+/// clusters: three outlets writing up one event in their own words corroborate it, while ten
+/// copies of one article are one report (and one cluster, one observation for the detector). Returns the index (into
 /// `observations`) of the first observation of the earliest window that does — the change is
 /// dated there, not at a stray earlier item — and the index from which a later call over the
 /// same observations plus newer ones must look again: windows starting earlier are complete
@@ -183,12 +189,12 @@ pub(crate) fn confirms(
     to: Stance,
     settings: &ChangeSettings,
 ) -> (Option<usize>, usize) {
-    let n = settings.min_clusters.max(1);
+    let n = settings.min_reports.max(1);
     let members: Vec<usize> = (from..observations.len()).filter(|&i| observations[i].stance == to).collect();
     let Some(newest) = observations.last().map(|o| o.date) else { return (None, from) };
     let mut outlets: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let (mut certain, mut end) = (0usize, 0usize);
-    for (k, &i) in members.iter().enumerate() {
+    let (mut certain, mut reports, mut end) = (0usize, 0usize, 0usize);
+    for &i in &members {
         let first = &observations[i];
         while end < members.len() && (observations[members[end]].date - first.date).num_days() <= settings.window_days {
             let o = &observations[members[end]];
@@ -196,9 +202,10 @@ pub(crate) fn confirms(
                 *outlets.entry(outlet.as_str()).or_default() += 1;
             }
             certain += usize::from(o.certain);
+            reports += o.reports.max(1);
             end += 1;
         }
-        if end - k >= n && outlets.len() >= settings.min_outlets && (!settings.require_certain || certain > 0) {
+        if reports >= n && outlets.len() >= settings.min_outlets && (!settings.require_certain || certain > 0) {
             return (Some(i), i);
         }
         // This window is final once the newest observation is beyond its reach.
@@ -214,6 +221,7 @@ pub(crate) fn confirms(
             }
         }
         certain -= usize::from(first.certain);
+        reports -= first.reports.max(1);
     }
     (None, observations.len())
 }
