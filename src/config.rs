@@ -806,6 +806,12 @@ mod tests {
     }
 
     #[test]
+    fn the_earlier_name_of_a_renamed_key_still_reads() {
+        assert_eq!(parse("[changes]\nmin_reports = 4\n", "c.toml").unwrap().changes.min_reports, 4);
+        assert_eq!(parse("[changes]\nmin_clusters = 5\n", "c.toml").unwrap().changes.min_reports, 5);
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let e = parse("[poll]\ninterval = \"soon\"\n", "c.toml").unwrap_err().message;
         assert!(e.contains("poll.interval") && e.contains("soon"), "{e}");
