@@ -93,7 +93,8 @@ impl Store {
             certain: bool,
             hedged: bool,
             shift_to: Option<String>,
-            wording: crate::dedup::Wording,
+            title: String,
+            summary: String,
         }
         let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
         let rows = stmt.query_map(params![entity, until, after_id], |r| {
@@ -114,7 +115,8 @@ impl Store {
                     certain: certainty == "certain",
                     hedged: matches!(certainty.as_str(), "probable" | "possible"),
                     shift_to: r.get(8)?,
-                    wording: crate::dedup::Wording::of(&r.get::<_, String>(9)?, &r.get::<_, String>(10)?),
+                    title: r.get(9)?,
+                    summary: r.get(10)?,
                 },
             ))
         })?;
@@ -141,16 +143,20 @@ impl Store {
             outlets.sort();
             outlets.dedup();
             // One report per outlet that wrote the event up itself: the first of its articles
-            // that is not a copy of a report already counted.
-            let copy_threshold = crate::dedup::DedupSettings::default().shingle_jaccard;
-            let mut reports: Vec<(Option<&str>, &crate::dedup::Wording)> = Vec::new();
-            for r in &mine {
-                let outlet = r.outlet.as_deref();
-                let counted = outlet.is_some() && reports.iter().any(|(o, _)| *o == outlet);
-                let copy =
-                    reports.iter().any(|(_, w)| w.same_headline(&r.wording) || w.same_text(&r.wording, copy_threshold));
-                if !counted && !copy {
-                    reports.push((outlet, &r.wording));
+            // that is not a copy of a report already counted. (Most clusters have one outlet.)
+            let mut reports: Vec<(Option<&str>, crate::dedup::Wording)> = Vec::new();
+            if mine.iter().any(|r| r.outlet != first.outlet) {
+                let copy_threshold = crate::dedup::DedupSettings::default().shingle_jaccard;
+                for r in &mine {
+                    let outlet = r.outlet.as_deref();
+                    if reports.iter().any(|(o, _)| *o == outlet) {
+                        continue;
+                    }
+                    let wording = crate::dedup::Wording::of(&r.title, &r.summary);
+                    if !reports.iter().any(|(_, w)| w.same_headline(&wording) || w.same_text(&wording, copy_threshold))
+                    {
+                        reports.push((outlet, wording));
+                    }
                 }
             }
             out.push(Observation {
