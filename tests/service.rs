@@ -328,11 +328,17 @@ fn stories_feed(prefix: &str, n: usize) -> String {
     rss_of(&items)
 }
 
-#[test]
-fn a_full_disk_is_reported_clearly_and_loses_nothing() {
-    let Some(disk) = TinyDisk::mount("3m") else { return };
+/// A 3 MB disk for the database and a feed of five stories (None where tmpfs cannot be mounted).
+fn small_disk_and_a_feed() -> Option<(TinyDisk, TestServer)> {
+    let disk = TinyDisk::mount("3m")?;
     let server = TestServer::start();
     server.set("/f.xml", Route::ok(stories_feed("first", 5)));
+    Some((disk, server))
+}
+
+#[test]
+fn a_full_disk_is_reported_clearly_and_loses_nothing() {
+    let Some((disk, server)) = small_disk_and_a_feed() else { return };
     let sb = Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"");
     let db = disk.path().join("sw.db");
     let db_arg = db.to_str().unwrap();
@@ -365,9 +371,7 @@ fn a_full_disk_is_reported_clearly_and_loses_nothing() {
 
 #[test]
 fn a_disk_that_fills_under_the_daemon_turns_healthz_unhealthy_and_the_daemon_keeps_running() {
-    let Some(disk) = TinyDisk::mount("3m") else { return };
-    let server = TestServer::start();
-    server.set("/f.xml", Route::ok(stories_feed("first", 5)));
+    let Some((disk, server)) = small_disk_and_a_feed() else { return };
     let port = SmtpServer::free_port();
     let sb = Sandbox::with_feeds(
         &[server.url("/f.xml")],
