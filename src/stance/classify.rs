@@ -891,6 +891,14 @@ mod tests {
     }
 
     #[test]
+    fn a_topic_word_does_not_hide_a_cue_it_overlaps() {
+        // "model weights" (a topic word) overlaps "weights released" (an open cue).
+        let c = classify("Nemotron 5 AI model weights released by Nvidia for robotics", "");
+        assert!(c.relevant);
+        assert_eq!(stance_of(&c, "nvidia"), Some(Stance::Open));
+    }
+
+    #[test]
     fn negation_flips_and_pseudo_negation_does_not() {
         let c = classify("Anthropic will not release the weights of Claude 5", "");
         assert_eq!(stance_of(&c, "anthropic"), Some(Stance::Closed));

@@ -41,6 +41,8 @@ pub struct Found {
 pub struct Lexicon {
     automaton: AhoCorasick,
     cues: Vec<Cue>,
+    /// Topic words, matched apart: "model weights" must not hide "weights released".
+    topics: AhoCorasick,
     /// Phrases that begin with a change word ("ditching", "pivots from"): the longest match
     /// hides the shorter one, so they report the change too.
     also_change: Vec<bool>,
@@ -84,7 +86,6 @@ impl Lexicon {
         add(&rules.probable, Cue::Probable);
         add(&rules.question, Cue::Question);
         add(&rules.shift_change, Cue::Change);
-        add(&rules.topic_words, Cue::Topic);
         let changes: Vec<String> = rules.shift_change.iter().map(|c| c.to_lowercase()).collect();
         let also_change = phrases
             .iter()
@@ -95,7 +96,8 @@ impl Lexicon {
             })
             .collect();
         let automaton = super::entities::phrase_automaton(&phrases);
-        Lexicon { automaton, cues, also_change }
+        let topics = super::entities::phrase_automaton(&rules.topic_words);
+        Lexicon { automaton, cues, topics, also_change }
     }
 
     /// The cues of one sentence, in order, whole words only.
@@ -110,6 +112,14 @@ impl Lexicon {
             if self.also_change[pattern] {
                 out.push(Found { cue: Cue::Change, start: m.start(), end: m.end(), word });
             }
+        }
+        let topics = self.topics.find_iter(sentence).filter(|m| whole_word(sentence, m.start(), m.end()));
+        let topics: Vec<Found> = topics
+            .map(|m| Found { cue: Cue::Topic, start: m.start(), end: m.end(), word: words.at(m.start()) })
+            .collect();
+        if !topics.is_empty() {
+            out.extend(topics);
+            out.sort_by_key(|f| f.start);
         }
         out
     }
