@@ -893,7 +893,7 @@ mod tests {
     #[test]
     fn a_topic_word_does_not_hide_a_cue_it_overlaps() {
         // "model weights" (a topic word) overlaps "weights released" (an open cue).
-        let c = classify("Nemotron 5 AI model weights released by Nvidia for robotics", "");
+        let c = classify("Weather AI model weights released by Nvidia for forecasters", "");
         assert!(c.relevant);
         assert_eq!(stance_of(&c, "nvidia"), Some(Stance::Open));
     }
