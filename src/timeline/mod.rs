@@ -176,8 +176,8 @@ pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], 
 /// confirmed change: at least `min_reports` independent reports within `window_days` of each
 /// other, from `min_outlets` distinct outlets, one of them at the certain level. Reports, not
 /// clusters: three outlets writing up one event in their own words corroborate it, while ten
-/// copies of one article are one report (and one cluster, one observation for the detector). Returns the index (into
-/// `observations`) of the first observation of the earliest window that does — the change is
+/// copies of one article are one report (and one cluster, one observation for the detector).
+/// Returns the index (into `observations`) of the first observation of the earliest window that does — the change is
 /// dated there, not at a stray earlier item — and the index from which a later call over the
 /// same observations plus newer ones must look again: windows starting earlier are complete
 /// (nothing newer can join them) and failed.
