@@ -177,10 +177,10 @@ pub fn detect(prior: Option<(Stance, NaiveDate)>, observations: &[Observation], 
 /// other, from `min_outlets` distinct outlets, one of them at the certain level. Reports, not
 /// clusters: three outlets writing up one event in their own words corroborate it, while ten
 /// copies of one article are one report (and one cluster, one observation for the detector).
-/// Returns the index (into `observations`) of the first observation of the earliest window that does — the change is
-/// dated there, not at a stray earlier item — and the index from which a later call over the
-/// same observations plus newer ones must look again: windows starting earlier are complete
-/// (nothing newer can join them) and failed.
+/// Returns the index (into `observations`) of the first observation of the earliest window that
+/// does — the change is dated there, not at a stray earlier item — and the index from which a
+/// later call over the same observations plus newer ones must look again: windows starting
+/// earlier are complete (nothing newer can join them) and failed.
 ///
 /// One pass with a sliding window, so a long undecided stretch costs linear time per step.
 pub(crate) fn confirms(
