@@ -87,8 +87,13 @@ pub struct Wording {
 
 impl Wording {
     pub fn of(title: &str, summary: &str) -> Wording {
-        let mut words = text::content_words(&text::strip_outlet_suffix(title));
-        let headline_words = text::hash_set(&words).len();
+        let headline = text::content_words(&text::strip_outlet_suffix(title));
+        Wording::from_headline(title, &headline, text::hash_set(&headline).len(), summary)
+    }
+
+    /// From the headline's content words (and how many distinct) already split by the caller.
+    fn from_headline(title: &str, headline: &[String], headline_words: usize, summary: &str) -> Wording {
+        let mut words = headline.to_vec();
         words.extend(text::content_words(summary));
         // The opening is what copies share; a long tail only costs memory.
         words.truncate(MAX_BODY_WORDS);
@@ -170,11 +175,10 @@ impl Signer {
             .iter()
             .filter_map(|(kind, phrase)| phrase_position(&raw_words, phrase).map(|at| (at, *kind)))
             .min()
-            .map(|(at, kind)| match kind {
+            .and_then(|(at, kind)| match kind {
                 k if Some(k) == self.release_kind && self.negated(&raw_words, at) => self.restrict_kind,
                 k => Some(k),
-            })
-            .and_then(|kind| kind);
+            });
 
         // Words inside entity and product names say who, not what.
         let name_words: Vec<String> =
@@ -195,11 +199,12 @@ impl Signer {
                 .cloned(),
         );
 
+        let title_words = text::hash_set(&title_words_list);
         Signature {
             published: published.timestamp(),
             canonical_url: canonical_url.map(|u| text::hash(&[u])),
-            wording: Wording::of(title, summary),
-            title_words: text::hash_set(&title_words_list),
+            wording: Wording::from_headline(title, &title_words_list, title_words.len(), summary),
+            title_words,
             subject: title_mentions.first().map(|m| m.entity),
             entities,
             topic_words: text::hash_set(&topic),
