@@ -84,7 +84,7 @@ pub struct ChangeCounts {
 /// The status as of `now`, read from the database, with the last change and its evidence.
 pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<Status> {
     let mut status = counts(store, now)?;
-    status.last_change = store.changes(None, None)?.into_iter().max_by(|a, b| a.detected_at.cmp(&b.detected_at));
+    status.last_change = store.last_change()?;
     Ok(status)
 }
 

@@ -144,6 +144,25 @@ fn a_clean_shift_is_confirmed_by_the_evidence_rule() {
 }
 
 #[test]
+fn status_names_the_change_detected_last_with_its_evidence() {
+    let mut h = Harness::new();
+    let empty = stancewatch::status::gather(&h.store, chrono::Utc::now()).unwrap();
+    assert!(empty.last_change.is_none());
+    let mut items = open_year();
+    items.extend([
+        closed_item(400, 1, "a.example"),
+        closed_item(405, 2, "b.example"),
+        closed_item(410, 3, "c.example"),
+    ]);
+    h.import(&items, "archive");
+    let status = stancewatch::status::gather(&h.store, chrono::Utc::now()).unwrap();
+    let last = status.last_change.expect("a change");
+    let newest = h.store.changes(None, None).unwrap().into_iter().max_by(|a, b| a.detected_at.cmp(&b.detected_at));
+    assert_eq!(Some(&last), newest.as_ref());
+    assert!(!last.evidence.is_empty(), "{last:?}");
+}
+
+#[test]
 fn a_single_hedged_report_is_only_possible() {
     let mut h = Harness::new();
     let mut items = open_year();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Store, parse_time, time_text};
@@ -45,6 +45,23 @@ pub struct ChangeRow {
     pub detected_at: String,
     pub confidence: f64,
     pub evidence: Vec<EvidenceRow>,
+}
+
+/// The columns `change_row` reads, in its order.
+const CHANGE_COLUMNS: &str = "id, entity, from_stance, to_stance, level, at, detected_at, confidence";
+
+fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok(ChangeRow {
+        id: r.get(0)?,
+        entity: r.get(1)?,
+        from: r.get(2)?,
+        to: r.get(3)?,
+        level: r.get(4)?,
+        at: r.get(5)?,
+        detected_at: r.get(6)?,
+        confidence: r.get(7)?,
+        evidence: Vec::new(),
+    })
 }
 
 fn certainty_weight(text: &str) -> f64 {
@@ -292,43 +309,45 @@ impl Store {
 
     /// Stored change events (not withdrawn), oldest first, with their evidence stories.
     pub fn changes(&self, entity: Option<&str>, since: Option<NaiveDate>) -> Result<Vec<ChangeRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, entity, from_stance, to_stance, level, at, detected_at, confidence FROM change_events
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change_events
              WHERE withdrawn_at IS NULL AND (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR at >= ?2)
-             ORDER BY at, entity, id",
-        )?;
+             ORDER BY at, entity, id"
+        ))?;
         let mut rows: Vec<ChangeRow> = stmt
-            .query_map(params![entity, since.map(|d| d.to_string())], |r| {
-                Ok(ChangeRow {
-                    id: r.get(0)?,
-                    entity: r.get(1)?,
-                    from: r.get(2)?,
-                    to: r.get(3)?,
-                    level: r.get(4)?,
-                    at: r.get(5)?,
-                    detected_at: r.get(6)?,
-                    confidence: r.get(7)?,
-                    evidence: Vec::new(),
-                })
-            })?
+            .query_map(params![entity, since.map(|d| d.to_string())], change_row)?
             .collect::<rusqlite::Result<_>>()?;
-        let mut evidence = self.conn.prepare_cached(
+        for row in &mut rows {
+            row.evidence = self.change_evidence(row.id)?;
+        }
+        Ok(rows)
+    }
+
+    /// The change event detected last (ties: the one `changes` lists last), with its evidence.
+    pub fn last_change(&self) -> Result<Option<ChangeRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change_events WHERE withdrawn_at IS NULL
+             ORDER BY detected_at DESC, at DESC, entity DESC, id DESC LIMIT 1"
+        ))?;
+        let Some(mut row) = stmt.query_row([], change_row).optional()? else { return Ok(None) };
+        row.evidence = self.change_evidence(row.id)?;
+        Ok(Some(row))
+    }
+
+    fn change_evidence(&self, change: i64) -> Result<Vec<EvidenceRow>> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.url, s.outlet, s.published_at, s.title FROM change_evidence v
              JOIN stories s ON s.id = v.story_id WHERE v.change_id = ?1 ORDER BY s.published_at, s.id",
         )?;
-        for row in &mut rows {
-            row.evidence = evidence
-                .query_map([row.id], |r| {
-                    Ok(EvidenceRow {
-                        story: r.get(0)?,
-                        url: r.get(1)?,
-                        source: r.get(2)?,
-                        published: r.get(3)?,
-                        title: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-        }
-        Ok(rows)
+        let rows = stmt.query_map([change], |r| {
+            Ok(EvidenceRow {
+                story: r.get(0)?,
+                url: r.get(1)?,
+                source: r.get(2)?,
+                published: r.get(3)?,
+                title: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
