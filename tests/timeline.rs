@@ -77,7 +77,7 @@ fn jsonl(items: &[Item]) -> String {
 }
 
 struct Harness {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     store: Store,
     pipeline: Pipeline,
 }
@@ -88,7 +88,7 @@ impl Harness {
         let config = config::load(None).unwrap();
         let store = Store::open(&dir.path().join("sw.db")).unwrap();
         let pipeline = Pipeline::new(&config, Profile::builtin()).unwrap();
-        Harness { _dir: dir, store, pipeline }
+        Harness { dir, store, pipeline }
     }
 
     fn import(&mut self, items: &[Item], source: &str) {
@@ -205,7 +205,7 @@ fn two_reports_and_a_cluster(first: &str, second: &str, copies: bool) -> Vec<Ite
 fn outlets_writing_up_one_event_are_independent_reports_but_copies_are_one() {
     let mut h = Harness::new();
     h.import(&two_reports_and_a_cluster("a.example", "b.example", false), "archive");
-    let db = rusqlite::Connection::open(h._dir.path().join("sw.db")).unwrap();
+    let db = rusqlite::Connection::open(h.dir.path().join("sw.db")).unwrap();
     let clusters =
         db.query_row("SELECT count(DISTINCT cluster_id) FROM stories WHERE title LIKE '%Orion 7%'", [], |r| {
             r.get::<_, i64>(0)

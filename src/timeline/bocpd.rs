@@ -178,7 +178,6 @@ impl Detector {
             let start = if self.hypotheses.iter().any(|h| h.start == window_start) { window_start } else { best.start };
             let new_stance: Vec<&Observation> =
                 observations[window_start..].iter().filter(|x| x.stance == to).collect();
-            let new_stance = &new_stance[..];
             // Dated by the first certain-level item (the release, not the plan before it).
             let at = new_stance.iter().find(|x| x.certain).unwrap_or(&new_stance[0]).date;
             let change = Change {
@@ -189,7 +188,7 @@ impl Detector {
                 regime_since: regime.since,
                 detected_on: o.date,
                 confidence: round2(change_mass),
-                evidence: evidence_of(new_stance),
+                evidence: evidence_of(&new_stance),
             };
             // A possible change of the same regime in the same direction is upgraded.
             match self
