@@ -52,7 +52,7 @@ fn main() {
     let entities = vec!["meta".to_string()];
 
     let t = Instant::now();
-    let observations = store.entity_observations("meta", None).unwrap();
+    let observations = store.entity_observations("meta", None, ChangeSettings::default().copy_jaccard).unwrap();
     let load = t.elapsed();
     let t = Instant::now();
     let timeline = detect(profile.entity("meta").and_then(|e| e.prior), &observations, &settings);

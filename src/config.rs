@@ -485,6 +485,7 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         window_days: days("changes.window", &c.window, defaults.window_days as f64)?.round() as i64,
         min_outlets: c.min_outlets.unwrap_or(defaults.min_outlets).max(1),
         require_certain: c.require_certain.unwrap_or(defaults.require_certain),
+        copy_jaccard: dedup.shingle_jaccard,
     };
 
     Ok(Config {

@@ -77,9 +77,16 @@ impl Store {
     /// The entity's evidence up to `until` (inclusive): for each story cluster with relevant
     /// stories that report a position of it (licence disputes and critics' opinions are not
     /// its policy), the stance most of the cluster's weight says, on the
-    /// cluster's earliest published day. Independent of the order stories were stored in.
-    pub fn entity_observations(&self, entity: &str, until: Option<NaiveDate>) -> Result<Vec<Observation>> {
-        self.entity_observations_after(entity, until, 0)
+    /// cluster's earliest published day, with its independent reports (articles whose text
+    /// overlaps by `copy_jaccard` or more are copies, one report). Independent of the order
+    /// stories were stored in.
+    pub fn entity_observations(
+        &self,
+        entity: &str,
+        until: Option<NaiveDate>,
+        copy_jaccard: f64,
+    ) -> Result<Vec<Observation>> {
+        self.entity_observations_after(entity, until, 0, copy_jaccard)
     }
 
     /// Like `entity_observations`, from the stories with ids above `after_id` only.
@@ -88,6 +95,7 @@ impl Store {
         entity: &str,
         until: Option<NaiveDate>,
         after_id: i64,
+        copy_jaccard: f64,
     ) -> Result<Vec<Observation>> {
         let until = until.map(|d| format!("{d}T23:59:59Z"));
         // All of an entity's rows through its index; only the newest through the story ids.
@@ -163,15 +171,13 @@ impl Store {
             // that is not a copy of a report already counted. (Most clusters have one outlet.)
             let mut reports: Vec<(Option<&str>, crate::dedup::Wording)> = Vec::new();
             if mine.iter().any(|r| r.outlet != first.outlet) {
-                let copy_threshold = crate::dedup::DedupSettings::default().shingle_jaccard;
                 for r in &mine {
                     let outlet = r.outlet.as_deref();
                     if reports.iter().any(|(o, _)| *o == outlet) {
                         continue;
                     }
                     let wording = crate::dedup::Wording::of(&r.title, &r.summary);
-                    if !reports.iter().any(|(_, w)| w.same_headline(&wording) || w.same_text(&wording, copy_threshold))
-                    {
+                    if !reports.iter().any(|(_, w)| w.same_headline(&wording) || w.same_text(&wording, copy_jaccard)) {
                         reports.push((outlet, wording));
                     }
                 }

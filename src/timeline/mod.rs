@@ -66,6 +66,9 @@ pub struct ChangeSettings {
     pub min_outlets: usize,
     /// At least one of them at the certain level.
     pub require_certain: bool,
+    /// Text overlap that makes two articles of a cluster copies, one report (the dedup stage's
+    /// `[dedup] shingle_jaccard`).
+    pub copy_jaccard: f64,
 }
 
 impl Default for ChangeSettings {
@@ -79,6 +82,7 @@ impl Default for ChangeSettings {
             window_days: 30,
             min_outlets: 2,
             require_certain: true,
+            copy_jaccard: crate::dedup::DedupSettings::default().shingle_jaccard,
         }
     }
 }
@@ -234,7 +238,7 @@ pub fn entity_timeline(
     entity: &str,
     until: Option<NaiveDate>,
 ) -> anyhow::Result<Timeline> {
-    let observations = store.entity_observations(entity, until)?;
+    let observations = store.entity_observations(entity, until, settings.copy_jaccard)?;
     Ok(timeline_of(profile, settings, entity, until, &observations))
 }
 
@@ -327,7 +331,7 @@ pub fn refresh(
             && c.max_story_id == last_before
             && store.only_new_clusters(entity, last_before, since)?
         {
-            let new = store.entity_observations_after(entity, None, last_before)?;
+            let new = store.entity_observations_after(entity, None, last_before, settings.copy_jaccard)?;
             let last_day = c.last_day();
             if new.first().is_none_or(|f| last_day.is_none_or(|d| f.date >= d)) {
                 let detector = c.extend(new);
@@ -338,7 +342,7 @@ pub fn refresh(
         let (cached, detector) = match appended {
             Some(pair) => pair,
             None => {
-                let observations = store.entity_observations(entity, None)?;
+                let observations = store.entity_observations(entity, None, settings.copy_jaccard)?;
                 let base = Detector::new(profile.entity(entity).and_then(|e| e.prior), settings.clone());
                 let mut c = Cached { observations: Vec::new(), base_count: 0, base, max_story_id: 0 };
                 let detector = c.extend(observations);
