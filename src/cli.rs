@@ -145,10 +145,27 @@ enum Command {
     },
     /// Score the classifier against labelled JSON Lines (stance macro-F1, relevance, shifts)
     Eval {
-        file: PathBuf,
+        /// Labelled JSON Lines files, read as one pool
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Cross-validate: fit a model on K-1 folds, score it on the held-out fold, K times
+        #[arg(long, value_name = "K")]
+        folds: Option<usize>,
+        /// The shuffle seed of --folds (the same seed gives the same folds)
+        #[arg(long, default_value_t = 1, requires = "folds")]
+        seed: u64,
         /// Also list every wrongly classified (item, entity)
         #[arg(long)]
         verbose: bool,
+    },
+    /// Fit the built-in reader's model on labelled JSON Lines (deterministic: same items, same bytes)
+    Train {
+        /// Labelled JSON Lines files, read as one pool
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Where to write the model (point `[profile] model` at it, or name it NAME.model.json beside the profile)
+        #[arg(short, long, value_name = "MODEL.json")]
+        output: PathBuf,
     },
     /// Feed health, last poll, stories today, mail waiting or refused, the last change
     Status {
@@ -327,14 +344,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Run => {
-            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
+            let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let mut store = open_synced(&config, &db_path)?;
             pipeline.reread_stored(&mut store)?;
             let shutdown = crate::daemon::shutdown_signal();
             crate::daemon::run(&pipeline, &config, store, shutdown).await?;
         }
         Command::Poll { all } => {
-            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
+            let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let mut store = open_synced(&config, &db_path)?;
             pipeline.reread_stored(&mut store)?;
             let feeds = store.due_feeds(Utc::now(), all)?;
@@ -408,7 +425,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Import { file, source } => {
-            let pipeline = Pipeline::new(&config, Profile::load(config.profile_path.as_deref())?)?;
+            let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let (text, origin) = read_input(Some(&file))?;
             let source = source
                 .unwrap_or_else(|| file.file_stem().map_or("import".to_string(), |s| s.to_string_lossy().into_owned()));
@@ -427,7 +444,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             )?;
         }
         Command::Classify { file, explain } => {
-            let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
+            let classifier = reader(&config)?;
             let (text, source) = read_input(file.as_deref())?;
             for (n, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
@@ -452,12 +469,44 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 writeln!(stdout, "{out}")?;
             }
         }
-        Command::Eval { file, verbose } => {
-            let classifier = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
-            let (text, source) = read_input(Some(&file))?;
-            let items = crate::stance::eval::read_labelled(&text, &source).map_err(UsageError)?;
-            let report = crate::stance::eval::evaluate(&classifier, &items);
-            write!(stdout, "{}", report.render(verbose))?;
+        Command::Eval { files, folds, seed, verbose } => {
+            let items = read_labelled_files(&files)?;
+            match folds {
+                Some(k) => {
+                    if k < 2 || k > items.len() {
+                        return Err(UsageError(format!(
+                            "--folds {k}: needs at least 2 folds and no more folds than items ({})",
+                            items.len()
+                        ))
+                        .into());
+                    }
+                    let rules = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
+                    let settings = crate::stance::TrainSettings::default();
+                    let cv = crate::stance::eval::cross_validate(&rules, &items, k, seed, &settings);
+                    write!(stdout, "{}", cv.render(verbose))?;
+                }
+                None => {
+                    let report = crate::stance::eval::evaluate(&reader(&config)?, &items);
+                    write!(stdout, "{}", report.render(verbose))?;
+                }
+            }
+        }
+        Command::Train { files, output } => {
+            let items = read_labelled_files(&files)?;
+            let rules = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
+            let started = std::time::Instant::now();
+            let model = crate::stance::model::train(&rules, &items, &crate::stance::TrainSettings::default());
+            std::fs::write(&output, model.to_json()).with_context(|| {
+                format!("cannot write the model to {} (check the folder exists and is writable)", output.display())
+            })?;
+            writeln!(
+                stdout,
+                "trained on {} items ({} story-organisation pairs) in {:.1} s: {}",
+                model.trained_on.items,
+                model.trained_on.pairs,
+                started.elapsed().as_secs_f64(),
+                output.display()
+            )?;
         }
         Command::Stories { since, until, search, limit, all, entity, stance, format } => {
             if stance.is_some() && entity.is_none() {
@@ -540,6 +589,21 @@ fn known_entity(profile: &Profile, key: &str) -> Result<()> {
 }
 
 /// A file's text, or standard input for `None` / "-"; with a name for error messages.
+/// The stance reader the config asks for (`[profile] path` and `model`).
+fn reader(config: &Config) -> Result<crate::stance::Classifier> {
+    Ok(crate::stance::model::load_classifier(config.profile_path.as_deref(), &config.model)?)
+}
+
+/// Labelled items from one or more JSON Lines files, as one pool.
+fn read_labelled_files(files: &[PathBuf]) -> Result<Vec<crate::stance::eval::LabelledItem>> {
+    let mut items = Vec::new();
+    for file in files {
+        let (text, source) = read_input(Some(file))?;
+        items.extend(crate::stance::eval::read_labelled(&text, &source).map_err(UsageError)?);
+    }
+    Ok(items)
+}
+
 fn read_input(file: Option<&Path>) -> Result<(String, String)> {
     match file {
         Some(p) if p != Path::new("-") => {

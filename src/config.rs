@@ -48,6 +48,8 @@ pub struct Config {
     pub dedup: crate::dedup::DedupSettings,
     pub changes: crate::timeline::ChangeSettings,
     pub profile_path: Option<PathBuf>,
+    /// `[profile] model`: which learned model decides stances.
+    pub model: crate::stance::model::ModelChoice,
     pub storage: StorageSettings,
     /// `[http] listen`: where `/healthz` and `/metrics` are served (off when unset).
     pub http_listen: Option<std::net::SocketAddr>,
@@ -276,6 +278,7 @@ struct RawAlerts {
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     path: Option<String>,
+    model: Option<String>,
 }
 
 /// Which file to read: an explicit path must exist; the default path may be absent, in which
@@ -499,6 +502,7 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         dedup,
         changes,
         profile_path: raw.profile.path.map(PathBuf::from),
+        model: crate::stance::model::ModelChoice::parse(raw.profile.model.as_deref()),
         storage,
         http_listen,
     })
@@ -781,6 +785,7 @@ impl Config {
                 let _ = writeln!(out, "[profile]\n# built-in ai-openness profile");
             }
         }
+        let _ = writeln!(out, "{}", self.model.describe());
         out
     }
 }

@@ -17,7 +17,7 @@ use crate::dedup::{ClusterIndex, DedupSettings, Signer, canonical_url_with};
 use crate::feed::{self, NewStory};
 use crate::fetch::{FetchError, Fetcher, Validators};
 use crate::schedule;
-use crate::stance::{Classifier, Profile, StoryText};
+use crate::stance::{Classifier, StoryText};
 use crate::store::{FeedRow, FeedState, FeedUpdate, Store};
 
 /// One feed that did not give a feed this time.
@@ -110,8 +110,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(config: &Config, profile: Profile) -> anyhow::Result<Pipeline> {
-        let classifier = Arc::new(Classifier::new(profile));
+    pub fn new(config: &Config, classifier: Classifier) -> anyhow::Result<Pipeline> {
+        let classifier = Arc::new(classifier);
         Ok(Pipeline {
             poll: config.poll.clone(),
             fetcher: Arc::new(Fetcher::new(&config.poll)?),

@@ -123,6 +123,9 @@ pub struct Classifier {
     ai_words: aho_corasick::AhoCorasick,
     /// Lowercased group nouns ("labs", "rivals").
     groups: Vec<String>,
+    /// The learned reader that decides from the engine's features; without one the engine's
+    /// own rules decide.
+    model: Option<std::sync::Arc<super::Model>>,
 }
 
 /// How many words back a comparison word reaches ("competes with the leading closed models").
@@ -136,17 +139,46 @@ const PRODUCT_RELEASE: f64 = 0.6;
 const ADJECTIVE_CUE: f64 = 0.8;
 
 /// One scored piece of evidence.
-struct Evidence {
-    entity: usize,
-    stance: Stance,
-    score: f64,
-    certainty: Certainty,
-    sentence: usize,
+pub(crate) struct Evidence {
+    pub entity: usize,
+    pub stance: Stance,
+    pub score: f64,
+    pub certainty: Certainty,
+    pub sentence: usize,
     /// The cue describes what the entity did before, not what it does now.
-    past: bool,
+    pub past: bool,
+    /// The cue was flipped by a negator ("will not release").
+    pub negated: bool,
     /// The cue's byte span in its sentence.
-    span: (usize, usize),
-    basis: Basis,
+    pub span: (usize, usize),
+    pub basis: Basis,
+}
+
+/// A change of stance a sentence reports: the entity, where to (when the wording says), how
+/// hedged, and the sentence.
+pub(crate) struct ShiftCue {
+    pub entity: usize,
+    pub to: Option<Stance>,
+    pub certainty: Certainty,
+    pub sentence: usize,
+}
+
+/// Everything the rule engine read in one story: its sentences, the entities and cues in each,
+/// the scored evidence, the changes it reports, and the engine's own decision. The learned
+/// reader (`model.rs`) takes its features from here.
+pub(crate) struct Reading {
+    pub sentences: Vec<String>,
+    pub mentions: Vec<Vec<super::Mention>>,
+    pub cues: Vec<Vec<Found>>,
+    /// Entities in order of first mention.
+    pub order: Vec<usize>,
+    pub evidence: Vec<Evidence>,
+    pub shift_cues: Vec<ShiftCue>,
+    pub relevance: f64,
+    /// The story names a watched product or uses an AI word.
+    pub about_ai: bool,
+    /// The rule engine's decision.
+    pub rules: Classification,
 }
 
 /// What kind of statement a stance rests on. Only reports of what an organisation does can
@@ -160,6 +192,8 @@ pub enum Basis {
     Dispute,
     /// What its critics think.
     Opinion,
+    /// Named in passing, compared with, or listed: the story is about someone else.
+    Mention,
 }
 
 impl Basis {
@@ -168,6 +202,7 @@ impl Basis {
             Basis::Report => "report",
             Basis::Dispute => "dispute",
             Basis::Opinion => "opinion",
+            Basis::Mention => "mention",
         }
     }
 }
@@ -191,7 +226,23 @@ impl Classifier {
             ai_words,
             groups: profile.stance.groups.iter().map(|g| g.to_lowercase()).collect(),
             profile,
+            model: None,
         }
+    }
+
+    /// The rule engine with a learned model deciding from its features.
+    pub fn with_model(profile: Profile, model: Option<super::Model>) -> Classifier {
+        Classifier { model: model.map(std::sync::Arc::new), ..Classifier::new(profile) }
+    }
+
+    /// The built-in profile with its shipped model: what `run` uses by default.
+    pub fn builtin() -> Classifier {
+        Classifier::with_model(Profile::builtin(), Some(super::Model::builtin()))
+    }
+
+    /// The learned model, if one decides.
+    pub fn model(&self) -> Option<&super::Model> {
+        self.model.as_deref()
     }
 
     /// Cues of a sentence: the lexicon's, plus "open" / "closed" used as an adjective of a model
@@ -246,7 +297,10 @@ impl Classifier {
 
     /// What a stored reading depends on: the profile and this engine's rules.
     pub fn fingerprint(&self) -> String {
-        format!("{ENGINE_VERSION}-{}", self.profile.fingerprint)
+        match &self.model {
+            Some(m) => format!("{ENGINE_VERSION}-{}-{}", self.profile.fingerprint, m.fingerprint),
+            None => format!("{ENGINE_VERSION}-{}", self.profile.fingerprint),
+        }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -259,18 +313,27 @@ impl Classifier {
     }
 
     pub fn classify(&self, story: &StoryText) -> Classification {
-        self.read(story, None)
+        let reading = self.read(story, None);
+        match &self.model {
+            Some(model) => model.decide(self, &reading, story.published, None),
+            None => reading.rules,
+        }
     }
 
-    /// Classify and say why: one line per piece of evidence (sentence, entity, stance, score,
-    /// cue), for tuning a profile.
+    /// Classify and say why: one line per piece of evidence the engine found (sentence,
+    /// entity, stance, score, cue), then, with a model, the features that decided relevance,
+    /// each stance and each reported change.
     pub fn explain(&self, story: &StoryText) -> (Classification, Vec<String>) {
         let mut trace = Vec::new();
-        let c = self.read(story, Some(&mut trace));
+        let reading = self.read(story, Some(&mut trace));
+        let c = match &self.model {
+            Some(model) => model.decide(self, &reading, story.published, Some(&mut trace)),
+            None => reading.rules,
+        };
         (c, trace)
     }
 
-    fn read(&self, story: &StoryText, trace: Option<&mut Vec<String>>) -> Classification {
+    pub(crate) fn read(&self, story: &StoryText, trace: Option<&mut Vec<String>>) -> Reading {
         let title = normalise_punctuation(story.title);
         let summary = normalise_punctuation(story.summary);
         let content = normalise_punctuation(crate::feed::text::truncate(story.content, MAX_CONTENT));
@@ -298,10 +361,11 @@ impl Classifier {
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut shifts: Vec<(usize, Option<Stance>, Certainty, usize)> = Vec::new(); // entity, explicit direction
         let mut relevance = 0.0;
+        let mut all_cues: Vec<Vec<Found>> = Vec::with_capacity(sentences.len());
         for (si, sentence) in sentences.iter().enumerate() {
             let index = WordIndex::new(sentence);
-            let found = self.cues(sentence, &index, &mentions[si]);
-            let found = &found;
+            all_cues.push(self.cues(sentence, &index, &mentions[si]));
+            let found = &all_cues[si];
             let certainty = sentence_certainty(sentence, found);
             let critics = found.iter().any(|f| f.cue == Cue::Critic);
             let basis = if critics { Basis::Opinion } else { Basis::Report };
@@ -364,6 +428,7 @@ impl Classifier {
                 let score = PRODUCT_RELEASE * certainty.weight() * title_boost * time_weight;
                 evidence.push(Evidence {
                     entity,
+                    negated: false,
                     stance: Stance::Open,
                     score,
                     certainty,
@@ -421,6 +486,7 @@ impl Classifier {
                                     let sentence = si;
                                     evidence.push(Evidence {
                                         entity,
+                                        negated,
                                         stance: s,
                                         score,
                                         certainty,
@@ -433,6 +499,7 @@ impl Classifier {
                             } else {
                                 evidence.push(Evidence {
                                     entity,
+                                    negated,
                                     stance,
                                     score,
                                     certainty,
@@ -452,6 +519,7 @@ impl Classifier {
                                 let past = earlier_year;
                                 evidence.push(Evidence {
                                     entity,
+                                    negated: false,
                                     stance: s,
                                     score,
                                     certainty,
@@ -472,6 +540,7 @@ impl Classifier {
                             let past = earlier_year;
                             evidence.push(Evidence {
                                 entity,
+                                negated: false,
                                 stance: direction,
                                 score,
                                 certainty,
@@ -554,61 +623,19 @@ impl Classifier {
                 if matches!(now, Stance::Open | Stance::Closed) && now != to {
                     continue;
                 }
-                let entity = &self.profile.entities[entity];
                 // The story's news is the change: where the entity goes is its stance here.
                 d.1 = to;
-                // From the prior stance, unless the story is about the change that began it.
-                let from = match entity.prior {
-                    Some((prior, since))
-                        if prior != to && story.published.is_none_or(|p| since + PRIOR_SETTLED <= p) =>
-                    {
-                        prior
-                    }
-                    _ => opposite(to),
-                };
-                if !out_shifts.iter().any(|s| s.entity == entity.key) {
-                    out_shifts.push(Shift { entity: entity.key.clone(), from, to });
+                let shift = self.shift_to(entity, to, story.published);
+                if !out_shifts.iter().any(|s| s.entity == shift.entity) {
+                    out_shifts.push(shift);
                 }
             }
         }
 
-        let mut entities = Vec::new();
-        for &(e, stance, confidence) in &decided {
-            let key = self.profile.entities[e].key.clone();
-            let best = evidence
-                .iter()
-                .filter(|x| x.entity == e && (stance == Stance::Mixed || x.stance == stance))
-                .max_by(|a, b| a.score.total_cmp(&b.score));
-            let (certainty, evidence_text) = match best {
-                Some(b) if stance != Stance::Neutral => (b.certainty, sentences[b.sentence].to_string()),
-                _ => {
-                    let first = mentions.iter().position(|ms| ms.iter().any(|m| m.entity == e)).unwrap_or(0);
-                    (Certainty::Certain, sentences[first].to_string())
-                }
-            };
-            // The kind of statement most of the evidence is.
-            let mut by_basis = [(Basis::Report, 0.0), (Basis::Dispute, 0.0), (Basis::Opinion, 0.0)];
-            for x in evidence.iter().filter(|x| x.entity == e) {
-                if let Some(b) = by_basis.iter_mut().find(|b| b.0 == x.basis) {
-                    b.1 += x.score;
-                }
-            }
-            let basis = if by_basis[0].1 >= by_basis[1].1 + by_basis[2].1 {
-                Basis::Report
-            } else if by_basis[1].1 >= by_basis[2].1 {
-                Basis::Dispute
-            } else {
-                Basis::Opinion
-            };
-            entities.push(EntityStance {
-                entity: key,
-                stance,
-                confidence: (confidence * 100.0).round() / 100.0,
-                certainty,
-                evidence: evidence_text,
-                basis,
-            });
-        }
+        let entities = decided
+            .iter()
+            .map(|&(e, stance, confidence)| self.entity_stance(&sentences, &mentions, &evidence, e, stance, confidence))
+            .collect();
         if let Some(trace) = trace {
             for x in &evidence {
                 let cue =
@@ -633,11 +660,86 @@ impl Classifier {
                 ));
             }
         }
-        Classification { relevant, relevance: (relevance * 100.0).round() / 100.0, entities, shifts: out_shifts }
+        let rules =
+            Classification { relevant, relevance: (relevance * 100.0).round() / 100.0, entities, shifts: out_shifts };
+        Reading {
+            sentences: sentences.iter().map(|s| s.to_string()).collect(),
+            mentions,
+            cues: all_cues,
+            order,
+            evidence,
+            shift_cues: shifts
+                .into_iter()
+                .map(|(entity, to, certainty, sentence)| ShiftCue { entity, to, certainty, sentence })
+                .collect(),
+            relevance,
+            about_ai,
+            rules,
+        }
     }
 }
 
-fn opposite(stance: Stance) -> Stance {
+impl Classifier {
+    /// A reported change of `entity` to `to`: from the prior stance, unless the story is about
+    /// the change that began it.
+    pub(crate) fn shift_to(&self, entity: usize, to: Stance, published: Option<chrono::NaiveDate>) -> Shift {
+        let entity = &self.profile.entities[entity];
+        let from = match entity.prior {
+            Some((prior, since)) if prior != to && published.is_none_or(|p| since + PRIOR_SETTLED <= p) => prior,
+            _ if to == Stance::Mixed => Stance::Open,
+            _ => opposite(to),
+        };
+        Shift { entity: entity.key.clone(), from, to }
+    }
+
+    /// The reading of one entity once its stance is decided: the sentence that shows it best
+    /// (else its first mention), how hedged that is, and the kind of statement most of its
+    /// evidence is.
+    pub(crate) fn entity_stance<S: AsRef<str>>(
+        &self,
+        sentences: &[S],
+        mentions: &[Vec<super::Mention>],
+        evidence: &[Evidence],
+        e: usize,
+        stance: Stance,
+        confidence: f64,
+    ) -> EntityStance {
+        let best = evidence
+            .iter()
+            .filter(|x| x.entity == e && (stance == Stance::Mixed || x.stance == stance))
+            .max_by(|a, b| a.score.total_cmp(&b.score));
+        let (certainty, evidence_text) = match best {
+            Some(b) if stance != Stance::Neutral => (b.certainty, sentences[b.sentence].as_ref().to_string()),
+            _ => {
+                let first = mentions.iter().position(|ms| ms.iter().any(|m| m.entity == e)).unwrap_or(0);
+                (Certainty::Certain, sentences.get(first).map_or("", |s| s.as_ref()).to_string())
+            }
+        };
+        let mut by_basis = [(Basis::Report, 0.0), (Basis::Dispute, 0.0), (Basis::Opinion, 0.0)];
+        for x in evidence.iter().filter(|x| x.entity == e) {
+            if let Some(b) = by_basis.iter_mut().find(|b| b.0 == x.basis) {
+                b.1 += x.score;
+            }
+        }
+        let basis = if by_basis[0].1 >= by_basis[1].1 + by_basis[2].1 {
+            Basis::Report
+        } else if by_basis[1].1 >= by_basis[2].1 {
+            Basis::Dispute
+        } else {
+            Basis::Opinion
+        };
+        EntityStance {
+            entity: self.profile.entities[e].key.clone(),
+            stance,
+            confidence: (confidence * 100.0).round() / 100.0,
+            certainty,
+            evidence: evidence_text,
+            basis,
+        }
+    }
+}
+
+pub(crate) fn opposite(stance: Stance) -> Stance {
     match stance {
         Stance::Open => Stance::Closed,
         Stance::Closed => Stance::Open,

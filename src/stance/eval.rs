@@ -6,10 +6,10 @@ use std::fmt::Write;
 
 use serde::Deserialize;
 
-use super::classify::{Classifier, StoryText};
+use super::classify::Classifier;
 use super::profile::Stance;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct LabelledItem {
     #[serde(default)]
     pub id: Option<String>,
@@ -27,13 +27,13 @@ pub struct LabelledItem {
     pub shift: Option<ShiftLabel>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Label {
     pub entity: String,
     pub stance: Stance,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ShiftLabel {
     pub entity: String,
     pub from: Stance,
@@ -125,29 +125,15 @@ impl Report {
     }
 }
 
-/// The label that stands for every organisation the labels do not name one by one.
-const OTHER: &str = "other";
-
 pub fn evaluate(classifier: &Classifier, items: &[LabelledItem]) -> Report {
     let mut report = Report { items: items.len(), ..Report::default() };
     let mut right = 0;
     // Keys the labels use by name; any other entity of the profile answers to "other".
-    let named: std::collections::HashSet<&str> = items
-        .iter()
-        .flat_map(|i| i.labels.iter().map(|l| l.entity.as_str()).chain(i.shift.iter().map(|s| s.entity.as_str())))
-        .filter(|k| *k != OTHER)
-        .collect();
-    let label_key = |key: &str| -> String { if named.contains(key) { key.to_string() } else { OTHER.to_string() } };
+    let keys = super::model::LabelKeys::new(items);
+    let label_key = |key: &str| -> String { keys.key(key).to_string() };
     for (n, item) in items.iter().enumerate() {
         let id = item.id.clone().unwrap_or_else(|| (n + 1).to_string());
-        let published =
-            item.published.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok());
-        let mut c = classifier.classify(&StoryText {
-            title: &item.title,
-            summary: &item.summary,
-            content: &item.content,
-            published,
-        });
+        let mut c = classifier.classify(&super::model::story_text(item));
         // Several "other" organisations: the one the story says most about speaks for them.
         c.entities.sort_by(|a, b| {
             let weight = |e: &super::classify::EntityStance| (e.stance != Stance::Neutral, e.confidence);
@@ -208,6 +194,189 @@ pub fn evaluate(classifier: &Classifier, items: &[LabelledItem]) -> Report {
     }
     report.accuracy = ratio(right, report.pairs);
     report
+}
+
+/// Cross-validated figures: per fold, a model fitted on the other folds and scored here.
+pub struct CrossValidation {
+    pub folds: Vec<Report>,
+    pub seed: u64,
+    /// Seconds spent fitting, per fold on average.
+    pub fit_seconds: f64,
+}
+
+/// A small deterministic generator (SplitMix64) for the fold shuffle.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The class an item is stratified by: the rarest thing it carries.
+fn stratum(item: &LabelledItem) -> u8 {
+    let has = |s: Stance| item.labels.iter().any(|l| l.stance == s);
+    if item.shift.is_some() {
+        0
+    } else if has(Stance::Closed) {
+        1
+    } else if has(Stance::Mixed) {
+        2
+    } else if has(Stance::Open) {
+        3
+    } else if item.relevant {
+        4
+    } else {
+        5
+    }
+}
+
+/// Stratified K-fold assignment: items shuffled within each stratum with `seed`, then dealt
+/// round-robin, so every fold gets its share of shifts, closed stances and negatives.
+pub fn fold_of_items(items: &[LabelledItem], k: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix(seed);
+    let mut fold = vec![0; items.len()];
+    let mut next = 0;
+    for stratum_id in 0..=5 {
+        let mut members: Vec<usize> = (0..items.len()).filter(|&i| stratum(&items[i]) == stratum_id).collect();
+        // Fisher-Yates.
+        for i in (1..members.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            members.swap(i, j);
+        }
+        for i in members {
+            fold[i] = next % k;
+            next += 1;
+        }
+    }
+    fold
+}
+
+/// K-fold cross-validation of the learned reader over the rule engine `rules`.
+pub fn cross_validate(
+    rules: &Classifier,
+    items: &[LabelledItem],
+    k: usize,
+    seed: u64,
+    settings: &super::TrainSettings,
+) -> CrossValidation {
+    let fold = fold_of_items(items, k, seed);
+    let mut folds = Vec::new();
+    let mut fit_seconds = 0.0;
+    for f in 0..k {
+        let (train, test): (Vec<&LabelledItem>, Vec<&LabelledItem>) =
+            items.iter().enumerate().fold((Vec::new(), Vec::new()), |(mut train, mut test), (i, item)| {
+                if fold[i] == f {
+                    test.push(item)
+                } else {
+                    train.push(item)
+                };
+                (train, test)
+            });
+        let started = std::time::Instant::now();
+        let train: Vec<LabelledItem> = train.into_iter().cloned().collect();
+        let model = super::model::train(rules, &train, settings);
+        fit_seconds += started.elapsed().as_secs_f64();
+        let classifier = Classifier::with_model(rules.profile().clone(), Some(model));
+        let test: Vec<LabelledItem> = test.into_iter().cloned().collect();
+        folds.push(evaluate(&classifier, &test));
+    }
+    CrossValidation { folds, seed, fit_seconds: fit_seconds / k as f64 }
+}
+
+fn mean_and_spread(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
+impl CrossValidation {
+    /// All folds' counts added up (each item is scored once, by a model that never saw it).
+    pub fn pooled(&self) -> Report {
+        let mut out = Report::default();
+        let add = |a: &mut Prf, b: &Prf| {
+            a.tp += b.tp;
+            a.fp += b.fp;
+            a.fn_ += b.fn_;
+        };
+        let mut right = 0.0;
+        for r in &self.folds {
+            out.items += r.items;
+            out.pairs += r.pairs;
+            right += r.accuracy * r.pairs as f64;
+            add(&mut out.open, &r.open);
+            add(&mut out.closed, &r.closed);
+            add(&mut out.relevance, &r.relevance);
+            add(&mut out.shifts, &r.shifts);
+            for (row, other) in out.confusion.iter_mut().zip(&r.confusion) {
+                for (c, o) in row.iter_mut().zip(other) {
+                    *c += o;
+                }
+            }
+            out.errors.extend(r.errors.iter().cloned());
+        }
+        out.accuracy = if out.pairs == 0 { 0.0 } else { right / out.pairs as f64 };
+        out
+    }
+
+    /// Mean and standard deviation across folds of one figure.
+    pub fn figure(&self, f: impl Fn(&Report) -> f64) -> (f64, f64) {
+        mean_and_spread(&self.folds.iter().map(f).collect::<Vec<_>>())
+    }
+
+    pub fn render(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        let pooled = self.pooled();
+        let _ = writeln!(
+            out,
+            "{}-fold cross-validation (stratified, seed {}): {} items, {} labelled (item, entity) pairs; \
+             every item scored by a model fitted on the other folds ({:.2} s per fit)",
+            self.folds.len(),
+            self.seed,
+            pooled.items,
+            pooled.pairs,
+            self.fit_seconds
+        );
+        let _ = writeln!(out, "{:<34} {:>6} {:>7}   {:>6}", "figure", "mean", "spread", "pooled");
+        let rows: [(&str, fn(&Report) -> f64); 11] = [
+            ("stance macro-F1 (open/closed)", Report::macro_f1),
+            ("open F1", |r| r.open.f1()),
+            ("closed F1", |r| r.closed.f1()),
+            ("closed precision", |r| r.closed.precision()),
+            ("closed recall", |r| r.closed.recall()),
+            ("stance accuracy (all pairs)", |r| r.accuracy),
+            ("relevance F1", |r| r.relevance.f1()),
+            ("relevance precision", |r| r.relevance.precision()),
+            ("relevance recall", |r| r.relevance.recall()),
+            ("shift precision", |r| r.shifts.precision()),
+            ("shift recall", |r| r.shifts.recall()),
+        ];
+        for (name, f) in rows {
+            let (mean, spread) = self.figure(f);
+            let _ = writeln!(out, "{name:<34} {mean:>6.3} {:>7}   {:>6.3}", format!("±{spread:.3}"), f(&pooled));
+        }
+        let _ = writeln!(out, "pooled over folds:");
+        out.push_str(&pooled.render(verbose));
+        let _ = writeln!(out, "per class (pooled, all labelled pairs):");
+        for (i, stance) in STANCES.iter().enumerate() {
+            let tp = pooled.confusion[i][i];
+            let labelled: usize = pooled.confusion[i].iter().sum();
+            let predicted: usize = pooled.confusion.iter().map(|row| row[i]).sum();
+            let _ = writeln!(
+                out,
+                "  {:<8} precision {:.3}  recall {:.3}  ({tp} of {labelled} labelled, {predicted} predicted)",
+                stance.as_str(),
+                ratio(tp, predicted),
+                ratio(tp, labelled)
+            );
+        }
+        out
+    }
 }
 
 /// Read labelled JSON Lines; errors name the line.

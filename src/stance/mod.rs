@@ -4,10 +4,13 @@
 pub mod classify;
 pub mod entities;
 pub mod eval;
+pub mod features;
 pub mod lexicon;
+pub mod model;
 pub mod profile;
 pub mod sentences;
 
 pub use classify::{Basis, Certainty, Classification, Classifier, EntityStance, Shift, StoryText};
 pub use entities::{EntityMatcher, Mention, MentionKind};
+pub use model::{Model, TrainSettings};
 pub use profile::{Profile, Stance};

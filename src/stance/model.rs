@@ -1,0 +1,690 @@
+//! The learned reader: three L2-regularised multinomial logistic regressions over the rule
+//! engine's features (`features.rs`) — relevance per story, stance per (story, organisation),
+//! and whether the story reports that organisation changing its stance.
+//!
+//! Fitting is full-batch L-BFGS on a fixed example order with no randomness, and the model file
+//! lists its weights by feature name in sorted order, so the same labelled items always give the
+//! same bytes. The file is JSON, one feature per line: a person can read what it learned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use serde::Deserialize;
+
+use super::classify::{Classification, Classifier, Reading, StoryText};
+use super::eval::LabelledItem;
+use super::features::{self, Feature};
+use super::profile::Stance;
+
+/// The model file's format tag.
+const FORMAT: &str = "stancewatch-model/1";
+/// The model shipped with the built-in profile, fitted on the labelled pool by `train`.
+pub const BUILTIN_MODEL_JSON: &str = include_str!("../../config/profiles/ai-openness.model.json");
+
+/// Stance classes in the order of the stance model's outputs.
+const STANCES: [Stance; 4] = [Stance::Open, Stance::Closed, Stance::Mixed, Stance::Neutral];
+
+/// How a model is fitted.
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    /// L2 penalty on the weights (not on the bias), per model.
+    pub l2_relevance: f64,
+    pub l2_stance: f64,
+    pub l2_shift: f64,
+    /// A feature must occur in this many training examples to get a weight.
+    pub min_count: usize,
+    /// Probability of a change above which a story reports one.
+    pub shift_threshold: f64,
+    pub max_iterations: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        TrainSettings {
+            l2_relevance: env("XL2R", 1.0),
+            l2_stance: env("XL2S", 1.0),
+            l2_shift: env("XL2H", 1.0),
+            min_count: env("XMIN", 2.0) as usize,
+            shift_threshold: env("XTH", 0.5),
+            max_iterations: 400,
+        }
+    }
+}
+
+/// One multinomial logistic regression: a weight per (feature, class).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    classes: Vec<String>,
+    /// Feature names, sorted; `weights[i]` holds one weight per class for `names[i]`.
+    names: Vec<String>,
+    weights: Vec<Vec<f64>>,
+    index: HashMap<String, usize>,
+}
+
+impl Linear {
+    fn new(classes: Vec<String>, names: Vec<String>, weights: Vec<Vec<f64>>) -> Linear {
+        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        Linear { classes, names, weights, index }
+    }
+
+    /// Known features of an example as (index, value), duplicates merged by their largest value.
+    fn encode(&self, features: &[Feature]) -> Vec<(usize, f64)> {
+        let mut out: Vec<(usize, f64)> =
+            features.iter().filter_map(|(n, v)| self.index.get(n).map(|&i| (i, *v))).collect();
+        merge_duplicates(&mut out);
+        out
+    }
+
+    fn scores(&self, x: &[(usize, f64)]) -> Vec<f64> {
+        let mut z = vec![0.0; self.classes.len()];
+        for &(i, v) in x {
+            for (zc, w) in z.iter_mut().zip(&self.weights[i]) {
+                *zc += w * v;
+            }
+        }
+        z
+    }
+
+    /// Class probabilities.
+    pub fn probabilities(&self, features: &[Feature]) -> Vec<f64> {
+        softmax(&self.scores(&self.encode(features)))
+    }
+
+    /// The features that pushed class `class` up most against the runner-up class, with their
+    /// contributions.
+    fn reasons(&self, features: &[Feature], class: usize, n: usize) -> Vec<(String, f64)> {
+        let x = self.encode(features);
+        let z = self.scores(&x);
+        let rival = (0..z.len()).filter(|&c| c != class).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(class);
+        let mut parts: Vec<(String, f64)> = x
+            .iter()
+            .map(|&(i, v)| (self.names[i].clone(), v * (self.weights[i][class] - self.weights[i][rival])))
+            .filter(|(_, c)| c.abs() > 1e-9)
+            .collect();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        parts.truncate(n);
+        parts
+    }
+
+    fn write_json(&self, out: &mut String, name: &str, last: bool) {
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let classes: Vec<String> = self.classes.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(out, "  {}: {{", quote(name));
+        let _ = writeln!(out, "    \"classes\": [{}],", classes.join(", "));
+        let _ = writeln!(out, "    \"weights\": {{");
+        for (i, (n, w)) in self.names.iter().zip(&self.weights).enumerate() {
+            let ws: Vec<String> = w.iter().map(|x| format_weight(*x)).collect();
+            let comma = if i + 1 < self.names.len() { "," } else { "" };
+            let _ = writeln!(out, "      {}: [{}]{comma}", quote(n), ws.join(", "));
+        }
+        let _ = writeln!(out, "    }}");
+        let _ = writeln!(out, "  }}{}", if last { "" } else { "," });
+    }
+}
+
+/// Weights are stored to six decimals: enough for the decisions, and stable bytes.
+fn format_weight(x: f64) -> String {
+    let r = (x * 1e6).round() / 1e6;
+    if r == 0.0 { "0".to_string() } else { format!("{r}") }
+}
+
+fn merge_duplicates(x: &mut Vec<(usize, f64)>) {
+    x.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    x.dedup_by_key(|p| p.0);
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// A training example: features and the index of its class.
+pub struct Example {
+    pub features: Vec<Feature>,
+    pub label: usize,
+}
+
+/// Fit a multinomial logistic regression with L2 penalty `l2`, classes weighted so each class
+/// counts as much as it would if the classes were balanced (`balanced`), by L-BFGS.
+fn fit(examples: &[Example], classes: &[&str], l2: f64, balanced: bool, settings: &TrainSettings) -> Linear {
+    // The vocabulary: features seen in at least `min_count` examples, sorted by name.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for ex in examples {
+        let mut seen: Vec<&str> = ex.features.iter().map(|(n, _)| n.as_str()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for n in seen {
+            *counts.entry(n).or_default() += 1;
+        }
+    }
+    let names: Vec<String> = counts
+        .into_iter()
+        .filter(|(n, c)| *c >= settings.min_count || *n == "bias")
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let k = classes.len();
+    let blank = Linear::new(classes.iter().map(|c| c.to_string()).collect(), names, Vec::new());
+    let encoded: Vec<Vec<(usize, f64)>> = examples.iter().map(|ex| blank.encode(&ex.features)).collect();
+    let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
+    let mut per_class = vec![0usize; k];
+    for &y in &labels {
+        per_class[y] += 1;
+    }
+    let class_weight: Vec<f64> = per_class
+        .iter()
+        .map(|&n| if !balanced || n == 0 { 1.0 } else { examples.len() as f64 / (k as f64 * n as f64) })
+        .collect();
+    let bias = blank.index.get("bias").copied();
+    let dims = blank.names.len() * k;
+
+    let objective = |w: &[f64], grad: &mut [f64]| -> f64 {
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut loss = 0.0;
+        let mut z = vec![0.0; k];
+        for (x, &y) in encoded.iter().zip(&labels) {
+            z.iter_mut().for_each(|v| *v = 0.0);
+            for &(i, v) in x {
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += w[i * k + c] * v;
+                }
+            }
+            let p = softmax(&z);
+            let cw = class_weight[y];
+            loss -= cw * p[y].max(1e-300).ln();
+            for &(i, v) in x {
+                for c in 0..k {
+                    let target = if c == y { 1.0 } else { 0.0 };
+                    grad[i * k + c] += cw * (p[c] - target) * v;
+                }
+            }
+        }
+        for (j, (wj, gj)) in w.iter().zip(grad.iter_mut()).enumerate() {
+            if Some(j / k) != bias {
+                loss += 0.5 * l2 * wj * wj;
+                *gj += l2 * wj;
+            }
+        }
+        loss
+    };
+    let w = lbfgs(vec![0.0; dims], objective, settings.max_iterations);
+    let weights = (0..blank.names.len()).map(|i| w[i * k..(i + 1) * k].to_vec()).collect();
+    Linear::new(blank.classes, blank.names, weights)
+}
+
+/// Minimise a smooth convex function with L-BFGS (10 corrections, backtracking Armijo line
+/// search). Deterministic: no randomness, a fixed order of operations.
+fn lbfgs(mut x: Vec<f64>, f: impl Fn(&[f64], &mut [f64]) -> f64, max_iterations: usize) -> Vec<f64> {
+    const MEMORY: usize = 10;
+    let n = x.len();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+    let mut g = vec![0.0; n];
+    let mut fx = f(&x, &mut g);
+    let mut history: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = std::collections::VecDeque::new();
+    let mut g_new = vec![0.0; n];
+    for _ in 0..max_iterations {
+        let gnorm = dot(&g, &g).sqrt();
+        if gnorm < 1e-6 * (1.0 + dot(&x, &x).sqrt()) {
+            break;
+        }
+        // Two-loop recursion: d = -H g.
+        let mut q = g.clone();
+        let mut alphas = Vec::with_capacity(history.len());
+        for (s, y, rho) in history.iter().rev() {
+            let a = rho * dot(s, &q);
+            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
+            alphas.push(a);
+        }
+        if let Some((s, y, _)) = history.back() {
+            let gamma = dot(s, y) / dot(y, y);
+            q.iter_mut().for_each(|v| *v *= gamma);
+        } else {
+            let scale = 1.0 / gnorm.max(1.0);
+            q.iter_mut().for_each(|v| *v *= scale);
+        }
+        for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
+            let b = rho * dot(y, &q);
+            q.iter_mut().zip(s).for_each(|(qi, si)| *qi += (a - b) * si);
+        }
+        let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
+        let mut slope = dot(&g, &d);
+        if slope >= 0.0 {
+            // Not a descent direction: restart from steepest descent.
+            history.clear();
+            d = g.iter().map(|v| -v / gnorm.max(1.0)).collect();
+            slope = dot(&g, &d);
+        }
+        let mut step = 1.0;
+        let mut x_new = vec![0.0; n];
+        let mut f_new;
+        loop {
+            x_new.iter_mut().zip(&x).zip(&d).for_each(|((xn, xi), di)| *xn = xi + step * di);
+            f_new = f(&x_new, &mut g_new);
+            if f_new <= fx + 1e-4 * step * slope || step < 1e-12 {
+                break;
+            }
+            step *= 0.5;
+        }
+        let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy = dot(&s, &y);
+        let improvement = fx - f_new;
+        x.copy_from_slice(&x_new);
+        g.copy_from_slice(&g_new);
+        fx = f_new;
+        if sy > 1e-12 {
+            if history.len() == MEMORY {
+                history.pop_front();
+            }
+            history.push_back((s, y, 1.0 / sy));
+        }
+        if improvement.abs() <= 1e-10 * (1.0 + fx.abs()) {
+            break;
+        }
+    }
+    x
+}
+
+/// `[profile] model`: which learned model decides.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ModelChoice {
+    /// The built-in profile's shipped model; for a profile file, `NAME.model.json` beside it
+    /// when there is one, else the rules alone.
+    #[default]
+    Default,
+    /// `model = "rules"`: the rule engine decides alone.
+    Rules,
+    /// A model file made by `stancewatch train`.
+    File(std::path::PathBuf),
+}
+
+impl ModelChoice {
+    pub fn parse(value: Option<&str>) -> ModelChoice {
+        match value {
+            None | Some("") | Some("default") => ModelChoice::Default,
+            Some("rules") | Some("none") => ModelChoice::Rules,
+            Some(path) => ModelChoice::File(path.into()),
+        }
+    }
+
+    /// The model file a profile file brings along: `NAME.model.json` beside `NAME.toml`.
+    pub fn beside(profile: &std::path::Path) -> std::path::PathBuf {
+        profile.with_extension("model.json")
+    }
+
+    /// The config line that says which model decides.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelChoice::Default => "# model: the profile's own (built-in, or NAME.model.json beside it)".into(),
+            ModelChoice::Rules => "model = \"rules\"".into(),
+            ModelChoice::File(p) => format!("model = {:?}", p.display().to_string()),
+        }
+    }
+}
+
+/// The reader the config asks for: the profile, and the model that decides with it.
+pub fn load_classifier(
+    profile_path: Option<&std::path::Path>,
+    choice: &ModelChoice,
+) -> Result<Classifier, crate::config::ConfigError> {
+    let profile = super::Profile::load(profile_path)?;
+    let err = |message: String| crate::config::ConfigError { message };
+    let model = match (choice, profile_path) {
+        (ModelChoice::Rules, _) => None,
+        (ModelChoice::File(p), _) => Some(Model::load(p).map_err(err)?),
+        (ModelChoice::Default, None) => Some(Model::builtin()),
+        (ModelChoice::Default, Some(p)) => {
+            let beside = ModelChoice::beside(p);
+            if beside.exists() { Some(Model::load(&beside).map_err(err)?) } else { None }
+        }
+    };
+    Ok(Classifier::with_model(profile, model))
+}
+
+/// What the model was fitted on.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TrainedOn {
+    pub items: usize,
+    pub pairs: usize,
+}
+
+/// The learned reader: relevance, stance and change models.
+#[derive(Debug, Clone)]
+pub struct Model {
+    relevance: Linear,
+    stance: Linear,
+    shift: Linear,
+    shift_threshold: f64,
+    pub trained_on: TrainedOn,
+    /// Digest of the model's bytes: stored readings made with another model are redone.
+    pub fingerprint: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinear {
+    classes: Vec<String>,
+    weights: BTreeMap<String, Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    format: String,
+    trained_on: TrainedOn,
+    shift_threshold: f64,
+    relevance: RawLinear,
+    stance: RawLinear,
+    shift: RawLinear,
+}
+
+impl Model {
+    /// The model shipped with the built-in profile.
+    pub fn builtin() -> Model {
+        // The shipped model is tested; failing here is a build defect, not bad input.
+        Model::parse(BUILTIN_MODEL_JSON, "built-in model").expect("the built-in model is valid")
+    }
+
+    /// A model file; errors name the file and what is wrong.
+    pub fn load(path: &std::path::Path) -> Result<Model, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!("cannot read model {}: {e} (check [profile] model, or run `stancewatch train`)", path.display())
+        })?;
+        Model::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, source: &str) -> Result<Model, String> {
+        let raw: RawModel = serde_json::from_str(text)
+            .map_err(|e| format!("{source}: not a stancewatch model: {e} (make one with `stancewatch train`)"))?;
+        if raw.format != FORMAT {
+            return Err(format!(
+                "{source}: model format `{}`, expected `{FORMAT}` (retrain with `stancewatch train`)",
+                raw.format
+            ));
+        }
+        let linear = |name: &str, raw: RawLinear, want: &[&str]| -> Result<Linear, String> {
+            if raw.classes != want {
+                return Err(format!("{source}: `{name}.classes` must be {want:?}"));
+            }
+            if let Some((n, _)) =
+                raw.weights.iter().find(|(_, w)| w.len() != want.len() || w.iter().any(|x| !x.is_finite()))
+            {
+                return Err(format!("{source}: `{name}.weights.{n}` must have {} finite numbers", want.len()));
+            }
+            let (names, weights) = raw.weights.into_iter().unzip();
+            Ok(Linear::new(raw.classes, names, weights))
+        };
+        let stances: Vec<&str> = STANCES.iter().map(|s| s.as_str()).collect();
+        Ok(Model {
+            relevance: linear("relevance", raw.relevance, &["no", "yes"])?,
+            stance: linear("stance", raw.stance, &stances)?,
+            shift: linear("shift", raw.shift, &["no", "yes"])?,
+            shift_threshold: raw.shift_threshold,
+            trained_on: raw.trained_on,
+            fingerprint: format!("{:016x}", fnv1a(text.as_bytes())),
+        })
+    }
+
+    /// The model file's text (deterministic for the same model).
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{\n");
+        let _ = writeln!(out, "  \"format\": \"{FORMAT}\",");
+        let _ = writeln!(
+            out,
+            "  \"trained_on\": {{\"items\": {}, \"pairs\": {}}},",
+            self.trained_on.items, self.trained_on.pairs
+        );
+        let _ = writeln!(out, "  \"shift_threshold\": {},", format_weight(self.shift_threshold));
+        self.relevance.write_json(&mut out, "relevance", false);
+        self.stance.write_json(&mut out, "stance", false);
+        self.shift.write_json(&mut out, "shift", true);
+        out.push_str("}\n");
+        out
+    }
+
+    /// The model's reading of a story the rule engine has read.
+    pub(crate) fn decide(
+        &self,
+        classifier: &Classifier,
+        reading: &Reading,
+        published: Option<chrono::NaiveDate>,
+        mut explain: Option<&mut Vec<String>>,
+    ) -> Classification {
+        let story = features::story(reading);
+        let p_relevant = self.relevance.probabilities(&story)[1];
+        let relevant = p_relevant >= 0.5;
+        if let Some(trace) = explain.as_deref_mut() {
+            let why = self.relevance.reasons(&story, usize::from(relevant), 6);
+            trace.push(format!("model: relevant {relevant} ({p_relevant:.2}) because {}", list(&why)));
+        }
+        let mut entities = Vec::new();
+        let mut shifts = Vec::new();
+        for &e in &reading.order {
+            let pair = features::pair(classifier, reading, e);
+            let (stance, confidence) = if relevant {
+                let p = self.stance.probabilities(&pair);
+                let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(3);
+                if let Some(trace) = explain.as_deref_mut() {
+                    let why = self.stance.reasons(&pair, best, 6);
+                    let key = &classifier.profile().entities[e].key;
+                    trace.push(format!(
+                        "model: {key} {} ({:.2}) because {}",
+                        STANCES[best].as_str(),
+                        p[best],
+                        list(&why)
+                    ));
+                }
+                (STANCES[best], p[best])
+            } else {
+                (Stance::Neutral, 1.0 - p_relevant)
+            };
+            let mut reading_of = classifier.entity_stance(
+                &reading.sentences,
+                &reading.mentions,
+                &reading.evidence,
+                e,
+                stance,
+                confidence,
+            );
+            if stance != Stance::Neutral && !features::acting(reading, e) {
+                reading_of.basis = super::Basis::Mention;
+            }
+            if relevant && stance != Stance::Neutral {
+                let p_shift = self.shift.probabilities(&pair)[1];
+                if p_shift >= self.shift_threshold {
+                    shifts.push(classifier.shift_to(e, stance, published));
+                    if let Some(trace) = explain.as_deref_mut() {
+                        let why = self.shift.reasons(&pair, 1, 6);
+                        trace.push(format!(
+                            "model: {} reports a change ({p_shift:.2}) because {}",
+                            reading_of.entity,
+                            list(&why)
+                        ));
+                    }
+                }
+            }
+            entities.push(reading_of);
+        }
+        Classification { relevant, relevance: (p_relevant * 100.0).round() / 100.0, entities, shifts }
+    }
+}
+
+fn list(reasons: &[(String, f64)]) -> String {
+    let parts: Vec<String> = reasons.iter().map(|(n, c)| format!("{n} {c:+.2}")).collect();
+    if parts.is_empty() { "(no feature)".into() } else { parts.join(", ") }
+}
+
+/// FNV-1a, for a short stable digest of a model's bytes.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+/// The label key an entity answers to in labelled items: its own key when the labels name it,
+/// else "other".
+pub(crate) struct LabelKeys {
+    named: std::collections::HashSet<String>,
+}
+
+pub(crate) const OTHER: &str = "other";
+
+impl LabelKeys {
+    pub fn new(items: &[LabelledItem]) -> LabelKeys {
+        let named = items
+            .iter()
+            .flat_map(|i| i.labels.iter().map(|l| l.entity.clone()).chain(i.shift.iter().map(|s| s.entity.clone())))
+            .filter(|k| k != OTHER)
+            .collect();
+        LabelKeys { named }
+    }
+
+    pub fn key<'a>(&self, entity: &'a str) -> &'a str {
+        if self.named.contains(entity) { entity } else { OTHER }
+    }
+}
+
+/// The story text of a labelled item.
+pub(crate) fn story_text(item: &LabelledItem) -> StoryText<'_> {
+    let published =
+        item.published.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok());
+    StoryText { title: &item.title, summary: &item.summary, content: &item.content, published }
+}
+
+/// Fit a model on labelled items. `classifier` supplies the rule engine (its own model, if
+/// any, is not used).
+pub fn train(classifier: &Classifier, items: &[LabelledItem], settings: &TrainSettings) -> Model {
+    let keys = LabelKeys::new(items);
+    let mut story_examples = Vec::new();
+    let mut stance_examples = Vec::new();
+    let mut shift_examples = Vec::new();
+    for item in items {
+        let reading = classifier.read(&story_text(item), None);
+        story_examples.push(Example { features: features::story(&reading), label: usize::from(item.relevant) });
+        // "other" labels the first entity of the story that answers to it.
+        let mut other_taken = false;
+        for &e in &reading.order {
+            let key = keys.key(&classifier.profile().entities[e].key);
+            let label = if key == OTHER && other_taken {
+                None
+            } else {
+                item.labels.iter().find(|l| l.entity == key).map(|l| l.stance)
+            };
+            if key == OTHER && label.is_some() {
+                other_taken = true;
+            }
+            let stance = if item.relevant { label.unwrap_or(Stance::Neutral) } else { Stance::Neutral };
+            let pair = features::pair(classifier, &reading, e);
+            let reports_shift = item.relevant && item.shift.as_ref().is_some_and(|s| s.entity == key);
+            if item.relevant {
+                shift_examples.push(Example { features: pair.clone(), label: usize::from(reports_shift) });
+            }
+            let label = STANCES.iter().position(|s| *s == stance).unwrap_or(3);
+            stance_examples.push(Example { features: pair, label });
+        }
+    }
+    let stances: Vec<&str> = STANCES.iter().map(|s| s.as_str()).collect();
+    let relevance = fit(&story_examples, &["no", "yes"], settings.l2_relevance, false, settings);
+    let stance = fit(&stance_examples, &stances, settings.l2_stance, true, settings);
+    let shift = fit(&shift_examples, &["no", "yes"], settings.l2_shift, true, settings);
+    let mut model = Model {
+        relevance,
+        stance,
+        shift,
+        shift_threshold: settings.shift_threshold,
+        trained_on: TrainedOn { items: items.len(), pairs: stance_examples.len() },
+        fingerprint: String::new(),
+    };
+    model.fingerprint = format!("{:016x}", fnv1a(model.to_json().as_bytes()));
+    model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(features: &[&str], label: usize) -> Example {
+        Example { features: features.iter().map(|f| (f.to_string(), 1.0)).collect(), label }
+    }
+
+    #[test]
+    fn logistic_regression_learns_a_separable_rule() {
+        // Class follows "a" / "b"; "noise" is in both.
+        let mut data = Vec::new();
+        for i in 0..20 {
+            data.push(ex(&["bias", "a", if i % 2 == 0 { "noise" } else { "x" }], 0));
+            data.push(ex(&["bias", "b", if i % 3 == 0 { "noise" } else { "y" }], 1));
+        }
+        let settings = TrainSettings::default();
+        let m = fit(&data, &["first", "second"], 0.1, false, &settings);
+        let p = m.probabilities(&[("bias".into(), 1.0), ("a".into(), 1.0)]);
+        assert!(p[0] > 0.9, "{p:?}");
+        let p = m.probabilities(&[("bias".into(), 1.0), ("b".into(), 1.0), ("noise".into(), 1.0)]);
+        assert!(p[1] > 0.9, "{p:?}");
+        // An unseen feature changes nothing.
+        let p = m.probabilities(&[("bias".into(), 1.0), ("never seen".into(), 1.0)]);
+        assert!((p[0] - 0.5).abs() < 0.1, "{p:?}");
+    }
+
+    #[test]
+    fn the_penalty_shrinks_weights_and_balance_lifts_the_rare_class() {
+        let mut data = Vec::new();
+        for _ in 0..30 {
+            data.push(ex(&["bias", "common"], 0));
+        }
+        for _ in 0..3 {
+            data.push(ex(&["bias", "rare"], 1));
+        }
+        data.push(ex(&["bias", "common", "rare"], 0));
+        let s = TrainSettings::default();
+        let weak = fit(&data, &["a", "b"], 10.0, false, &s);
+        let strong = fit(&data, &["a", "b"], 0.01, false, &s);
+        let w = |m: &Linear| m.weights[m.index["rare"]][1] - m.weights[m.index["rare"]][0];
+        assert!(w(&weak) < w(&strong), "{} {}", w(&weak), w(&strong));
+        let plain = fit(&data, &["a", "b"], 1.0, false, &s);
+        let balanced = fit(&data, &["a", "b"], 1.0, true, &s);
+        let x = [("bias".to_string(), 1.0), ("common".to_string(), 1.0), ("rare".to_string(), 1.0)];
+        assert!(balanced.probabilities(&x)[1] > plain.probabilities(&x)[1]);
+    }
+
+    #[test]
+    fn three_classes_and_the_reasons_name_the_deciding_feature() {
+        let mut data = Vec::new();
+        for _ in 0..10 {
+            data.push(ex(&["bias", "red"], 0));
+            data.push(ex(&["bias", "green"], 1));
+            data.push(ex(&["bias", "blue"], 2));
+        }
+        let m = fit(&data, &["r", "g", "b"], 0.1, false, &TrainSettings::default());
+        let x = [("bias".to_string(), 1.0), ("green".to_string(), 1.0)];
+        let p = m.probabilities(&x);
+        assert!(p[1] > 0.8, "{p:?}");
+        assert_eq!(m.reasons(&x, 1, 1)[0].0, "green");
+    }
+
+    #[test]
+    fn a_model_file_round_trips_byte_for_byte() {
+        let text = r#"{"id":"a","title":"Meta releases Llama 5 as open weights","labels":[{"entity":"meta","stance":"open"}],"relevant":true,"shift":null}
+{"id":"b","title":"OpenAI keeps its new model proprietary","labels":[{"entity":"openai","stance":"closed"}],"relevant":true}
+{"id":"c","title":"Nvidia earnings rise","labels":[{"entity":"nvidia","stance":"neutral"}],"relevant":false}
+{"id":"d","title":"Google will stop releasing open Gemma models","labels":[{"entity":"google","stance":"closed"}],"relevant":true,"shift":{"entity":"google","from":"open","to":"closed"}}"#;
+        let items = super::super::eval::read_labelled(text, "t.jsonl").unwrap();
+        let rules = Classifier::new(super::super::Profile::builtin());
+        let settings = TrainSettings { min_count: 1, ..TrainSettings::default() };
+        let a = train(&rules, &items, &settings);
+        let b = train(&rules, &items, &settings);
+        assert_eq!(a.to_json(), b.to_json(), "same items, same bytes");
+        let parsed = Model::parse(&a.to_json(), "m.json").unwrap();
+        assert_eq!(parsed.to_json(), a.to_json());
+        assert!(Model::parse("{}", "m.json").unwrap_err().contains("m.json"));
+        let bad = a.to_json().replace(FORMAT, "other/9");
+        assert!(Model::parse(&bad, "m.json").unwrap_err().contains("retrain"));
+    }
+
+    #[test]
+    fn the_builtin_model_loads() {
+        let m = Model::builtin();
+        assert!(m.trained_on.items > 0);
+        assert!(m.stance.names.len() > 10);
+    }
+}
