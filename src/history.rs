@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::output::{self, Column, Format};
 use crate::stance::{Profile, Stance};
-use crate::store::{ChangeRow, Store};
+use crate::store::{ChangeRow, EvidenceRow, Store};
 use crate::timeline::{ChangeSettings, Level, Timeline, entity_timeline};
 
 /// One line of `stances`.
@@ -39,10 +39,28 @@ pub struct MonthRow {
     pub mixed: usize,
 }
 
+/// The profile's prior stance, where the timeline starts.
 #[derive(Debug, Serialize)]
 pub struct Prior {
     pub stance: Stance,
     pub since: String,
+    /// The evidence corrected the prior (null: it stands): no story had shown the prior's stance
+    /// before the evidence moved away from it, so the first regime takes the observed stance
+    /// from the prior's date on, and that is no change event.
+    pub calibration: Option<CalibrationRow>,
+}
+
+/// How the evidence corrected the profile's prior stance (see `timeline::Calibration`).
+#[derive(Debug, Serialize)]
+pub struct CalibrationRow {
+    pub from: Stance,
+    pub to: Stance,
+    /// The first evidence of `to`.
+    pub at: String,
+    /// The day of the story that settled it.
+    pub detected_on: String,
+    pub confidence: f64,
+    pub evidence: Vec<EvidenceRow>,
 }
 
 /// `history ENTITY` as JSON.
@@ -138,11 +156,22 @@ pub fn history(
         }
     }
     let current = timeline.current();
+    let calibration = match timeline.calibration() {
+        Some(c) => Some(CalibrationRow {
+            from: c.from,
+            to: c.to,
+            at: c.at.to_string(),
+            detected_on: c.detected_on.to_string(),
+            confidence: c.confidence,
+            evidence: store.evidence_stories(&c.evidence)?,
+        }),
+        None => None,
+    };
     Ok(HistoryReport {
         entity: entity.to_string(),
         stance: current.map_or(Stance::Neutral, |r| r.stance),
         since: current.and_then(|r| r.since).map(|d| d.to_string()),
-        prior: prior.map(|(stance, since)| Prior { stance, since: since.to_string() }),
+        prior: prior.map(|(stance, since)| Prior { stance, since: since.to_string(), calibration }),
         months,
         changes: store.changes(Some(entity), None)?,
     })
@@ -170,6 +199,9 @@ pub fn print_history(out: &mut dyn Write, format: Format, report: &HistoryReport
             writeln!(out, "{}: {}{since}", report.entity, report.stance.as_str())?;
             if let Some(p) = &report.prior {
                 writeln!(out, "prior (profile): {} since {}", p.stance.as_str(), p.since)?;
+                if let Some(c) = &p.calibration {
+                    writeln!(out, "{}", calibration_line(c))?;
+                }
             }
             writeln!(out)?;
             writeln!(out, "      J F M A M J J A S O N D")?;
@@ -202,6 +234,26 @@ pub fn print_history(out: &mut dyn Write, format: Format, report: &HistoryReport
         }
     }
     Ok(())
+}
+
+/// The calibration as `history` shows it, with the stories that settled it.
+fn calibration_line(c: &CalibrationRow) -> String {
+    let evidence = match c.evidence.as_slice() {
+        [] => String::new(),
+        [one] => format!("; evidence: {}", one.title),
+        [first, rest @ ..] => format!("; evidence: {} (+{} more)", first.title, rest.len()),
+    };
+    format!(
+        "calibrated from the profile's prior {} to {} on {} (not a change: the evidence had not shown {} \
+         before it said {}, from {}); confidence {:.2}{evidence}",
+        c.from.as_str(),
+        c.to.as_str(),
+        c.detected_on,
+        c.from.as_str(),
+        c.to.as_str(),
+        c.at,
+        c.confidence,
+    )
 }
 
 fn month_letter(m: &MonthRow) -> char {

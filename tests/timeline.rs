@@ -144,6 +144,41 @@ fn a_clean_shift_is_confirmed_by_the_evidence_rule() {
 }
 
 #[test]
+fn evidence_against_a_prior_no_story_showed_calibrates_the_timeline_without_a_change() {
+    // Meta's profile prior is open (since 2023-07-18); the only coverage says closed.
+    let items: Vec<Item> = (0..20).map(|w| closed_item(w * 7, w as usize, &format!("c{}.example", w % 5))).collect();
+    let mut h = Harness::new();
+    h.import(&items, "archive");
+    assert!(h.changes().is_empty(), "a calibration is no change event: {:?}", h.changes());
+    let today = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    let history = |h: &Harness| {
+        stancewatch::history::history(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, "meta", today)
+            .unwrap()
+    };
+    let report = history(&h);
+    assert_eq!((report.stance.as_str(), report.since.as_deref()), ("closed", Some("2023-07-18")));
+    assert!(report.months.iter().all(|m| m.stance.as_str() == "closed"), "no open stretch: {:?}", report.months);
+    let json = serde_json::to_value(&report).unwrap();
+    let calibration = &json["prior"]["calibration"];
+    assert_eq!((calibration["from"].as_str(), calibration["to"].as_str()), (Some("open"), Some("closed")), "{json:#}");
+    assert_eq!(calibration["at"].as_str(), Some(date(0).as_str()), "{json:#}");
+    assert!(calibration["evidence"].as_array().is_some_and(|e| !e.is_empty()), "{json:#}");
+    let mut table = Vec::new();
+    stancewatch::history::print_history(&mut table, stancewatch::output::Format::Table, &report).unwrap();
+    let table = String::from_utf8(table).unwrap();
+    assert!(table.contains("calibrated from the profile's prior open to closed on "), "{table}");
+    assert!(table.contains("no change detected"), "{table}");
+
+    // The same, with the evidence arriving cycle by cycle.
+    let mut batches = Harness::new();
+    for batch in items.chunks(3) {
+        batches.import(batch, "archive");
+    }
+    assert!(batches.changes().is_empty(), "{:?}", batches.changes());
+    assert_eq!(serde_json::to_value(history(&batches)).unwrap()["prior"], json["prior"]);
+}
+
+#[test]
 fn status_names_the_change_detected_last_with_its_evidence() {
     let mut h = Harness::new();
     let empty = stancewatch::status::gather(&h.store, chrono::Utc::now()).unwrap();

@@ -345,15 +345,25 @@ impl Store {
             "SELECT s.id, s.url, s.outlet, s.published_at, s.title FROM change_evidence v
              JOIN stories s ON s.id = v.story_id WHERE v.change_id = ?1 ORDER BY s.published_at, s.id",
         )?;
-        let rows = stmt.query_map([change], |r| {
-            Ok(EvidenceRow {
-                story: r.get(0)?,
-                url: r.get(1)?,
-                source: r.get(2)?,
-                published: r.get(3)?,
-                title: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([change], evidence_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// `stories` as evidence rows, oldest first (ids no longer stored are left out): the
+    /// evidence of a timeline result that is not a stored change event, such as a calibration.
+    pub fn evidence_stories(&self, stories: &[i64]) -> Result<Vec<EvidenceRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT s.id, s.url, s.outlet, s.published_at, s.title FROM stories s WHERE s.id = ?1")?;
+        let mut rows = Vec::with_capacity(stories.len());
+        for id in stories {
+            rows.extend(stmt.query_row([id], evidence_row).optional()?);
+        }
+        rows.sort_by(|a, b| a.published.cmp(&b.published).then(a.story.cmp(&b.story)));
+        Ok(rows)
+    }
+}
+
+fn evidence_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {
+    Ok(EvidenceRow { story: r.get(0)?, url: r.get(1)?, source: r.get(2)?, published: r.get(3)?, title: r.get(4)? })
 }

@@ -13,10 +13,22 @@
 //! probability of a change. Above `possible_posterior` it is a `possible` change; above
 //! `confirm_posterior` *and* meeting the evidence rule (`super::confirms`) it is confirmed, and the
 //! new segment becomes the regime.
+//!
+//! The profile's prior stance starts the timeline but is not evidence that the entity held it.
+//! The prior's regime is *observed* once the evidence shows its stance: after a cluster of that
+//! stance, it leads the clusters so far (at least as many as either other stance) while the
+//! detector still holds the prior (the change probability below `possible_posterior`). A stray
+//! cluster inside a move already under way, or one misread among many of another stance, does
+//! not observe it. A regime that came from evidence (the first cluster when there is no prior, a
+//! confirmed change, a calibration) is observed from its start. Away from a regime not observed,
+//! nothing is a change: no `possible` change is reported, and what would have confirmed one
+//! calibrates the first regime to the new stance instead.
 
 use chrono::NaiveDate;
 
-use super::{Change, ChangeSettings, Level, Observation, Regime, STANCES, Timeline, confirms, stance_index};
+use super::{
+    Calibration, Change, ChangeSettings, Level, Observation, Regime, STANCES, Timeline, confirms, stance_index,
+};
 use crate::stance::Stance;
 
 /// Pseudo-count of each stance in a new segment: a new segment expects nothing in particular.
@@ -39,8 +51,14 @@ struct Hypothesis {
 struct RegimeState {
     stance: Stance,
     since: Option<NaiveDate>,
-    /// Index of the regime's first observation.
+    /// Index of the regime's first observation (of a calibrated first regime: of the evidence
+    /// that calibrated it, where the detector's segment begins; the regime itself covers all
+    /// observations before the next one).
     start: usize,
+    /// Evidence has shown this regime's stance (see the module comment); moves away from a
+    /// regime not observed are calibrations, not changes.
+    observed: bool,
+    calibration: Option<Calibration>,
 }
 
 /// The detector for one entity, fed observations in timeline order. The caller keeps the
@@ -57,6 +75,8 @@ pub struct Detector {
     /// Where the evidence-rule scan for a (segment start, stance) resumes: the windows before
     /// it have already failed for good.
     confirm_scan: Option<(usize, Stance, usize)>,
+    /// Clusters fed so far by stance (open, closed, mixed): whether the prior is observed.
+    seen: [usize; 3],
 }
 
 impl Detector {
@@ -70,21 +90,23 @@ impl Detector {
             changes: Vec::new(),
             last_date: None,
             confirm_scan: None,
+            seen: [0; 3],
         };
         if let Some((stance, since)) = prior {
-            d.begin(stance, Some(since));
+            d.begin(stance, Some(since), false);
         }
         d
     }
 
-    /// The first regime: the prior stance, held with `prior_strength` pseudo-counts.
-    fn begin(&mut self, stance: Stance, since: Option<NaiveDate>) {
+    /// The first regime: the prior stance (not yet `observed`) or the first evidence's, held
+    /// with `prior_strength` pseudo-counts.
+    fn begin(&mut self, stance: Stance, since: Option<NaiveDate>, observed: bool) {
         let mut counts = [FRESH; 3];
         if let Some(k) = stance_index(stance) {
             counts[k] += self.settings.prior_strength;
         }
         self.hypotheses = vec![Hypothesis { start: 0, log_mass: 0.0, counts }];
-        self.regimes.push(RegimeState { stance, since, start: 0 });
+        self.regimes.push(RegimeState { stance, since, start: 0, observed, calibration: None });
     }
 
     /// Take in the last of `observations` (all observations so far, in timeline order).
@@ -95,7 +117,7 @@ impl Detector {
         let k = stance_index(o.stance).unwrap_or(2);
         if self.regimes.is_empty() {
             // No prior: the first evidence sets the starting stance.
-            self.begin(o.stance, Some(o.date));
+            self.begin(o.stance, Some(o.date), true);
         }
         let elapsed = self.last_date.map_or(0, |p| (o.date - p).num_days().max(0));
         let hazard = if index == 0 {
@@ -120,6 +142,7 @@ impl Detector {
         for h in &mut self.hypotheses {
             h.counts[k] += w;
         }
+        self.seen[k] += 1;
         self.normalise();
         self.last_date = Some(o.date);
         self.evaluate(observations);
@@ -142,17 +165,27 @@ impl Detector {
         }
     }
 
-    /// Report or confirm a change after the last of `observations`.
+    /// Report or confirm a change (or calibrate the prior) after the last of `observations`.
     fn evaluate(&mut self, observations: &[Observation]) {
         let Some(o) = observations.last() else { return };
-        let Some(regime) = self.regimes.last().cloned() else { return };
+        let Some(mut regime) = self.regimes.last().cloned() else { return };
         let newer = self.hypotheses.iter().filter(|h| h.start > regime.start);
         let change_mass: f64 = newer.clone().map(|h| h.log_mass.exp()).sum();
         let best = newer.max_by(|a, b| a.log_mass.total_cmp(&b.log_mass).then(b.start.cmp(&a.start))).cloned();
 
+        // The prior's stance shown, leading the evidence, while the detector holds the prior: it
+        // is observed. (Only the first regime is ever unobserved, so `seen` counts its clusters.)
+        let leads = stance_index(regime.stance).is_some_and(|r| self.seen.iter().all(|&n| n <= self.seen[r]));
+        if !regime.observed && o.stance == regime.stance && leads && change_mass < self.settings.possible_posterior {
+            regime.observed = true;
+            if let Some(r) = self.regimes.last_mut() {
+                r.observed = true;
+            }
+        }
+
         // A story that itself reports a change away from the regime, or a reported plan or
         // rumour of one, is at least a possible change.
-        if (o.reports_change || o.hedged) && o.stance != regime.stance {
+        if (o.reports_change || o.hedged) && o.stance != regime.stance && regime.observed {
             let start = observations.len() - 1;
             self.note_possible(observations, &regime, o.stance, start, change_mass.max(0.5 * o.weight));
         }
@@ -180,26 +213,49 @@ impl Detector {
                 observations[window_start..].iter().filter(|x| x.stance == to).collect();
             // Dated by the first certain-level item (the release, not the plan before it).
             let at = new_stance.iter().find(|x| x.certain).unwrap_or(&new_stance[0]).date;
-            let change = Change {
-                from: regime.stance,
-                to,
-                level: Level::Confirmed,
-                at,
-                regime_since: regime.since,
-                detected_on: o.date,
-                confidence: round2(change_mass),
-                evidence: evidence_of(&new_stance),
-            };
-            // A possible change of the same regime in the same direction is upgraded.
-            match self
-                .changes
-                .iter_mut()
-                .find(|c| c.regime_since == regime.since && c.from == regime.stance && c.to == to)
-            {
-                Some(c) => *c = change,
-                None => self.changes.push(change),
+            if regime.observed {
+                let change = Change {
+                    from: regime.stance,
+                    to,
+                    level: Level::Confirmed,
+                    at,
+                    regime_since: regime.since,
+                    detected_on: o.date,
+                    confidence: round2(change_mass),
+                    evidence: evidence_of(&new_stance),
+                };
+                // A possible change of the same regime in the same direction is upgraded.
+                match self
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.regime_since == regime.since && c.from == regime.stance && c.to == to)
+                {
+                    Some(c) => *c = change,
+                    None => self.changes.push(change),
+                }
+                self.regimes.push(RegimeState {
+                    stance: to,
+                    since: Some(at),
+                    start,
+                    observed: true,
+                    calibration: None,
+                });
+            } else if let Some(first) = self.regimes.last_mut() {
+                // Only the prior's regime is ever unobserved, and it is the first: it takes the
+                // observed stance from the prior's date on (nothing shows a change in between).
+                let earliest = observations.iter().find(|x| x.stance == to).map_or(at, |x| x.date);
+                first.calibration = Some(Calibration {
+                    from: first.stance,
+                    to,
+                    at: earliest,
+                    detected_on: o.date,
+                    confidence: round2(change_mass),
+                    evidence: evidence_of(&new_stance),
+                });
+                first.stance = to;
+                first.start = start;
+                first.observed = true;
             }
-            self.regimes.push(RegimeState { stance: to, since: Some(at), start });
             self.hypotheses.retain(|h| h.start >= start);
             // A confirmed stance is held like the profile's prior: the next change needs
             // evidence of its own, not just the tail of this one.
@@ -209,7 +265,7 @@ impl Detector {
                 }
             }
             self.normalise();
-        } else {
+        } else if regime.observed {
             self.note_possible(observations, &regime, to, best.start, change_mass);
         }
     }
@@ -255,18 +311,21 @@ impl Detector {
         let mut regimes = Vec::new();
         for (i, r) in self.regimes.iter().enumerate() {
             let end = self.regimes.get(i + 1).map_or(observations.len(), |n| n.start).min(observations.len());
+            // The first regime holds everything before the second (a calibrated one also the
+            // evidence before the calibrating segment).
+            let begin = if i == 0 { 0 } else { r.start.min(end) };
             let mut clusters = [0usize; 3];
-            for o in &observations[r.start.min(end)..end] {
+            for o in &observations[begin..end] {
                 if let Some(k) = stance_index(o.stance) {
                     clusters[k] += 1;
                 }
             }
-            regimes.push(Regime { stance: r.stance, since: r.since, clusters });
+            regimes.push(Regime { stance: r.stance, since: r.since, clusters, calibration: r.calibration.clone() });
         }
         if regimes.is_empty()
             && let Some((stance, since)) = self.prior
         {
-            regimes.push(Regime { stance, since: Some(since), clusters: [0; 3] });
+            regimes.push(Regime { stance, since: Some(since), clusters: [0; 3], calibration: None });
         }
         Timeline { regimes, changes: self.changes.clone() }
     }
@@ -352,6 +411,96 @@ mod tests {
         let t = detect(Some((Stance::Open, day(0))), &o, &ChangeSettings::default());
         assert!(t.changes.iter().all(|c| c.level == Level::Possible), "{t:#?}");
         assert!(!t.changes.is_empty());
+    }
+
+    /// A burst that meets the evidence rule: clusters of `stance` from three outlets, certain.
+    fn burst(stance: Stance, days: &[i64]) -> Vec<Observation> {
+        days.iter().enumerate().map(|(i, &n)| obs(n, stance, &format!("b{i}.com"), true)).collect()
+    }
+
+    fn confirmed(t: &Timeline) -> Vec<(Stance, Stance, NaiveDate)> {
+        t.changes.iter().filter(|c| c.level == Level::Confirmed).map(|c| (c.from, c.to, c.at)).collect()
+    }
+
+    #[test]
+    fn evidence_against_a_prior_never_observed_calibrates_it_without_a_change() {
+        // The prior says closed; no story ever showed it closed. A reported plan to open up,
+        // then open releases: the evidence corrects the prior, nothing changed in the world.
+        let mut o = vec![Observation { hedged: true, certain: false, ..obs(20, Stance::Open, "rumour.com", false) }];
+        o.extend(burst(Stance::Open, &[30, 34, 38]));
+        o.extend(steady(Stance::Open, 60..400, 7));
+        let t = detect(Some((Stance::Closed, day(0))), &o, &ChangeSettings::default());
+        assert!(t.changes.is_empty(), "neither possible nor confirmed: {t:#?}");
+        assert_eq!(t.regimes.len(), 1, "{t:#?}");
+        let first = &t.regimes[0];
+        assert_eq!((first.stance, first.since), (Stance::Open, Some(day(0))), "the prior's date, the observed stance");
+        assert_eq!(first.clusters[0], o.len(), "all the evidence is in the calibrated regime");
+        let c = t.calibration().expect("calibrated");
+        assert_eq!((c.from, c.to, c.at), (Stance::Closed, Stance::Open, day(20)), "{c:?}");
+        assert!(c.detected_on >= day(38) && !c.evidence.is_empty(), "{c:?}");
+        assert_eq!(t.stance_on(day(10)).unwrap().stance, Stance::Open);
+    }
+
+    #[test]
+    fn one_misread_cluster_of_the_prior_stance_among_others_does_not_observe_it() {
+        // Prior mixed; the evidence says open from the start, with one misread mixed cluster
+        // after three open ones.
+        let mut o = burst(Stance::Open, &[10, 14, 18]);
+        o.push(obs(22, Stance::Mixed, "misread.com", false));
+        o.extend(steady(Stance::Open, 30..300, 7));
+        let t = detect(Some((Stance::Mixed, day(0))), &o, &ChangeSettings::default());
+        assert!(t.changes.is_empty(), "{t:#?}");
+        assert_eq!(t.calibration().map(|c| (c.from, c.to)), Some((Stance::Mixed, Stance::Open)), "{t:#?}");
+    }
+
+    #[test]
+    fn one_cluster_showing_the_prior_makes_a_later_move_a_change() {
+        // The same open evidence as a calibration, after one closed cluster: a real change.
+        let mut o = vec![obs(5, Stance::Closed, "a.com", true)];
+        o.extend(burst(Stance::Open, &[30, 34, 38]));
+        o.extend(steady(Stance::Open, 60..400, 7));
+        let t = detect(Some((Stance::Closed, day(0))), &o, &ChangeSettings::default());
+        assert_eq!(confirmed(&t), vec![(Stance::Closed, Stance::Open, day(30))], "{t:#?}");
+        assert!(t.calibration().is_none(), "{t:#?}");
+        assert_eq!(t.regimes.iter().map(|r| r.stance).collect::<Vec<_>>(), vec![Stance::Closed, Stance::Open]);
+    }
+
+    #[test]
+    fn a_prior_held_by_the_evidence_then_left_is_a_change() {
+        // Meta: open since 2023-07-18, weekly open coverage through 2024-2025, closed in
+        // December 2025.
+        let on = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let mut o = Vec::new();
+        let (mut date, mut i) = (on(2024, 1, 3), 0);
+        while date < on(2025, 11, 1) {
+            let outlet = format!("o{}.com", i % 5);
+            o.push(Observation { date, order_key: format!("{i:04}"), ..obs(0, Stance::Open, &outlet, i % 4 == 0) });
+            date = date + chrono::Days::new(7);
+            i += 1;
+        }
+        for (i, d) in [3, 8, 12, 19].into_iter().enumerate() {
+            let outlet = format!("c{i}.com");
+            o.push(Observation {
+                date: on(2025, 12, d),
+                order_key: format!("c{i}"),
+                ..obs(0, Stance::Closed, &outlet, true)
+            });
+        }
+        let t = detect(Some((Stance::Open, on(2023, 7, 18))), &o, &ChangeSettings::default());
+        assert_eq!(confirmed(&t), vec![(Stance::Open, Stance::Closed, on(2025, 12, 3))], "{t:#?}");
+        assert!(t.calibration().is_none());
+    }
+
+    #[test]
+    fn after_a_calibration_a_move_is_a_change_from_the_calibrated_stance() {
+        let mut o = burst(Stance::Open, &[10, 14, 18]);
+        o.extend(steady(Stance::Open, 30..400, 7));
+        o.extend(burst(Stance::Closed, &[410, 414, 418]));
+        o.extend(steady(Stance::Closed, 430..600, 7));
+        let t = detect(Some((Stance::Mixed, day(0))), &o, &ChangeSettings::default());
+        assert_eq!(t.calibration().map(|c| (c.from, c.to)), Some((Stance::Mixed, Stance::Open)), "{t:#?}");
+        assert_eq!(confirmed(&t), vec![(Stance::Open, Stance::Closed, day(410))], "{t:#?}");
+        assert_eq!(t.changes[0].regime_since, Some(day(0)), "the regime left is the prior's, calibrated");
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!
 //! [`detect`] runs a Bayesian online change-point detector (see `bocpd.rs`) and applies the
 //! evidence rule of a confirmed change; `possible` changes are hedged or thin evidence.
+//!
+//! A change needs an observed earlier regime. The profile's prior is a starting point, not an
+//! observation: until a cluster has shown the prior's stance, a move away from it that the
+//! evidence supports is a [`Calibration`] of the first regime, and no change event.
 
 mod bocpd;
 
@@ -130,6 +134,28 @@ pub struct Regime {
     pub since: Option<NaiveDate>,
     /// Evidence clusters in this regime by stance: open, closed, mixed.
     pub clusters: [usize; 3],
+    /// The first regime only: the evidence corrected the profile's prior stance to this one.
+    pub calibration: Option<Calibration>,
+}
+
+/// The profile's prior stance corrected by the evidence, which is not a change: no story had
+/// shown the prior's stance before the evidence moved away from it, so nothing says the entity
+/// ever held it. The first regime keeps the prior's date and takes the observed stance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// The profile's prior stance.
+    pub from: Stance,
+    /// The stance the evidence shows.
+    pub to: Stance,
+    /// The first evidence of `to`.
+    pub at: NaiveDate,
+    /// The day of the observation that settled it (with the same evidence and posterior a
+    /// change would need to be confirmed).
+    pub detected_on: NaiveDate,
+    /// Posterior probability of the move away from the prior when settled.
+    pub confidence: f64,
+    /// Story ids of the `to` clusters that settled it (earliest first).
+    pub evidence: Vec<i64>,
 }
 
 /// An entity's timeline: its regimes in order and the changes found.
@@ -148,6 +174,11 @@ impl Timeline {
     /// The current regime.
     pub fn current(&self) -> Option<&Regime> {
         self.regimes.last()
+    }
+
+    /// How the evidence corrected the profile's prior stance, if it did.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.regimes.first().and_then(|r| r.calibration.as_ref())
     }
 }
 
