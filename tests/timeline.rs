@@ -5,7 +5,7 @@
 use chrono::{Days, NaiveDate};
 use stancewatch::config;
 use stancewatch::poll::Pipeline;
-use stancewatch::stance::Profile;
+use stancewatch::stance::{Classifier, Profile};
 use stancewatch::store::Store;
 
 const TOPICS: &[&str] = &[
@@ -87,7 +87,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let config = config::load(None).unwrap();
         let store = Store::open(&dir.path().join("sw.db")).unwrap();
-        let pipeline = Pipeline::new(&config, Profile::builtin()).unwrap();
+        let pipeline = Pipeline::new(&config, Classifier::new(Profile::builtin())).unwrap();
         Harness { dir, store, pipeline }
     }
 
