@@ -35,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_outbox.sql", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_care.sql", include_str!("../../migrations/0007_care.sql")),
     ("0008_story_queries.sql", include_str!("../../migrations/0008_story_queries.sql")),
+    ("0009_mention_basis.sql", include_str!("../../migrations/0009_mention_basis.sql")),
 ];
 
 /// The schema version this build writes.
@@ -269,6 +270,53 @@ mod tests {
         assert!(s.migrate().unwrap().is_empty());
         let report = s.check().unwrap();
         assert!(report.ok(), "{report:?}");
+    }
+
+    #[test]
+    fn stance_rows_survive_the_rebuild_that_admits_passing_mentions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut s = Store::open_unmigrated(&path).unwrap();
+        // A database as the previous release left it, with one story and its stance.
+        let tx = s.conn.transaction().unwrap();
+        tx.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").unwrap();
+        for (name, sql) in &MIGRATIONS[..8] {
+            tx.execute_batch(sql).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        tx.pragma_update(None, "user_version", 8).unwrap();
+        tx.commit().unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO feeds (url, added_at) VALUES ('http://127.0.0.1/f.xml', '2025-01-01T00:00:00Z');
+                 INSERT INTO stories (feed_id, entry_key, entry_key_kind, url, title, published_at, fetched_at, content_hash)
+                     VALUES (1, 'g', 'guid', 'http://127.0.0.1/s', 't', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 'h');
+                 INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+                     VALUES (1, 'meta', 'closed', 0.9, 'certain', 'why', 'dispute');",
+            )
+            .unwrap();
+        assert_eq!(s.migrate().unwrap(), ["0009_mention_basis.sql"]);
+        let kept: (String, String) = s
+            .conn
+            .query_row("SELECT stance, basis FROM story_entities WHERE entity = 'meta'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, ("closed".to_string(), "dispute".to_string()));
+        s.conn
+            .execute(
+                "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+                 VALUES (1, 'openai', 'open', 0.5, 'certain', 'named beside meta', 'mention')",
+                [],
+            )
+            .unwrap();
+        // The view over the rebuilt table reads it.
+        s.conn.execute_batch("UPDATE stories SET relevant = 1, cluster_id = id").unwrap();
+        let closed: i64 = s
+            .conn
+            .query_row("SELECT closed_clusters FROM stance_by_month WHERE entity = 'meta'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(closed, 1);
+        assert!(s.check().unwrap().ok());
     }
 
     #[test]
