@@ -119,7 +119,7 @@ fn ordinary_news_is_rarely_marked_relevant() {
         println!("SKIPPED: ../shared/feeds is absent");
         return;
     };
-    let classifier = stancewatch::stance::Classifier::new(stancewatch::stance::Profile::builtin());
+    let classifier = stancewatch::stance::Classifier::builtin();
     let mut files = Vec::new();
     feed_files(&dir.join("real"), &mut files);
     let (mut stories, mut relevant) = (0usize, Vec::new());
@@ -144,5 +144,6 @@ fn ordinary_news_is_rarely_marked_relevant() {
     for r in &relevant {
         println!("  {r}");
     }
-    assert!(rate < 0.02, "more than 2% of ordinary news marked relevant");
+    // The goal is at most 1 in 1,000; this floor holds today and catches a relapse.
+    assert!(rate <= 0.003, "more than 3 in 1,000 ordinary stories marked relevant");
 }

@@ -158,6 +158,11 @@ pub(crate) fn story(reading: &Reading) -> Vec<Feature> {
     out
 }
 
+/// Value of the rule engine's own verdict features. The engine's verdict is one feature among
+/// hundreds of sparse word features; a larger value lets the L2 penalty keep it strong where the
+/// words are too rare to say otherwise.
+const ENGINE_WEIGHT: f64 = 4.0;
+
 /// Features of one (story, entity) pair: what the story says the entity does, and whether it
 /// reports a change.
 pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) -> Vec<Feature> {
@@ -168,12 +173,12 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
     let key = &classifier.profile().entities[entity].key;
     let rules = reading.rules.entities.iter().find(|e| &e.entity == key);
     if let Some(r) = rules {
-        add(format!("engine:stance:{}", r.stance.as_str()), 1.0);
+        add(format!("engine:stance:{}", r.stance.as_str()), ENGINE_WEIGHT);
         add(format!("engine:basis:{}", r.basis.as_str()), 1.0);
     }
     let shift = reading.rules.shifts.iter().find(|s| &s.entity == key);
     if let Some(s) = shift {
-        add(format!("engine:shift_to:{}", s.to.as_str()), 1.0);
+        add(format!("engine:shift_to:{}", s.to.as_str()), ENGINE_WEIGHT);
     }
     let mine: Vec<_> = reading.evidence.iter().filter(|x| x.entity == entity).collect();
     for stance in [Stance::Open, Stance::Closed] {
@@ -235,6 +240,23 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
     let count: usize = reading.mentions.iter().map(|ms| ms.iter().filter(|m| m.entity == entity).count()).sum();
     add(format!("pos:mentions:{}", bucket(count)), 1.0);
 
+    // The story's subject: what the whole headline and summary say is about it.
+    let subject = reading.order.first() == Some(&entity) || title_mentions.first().is_some_and(|m| m.entity == entity);
+    if subject {
+        add("pos:subject".into(), 1.0);
+        for (si, sentence) in reading.sentences.iter().enumerate().take(3) {
+            let ws = words(sentence);
+            let negated = negated_words(&ws, &reading.cues[si]);
+            for (i, (_, _, w)) in ws.iter().enumerate() {
+                let not = if negated[i] { "not_" } else { "" };
+                add(format!("subj:{not}{w}"), 1.0);
+            }
+            for f in &reading.cues[si] {
+                add(format!("subj{}", cue_feature(sentence, f)), 1.0);
+            }
+        }
+    }
+
     for (si, sentence) in reading.sentences.iter().enumerate() {
         let ms = &reading.mentions[si];
         if !ms.iter().any(|m| m.entity == entity) {
@@ -255,21 +277,11 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
             // The mention's word span and its neighbours.
             let first = ws.iter().position(|w| w.1 > m.start).unwrap_or(ws.len());
             let last = ws.iter().rposition(|w| w.0 < m.end).unwrap_or(first);
-            let gap_before =
-                &sentence[ms.iter().filter(|o| o.end <= m.start).map(|o| o.end).max().unwrap_or(0)..m.start];
-            let gap_after =
-                &sentence[m.end..ms.iter().filter(|o| o.start >= m.end).map(|o| o.start).min().unwrap_or(m.end)];
-            if (ms.iter().any(|o| o.end <= m.start && o.entity != entity) && gap_joins_list(gap_before))
-                || (ms.iter().any(|o| o.start >= m.end && o.entity != entity) && gap_joins_list(gap_after))
-            {
+            let role = passing_role(sentence, ms, cues, m);
+            if role.listed {
                 add("pos:list".into(), 1.0);
             }
-            let compared = cues.iter().any(|f| {
-                f.cue == Cue::Comparison
-                    && f.end <= m.start
-                    && ws.iter().filter(|w| w.0 >= f.end && w.1 <= m.start).count() <= 3
-            });
-            if compared {
+            if role.compared {
                 add("pos:compared".into(), 1.0);
             }
             if sentence[m.end..].starts_with("'s") {
@@ -309,14 +321,46 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
     out
 }
 
+/// How a mention sits in its sentence: one of a list of organisations, or the object of a
+/// comparison ("unlike OpenAI", "rivals such as Google").
+struct Role {
+    listed: bool,
+    compared: bool,
+}
+
+fn passing_role(sentence: &str, ms: &[super::Mention], cues: &[Found], m: &super::Mention) -> Role {
+    let gap_before = &sentence[ms.iter().filter(|o| o.end <= m.start).map(|o| o.end).max().unwrap_or(0)..m.start];
+    let gap_after = &sentence[m.end..ms.iter().filter(|o| o.start >= m.end).map(|o| o.start).min().unwrap_or(m.end)];
+    let listed = (ms.iter().any(|o| o.end <= m.start && o.entity != m.entity) && gap_joins_list(gap_before))
+        || (ms.iter().any(|o| o.start >= m.end && o.entity != m.entity) && gap_joins_list(gap_after));
+    let compared = cues.iter().any(|f| {
+        f.cue == Cue::Comparison
+            && f.end <= m.start
+            && sentence.get(f.end..m.start).is_some_and(|gap| gap.split_whitespace().count() <= 3)
+    });
+    Role { listed, compared }
+}
+
 /// The entity acts in the story (it is the headline's or the summary's subject, or the engine
-/// found a present-day report about it) rather than being named in passing, compared with, or
-/// listed: only acting entities' stances are evidence of their policy.
+/// found a present-day report about it where it is named on its own) rather than being named in
+/// passing, compared with, or listed: only acting entities' stances are evidence of their policy.
 pub(crate) fn acting(reading: &Reading, entity: usize) -> bool {
-    let subject_of = |si: usize| reading.mentions.get(si).and_then(|ms| ms.first()).is_some_and(|m| m.entity == entity);
-    subject_of(0)
-        || subject_of(1)
-        || reading.evidence.iter().any(|x| x.entity == entity && !x.past && x.basis == super::classify::Basis::Report)
+    let on_its_own = |si: usize, m: &super::Mention| {
+        let role = passing_role(&reading.sentences[si], &reading.mentions[si], &reading.cues[si], m);
+        !role.listed && !role.compared
+    };
+    let subject_of = |si: usize| {
+        reading.mentions.get(si).and_then(|ms| ms.first()).is_some_and(|m| m.entity == entity && on_its_own(si, m))
+    };
+    if subject_of(0) || subject_of(1) {
+        return true;
+    }
+    reading.evidence.iter().any(|x| {
+        x.entity == entity
+            && !x.past
+            && x.basis == super::classify::Basis::Report
+            && reading.mentions[x.sentence].iter().any(|m| m.entity == entity && on_its_own(x.sentence, m))
+    })
 }
 
 /// A gap between two mentions that only joins them into a list: punctuation, "and", "or".
