@@ -29,27 +29,31 @@ fn main() {
         let feed = stancewatch::feed::parse(&bytes, None, "http://127.0.0.1/", chrono::Utc::now()).unwrap();
         stories.extend(feed.stories);
     }
-    let classifier = Classifier::new(Profile::builtin());
-    let mut relevant = 0usize;
-    let rounds = 5;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        for s in &stories {
-            let c = classifier.classify(&StoryText {
-                title: &s.title,
-                summary: &s.summary,
-                content: &s.content,
-                published: Some(s.published_at.date_naive()),
-            });
-            relevant += usize::from(c.relevant);
+    // The learned reader (the default) and, for comparison, the rule engine alone.
+    for (name, classifier) in
+        [("learned reader", Classifier::builtin()), ("rule engine alone", Classifier::new(Profile::builtin()))]
+    {
+        let mut relevant = 0usize;
+        let rounds = 5;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            for s in &stories {
+                let c = classifier.classify(&StoryText {
+                    title: &s.title,
+                    summary: &s.summary,
+                    content: &s.content,
+                    published: Some(s.published_at.date_naive()),
+                });
+                relevant += usize::from(c.relevant);
+            }
         }
+        let elapsed = started.elapsed().as_secs_f64();
+        let n = stories.len() * rounds;
+        println!(
+            "{name}: classified {n} stories in {elapsed:.2} s on one core: {:.0} stories/s ({:.1} µs each; {:.0}% relevant)",
+            n as f64 / elapsed,
+            elapsed / n as f64 * 1e6,
+            relevant as f64 / n as f64 * 100.0
+        );
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let n = stories.len() * rounds;
-    println!(
-        "classified {n} stories in {elapsed:.2} s on one core: {:.0} stories/s ({:.1} µs each; {:.0}% relevant)",
-        n as f64 / elapsed,
-        elapsed / n as f64 * 1e6,
-        relevant as f64 / n as f64 * 100.0
-    );
 }

