@@ -47,7 +47,7 @@ pub fn stem(word: &str) -> String {
 }
 
 /// Lowercased words of a sentence with their byte offsets.
-fn words(sentence: &str) -> Vec<(usize, usize, String)> {
+fn words(sentence: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in sentence.char_indices().chain(std::iter::once((sentence.len(), ' '))) {
@@ -108,7 +108,7 @@ fn bucket(n: usize) -> usize {
 }
 
 /// Word positions a negator reaches in a sentence (marked "not_" in word features).
-fn negated_words(sentence_words: &[(usize, usize, String)], cues: &[Found]) -> Vec<bool> {
+fn negated_words(sentence_words: &[Word], cues: &[Found]) -> Vec<bool> {
     let mut out = vec![false; sentence_words.len()];
     for f in cues.iter().filter(|f| f.cue == Cue::Negator) {
         let Some(first) = sentence_words.iter().position(|w| w.0 >= f.end) else { continue };
@@ -130,32 +130,71 @@ fn negated_words(sentence_words: &[(usize, usize, String)], cues: &[Found]) -> V
 
 /// Features of the whole story: is it about AI openness?
 pub(crate) fn story(reading: &Reading) -> Vec<Feature> {
-    let mut out: Vec<Feature> = vec![
-        ("bias".into(), 1.0),
-        ("engine:relevance".into(), (1.0 + reading.relevance).ln()),
-        (format!("engine:relevant:{}", reading.rules.relevant), 1.0),
-        (format!("about_ai:{}", reading.about_ai), 1.0),
-        (format!("entities:{}", bucket(reading.order.len())), 1.0),
-    ];
+    let mut out = Vec::new();
+    story_into(reading, &Tokens::of(reading), &mut out);
+    out
+}
+
+/// A word's byte span in its sentence and its stem.
+type Word = (usize, usize, String);
+
+/// Each sentence's words (stemmed, with spans) and which of them a negator governs: made once
+/// per story and shared by the story's features and every organisation's.
+pub(crate) struct Tokens {
+    sentences: Vec<(Vec<Word>, Vec<bool>)>,
+}
+
+impl Tokens {
+    pub(crate) fn of(reading: &Reading) -> Tokens {
+        let sentences = reading
+            .sentences
+            .iter()
+            .zip(&reading.cues)
+            .map(|(sentence, cues)| {
+                let ws = words(sentence);
+                let negated = negated_words(&ws, cues);
+                (ws, negated)
+            })
+            .collect();
+        Tokens { sentences }
+    }
+}
+
+/// Where features go: a list of named features (training, `--explain`), or straight to a
+/// model's weights by name (classifying, without a string per feature).
+pub(crate) trait Sink {
+    fn add(&mut self, name: std::fmt::Arguments<'_>, value: f64);
+}
+
+impl Sink for Vec<Feature> {
+    fn add(&mut self, name: std::fmt::Arguments<'_>, value: f64) {
+        self.push((name.to_string(), value));
+    }
+}
+
+pub(crate) fn story_into(reading: &Reading, tokens: &Tokens, out: &mut impl Sink) {
+    out.add(format_args!("bias"), 1.0);
+    out.add(format_args!("engine:relevance"), (1.0 + reading.relevance).ln());
+    out.add(format_args!("engine:relevant:{}", reading.rules.relevant), 1.0);
+    out.add(format_args!("about_ai:{}", reading.about_ai), 1.0);
+    out.add(format_args!("entities:{}", bucket(reading.order.len())), 1.0);
     let stances = reading.rules.entities.iter().filter(|e| matches!(e.stance, Stance::Open | Stance::Closed)).count();
-    out.push((format!("engine:stances:{}", bucket(stances)), 1.0));
+    out.add(format_args!("engine:stances:{}", bucket(stances)), 1.0);
     for (si, sentence) in reading.sentences.iter().enumerate().take(3) {
         let place = if si == 0 { "t" } else { "s" };
-        let ws = words(sentence);
-        let negated = negated_words(&ws, &reading.cues[si]);
+        let (ws, negated) = &tokens.sentences[si];
         for (i, (_, _, w)) in ws.iter().enumerate() {
             let not = if negated[i] { "not_" } else { "" };
-            out.push((format!("{place}:{not}{w}"), 1.0));
+            out.add(format_args!("{place}:{not}{w}"), 1.0);
             if let Some((_, _, next)) = ws.get(i + 1) {
-                out.push((format!("{place}b:{w}_{next}"), 1.0));
+                out.add(format_args!("{place}b:{w}_{next}"), 1.0);
             }
         }
         for f in &reading.cues[si] {
-            out.push((cue_feature(sentence, f), 1.0));
-            out.push((format!("cuekind:{}", cue_kind(&f.cue)), 1.0));
+            out.add(format_args!("{}", cue_feature(sentence, f)), 1.0);
+            out.add(format_args!("cuekind:{}", cue_kind(&f.cue)), 1.0);
         }
     }
-    out
 }
 
 /// Value of the rule engine's own verdict features. The engine's verdict is one feature among
@@ -166,19 +205,31 @@ const ENGINE_WEIGHT: f64 = 4.0;
 /// Features of one (story, entity) pair: what the story says the entity does, and whether it
 /// reports a change.
 pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) -> Vec<Feature> {
-    let mut out: Vec<Feature> = vec![("bias".into(), 1.0)];
-    let mut add = |name: String, value: f64| out.push((name, value));
+    let mut out = Vec::new();
+    pair_into(classifier, reading, &Tokens::of(reading), entity, &mut out);
+    out
+}
+
+pub(crate) fn pair_into(
+    classifier: &Classifier,
+    reading: &Reading,
+    tokens: &Tokens,
+    entity: usize,
+    out: &mut impl Sink,
+) {
+    let mut add = |name: std::fmt::Arguments<'_>, value: f64| out.add(name, value);
+    add(format_args!("bias"), 1.0);
 
     // What the rule engine concluded, and the evidence it weighed.
     let key = &classifier.profile().entities[entity].key;
     let rules = reading.rules.entities.iter().find(|e| &e.entity == key);
     if let Some(r) = rules {
-        add(format!("engine:stance:{}", r.stance.as_str()), ENGINE_WEIGHT);
-        add(format!("engine:basis:{}", r.basis.as_str()), 1.0);
+        add(format_args!("engine:stance:{}", r.stance.as_str()), ENGINE_WEIGHT);
+        add(format_args!("engine:basis:{}", r.basis.as_str()), 1.0);
     }
     let shift = reading.rules.shifts.iter().find(|s| &s.entity == key);
     if let Some(s) = shift {
-        add(format!("engine:shift_to:{}", s.to.as_str()), ENGINE_WEIGHT);
+        add(format_args!("engine:shift_to:{}", s.to.as_str()), ENGINE_WEIGHT);
     }
     let mine: Vec<_> = reading.evidence.iter().filter(|x| x.entity == entity).collect();
     for stance in [Stance::Open, Stance::Closed] {
@@ -187,72 +238,71 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
         let now: f64 = of.iter().filter(|x| !x.past).map(|x| x.score).sum();
         let past: f64 = of.iter().filter(|x| x.past).map(|x| x.score).sum();
         if now > 0.0 {
-            add(format!("ev:{s}"), (1.0 + now).ln());
+            add(format_args!("ev:{s}"), (1.0 + now).ln());
         }
         if past > 0.0 {
-            add(format!("ev:{s}:past"), (1.0 + past).ln());
+            add(format_args!("ev:{s}:past"), (1.0 + past).ln());
         }
         for x in &of {
-            add(format!("ev:{s}:{}", x.certainty.as_str()), 1.0);
-            add(format!("ev:{s}:basis:{}", x.basis.as_str()), 1.0);
+            add(format_args!("ev:{s}:{}", x.certainty.as_str()), 1.0);
+            add(format_args!("ev:{s}:basis:{}", x.basis.as_str()), 1.0);
             if x.negated {
-                add(format!("ev:{s}:negated"), 1.0);
+                add(format_args!("ev:{s}:negated"), 1.0);
             }
             if x.sentence == 0 {
-                add(format!("ev:{s}:title"), 1.0);
+                add(format_args!("ev:{s}:title"), 1.0);
             }
             let sentence = &reading.sentences[x.sentence];
             let phrase = sentence.get(x.span.0..x.span.1).unwrap_or("").to_lowercase().replace(' ', "_");
             let phrase = if phrase.is_empty() { "(product)".to_string() } else { phrase };
             let not = if x.negated { "not_" } else { "" };
-            add(format!("evcue:{s}:{not}{phrase}"), 1.0);
+            add(format_args!("evcue:{s}:{not}{phrase}"), 1.0);
         }
     }
     for cue in reading.shift_cues.iter().filter(|c| c.entity == entity) {
         let to = cue.to.map_or("?", Stance::as_str);
-        add(format!("shiftcue:{to}"), 1.0);
+        add(format_args!("shiftcue:{to}"), 1.0);
         if cue.certainty >= Certainty::Probable {
-            add(format!("shiftcue:{to}:firm"), 1.0);
+            add(format_args!("shiftcue:{to}:firm"), 1.0);
         }
         if cue.sentence == 0 {
-            add(format!("shiftcue:{to}:title"), 1.0);
+            add(format_args!("shiftcue:{to}:title"), 1.0);
         }
     }
 
     // Where the entity stands in the story.
     let rank = reading.order.iter().position(|&e| e == entity).unwrap_or(reading.order.len());
-    add(format!("pos:rank:{}", bucket(rank)), 1.0);
-    add(format!("pos:entities:{}", bucket(reading.order.len())), 1.0);
+    add(format_args!("pos:rank:{}", bucket(rank)), 1.0);
+    add(format_args!("pos:entities:{}", bucket(reading.order.len())), 1.0);
     let title_mentions = reading.mentions.first().map(Vec::as_slice).unwrap_or(&[]);
     if title_mentions.iter().any(|m| m.entity == entity) {
-        add("pos:title".into(), 1.0);
+        add(format_args!("pos:title"), 1.0);
         if title_mentions.first().is_some_and(|m| m.entity == entity) {
-            add("pos:title_subject".into(), 1.0);
+            add(format_args!("pos:title_subject"), 1.0);
         }
     } else {
-        add("pos:not_in_title".into(), 1.0);
+        add(format_args!("pos:not_in_title"), 1.0);
     }
     if let Some(first) = reading.mentions.get(1).and_then(|ms| ms.first())
         && first.entity == entity
     {
-        add("pos:summary_subject".into(), 1.0);
+        add(format_args!("pos:summary_subject"), 1.0);
     }
     let count: usize = reading.mentions.iter().map(|ms| ms.iter().filter(|m| m.entity == entity).count()).sum();
-    add(format!("pos:mentions:{}", bucket(count)), 1.0);
+    add(format_args!("pos:mentions:{}", bucket(count)), 1.0);
 
     // The story's subject: what the whole headline and summary say is about it.
     let subject = reading.order.first() == Some(&entity) || title_mentions.first().is_some_and(|m| m.entity == entity);
     if subject {
-        add("pos:subject".into(), 1.0);
+        add(format_args!("pos:subject"), 1.0);
         for (si, sentence) in reading.sentences.iter().enumerate().take(3) {
-            let ws = words(sentence);
-            let negated = negated_words(&ws, &reading.cues[si]);
+            let (ws, negated) = &tokens.sentences[si];
             for (i, (_, _, w)) in ws.iter().enumerate() {
                 let not = if negated[i] { "not_" } else { "" };
-                add(format!("subj:{not}{w}"), 1.0);
+                add(format_args!("subj:{not}{w}"), 1.0);
             }
             for f in &reading.cues[si] {
-                add(format!("subj{}", cue_feature(sentence, f)), 1.0);
+                add(format_args!("subj{}", cue_feature(sentence, f)), 1.0);
             }
         }
     }
@@ -264,39 +314,38 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
         }
         let place = if si == 0 { "t" } else { "s" };
         let cues = &reading.cues[si];
-        let ws = words(sentence);
-        let negated = negated_words(&ws, cues);
+        let (ws, negated) = &tokens.sentences[si];
         let others =
             ms.iter().filter(|m| m.entity != entity).map(|m| m.entity).collect::<std::collections::BTreeSet<_>>();
-        add(format!("pos:others_in_sentence:{}", bucket(others.len())), 1.0);
+        add(format_args!("pos:others_in_sentence:{}", bucket(others.len())), 1.0);
         if cues.iter().any(|f| f.cue == Cue::Critic) {
-            add("pos:critic_sentence".into(), 1.0);
+            add(format_args!("pos:critic_sentence"), 1.0);
         }
         for m in ms.iter().filter(|m| m.entity == entity) {
-            add(format!("kind:{:?}", m.kind).to_lowercase(), 1.0);
+            add(format_args!("kind:{}", format!("{:?}", m.kind).to_lowercase()), 1.0);
             // The mention's word span and its neighbours.
             let first = ws.iter().position(|w| w.1 > m.start).unwrap_or(ws.len());
             let last = ws.iter().rposition(|w| w.0 < m.end).unwrap_or(first);
             let role = passing_role(sentence, ms, cues, m);
             if role.listed {
-                add("pos:list".into(), 1.0);
+                add(format_args!("pos:list"), 1.0);
             }
             if role.compared {
-                add("pos:compared".into(), 1.0);
+                add(format_args!("pos:compared"), 1.0);
             }
             if sentence[m.end..].starts_with("'s") {
-                add("pos:possessive".into(), 1.0);
+                add(format_args!("pos:possessive"), 1.0);
             }
             if first > 0 {
-                add(format!("prev:{}", ws[first - 1].2), 1.0);
+                add(format_args!("prev:{}", ws[first - 1].2), 1.0);
             } else {
-                add("prev:^".into(), 1.0);
+                add(format_args!("prev:^"), 1.0);
             }
             // The verb or noun that follows: "Meta releases", "OpenAI's model".
             let mut next = ws.iter().skip(last + 1).map(|w| w.2.as_str());
             match next.next() {
-                Some(w) => add(format!("next:{w}"), 1.0),
-                None => add("next:$".into(), 1.0),
+                Some(w) => add(format_args!("next:{w}"), 1.0),
+                None => add(format_args!("next:$"), 1.0),
             }
             let lo = first.saturating_sub(WINDOW_BEFORE);
             let hi = (last + 1 + WINDOW_AFTER).min(ws.len());
@@ -306,19 +355,18 @@ pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) ->
                 }
                 let not = if negated[i] { "not_" } else { "" };
                 let w = &ws[i].2;
-                add(format!("{place}w:{not}{w}"), 1.0);
-                add(format!("w:{not}{w}"), 1.0);
+                add(format_args!("{place}w:{not}{w}"), 1.0);
+                add(format_args!("w:{not}{w}"), 1.0);
                 if i + 1 < hi && !(first..=last).contains(&(i + 1)) {
-                    add(format!("b:{w}_{}", ws[i + 1].2), 1.0);
+                    add(format_args!("b:{w}_{}", ws[i + 1].2), 1.0);
                 }
             }
         }
         // Cue phrases of the sentence, whoever the engine gave them to.
         for f in cues {
-            add(format!("sent{}", cue_feature(sentence, f)), 1.0);
+            add(format_args!("sent{}", cue_feature(sentence, f)), 1.0);
         }
     }
-    out
 }
 
 /// How a mention sits in its sentence: one of a list of organisations, or the object of a
@@ -424,6 +472,21 @@ mod tests {
         let (c, r) = reading("Acme's new model outperforms OpenAI's GPT-5 on benchmarks", "");
         let openai = pair(&c, &r, entity(&c, "openai"));
         assert!(names(&openai).contains(&"pos:compared"), "{:?}", names(&openai));
+    }
+
+    #[test]
+    fn the_acting_organisation_and_the_ones_listed_beside_it() {
+        let (c, r) = reading(
+            "Acme Labs releases an open-weight model",
+            "It takes on proprietary giants such as OpenAI, Google and Anthropic.",
+        );
+        // Listed in the summary's first clause, yet not its subject: named in passing.
+        assert!(!acting(&r, entity(&c, "openai")));
+        assert!(!acting(&r, entity(&c, "google")));
+
+        let (c, r) = reading("Meta releases Llama 5 as open weights", "Rivals such as OpenAI keep theirs closed.");
+        assert!(acting(&r, entity(&c, "meta")));
+        assert!(!acting(&r, entity(&c, "openai")));
     }
 
     #[test]

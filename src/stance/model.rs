@@ -6,7 +6,9 @@
 //! lists its weights by feature name in sorted order, so the same labelled items always give the
 //! same bytes. The file is JSON, one feature per line: a person can read what it learned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
 use serde::Deserialize;
@@ -59,7 +61,7 @@ pub struct Linear {
     /// Feature names, sorted; `weights[i]` holds one weight per class for `names[i]`.
     names: Vec<String>,
     weights: Vec<Vec<f64>>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
 }
 
 impl Linear {
@@ -89,6 +91,12 @@ impl Linear {
     /// Class probabilities.
     pub fn probabilities(&self, features: &[Feature]) -> Vec<f64> {
         softmax(&self.scores(&self.encode(features)))
+    }
+
+    /// Class probabilities from features already looked up (see `Lookup`).
+    fn probabilities_of(&self, mut x: Vec<(usize, f64)>) -> Vec<f64> {
+        merge_duplicates(&mut x);
+        softmax(&self.scores(&x))
     }
 
     /// The features that pushed class `class` up most against the runner-up class, with their
@@ -127,6 +135,33 @@ impl Linear {
 fn format_weight(x: f64) -> String {
     let r = (x * 1e6).round() / 1e6;
     if r == 0.0 { "0".to_string() } else { format!("{r}") }
+}
+
+/// Features looked up in one or more models as they are made: one reused buffer for the name
+/// instead of a string per feature, which is what keeps classifying fast.
+struct Lookup<'a> {
+    models: Vec<&'a Linear>,
+    name: String,
+    found: Vec<Vec<(usize, f64)>>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(models: Vec<&'a Linear>) -> Lookup<'a> {
+        let found = vec![Vec::new(); models.len()];
+        Lookup { models, name: String::new(), found }
+    }
+}
+
+impl features::Sink for Lookup<'_> {
+    fn add(&mut self, name: std::fmt::Arguments<'_>, value: f64) {
+        self.name.clear();
+        let _ = self.name.write_fmt(name);
+        for (model, found) in self.models.iter().zip(&mut self.found) {
+            if let Some(&i) = model.index.get(self.name.as_str()) {
+                found.push((i, value));
+            }
+        }
+    }
 }
 
 fn merge_duplicates(x: &mut Vec<(usize, f64)>) {
@@ -452,24 +487,37 @@ impl Model {
         published: Option<chrono::NaiveDate>,
         mut explain: Option<&mut Vec<String>>,
     ) -> Classification {
-        let story = features::story(reading);
-        let p_relevant = self.relevance.probabilities(&story)[1];
+        let tokens = features::Tokens::of(reading);
+        let mut story = Lookup::new(vec![&self.relevance]);
+        features::story_into(reading, &tokens, &mut story);
+        let p_relevant = self.relevance.probabilities_of(story.found.swap_remove(0))[1];
         // A story that names no watched product and uses no AI word is not about
         // AI openness, however much it says about open source: the model only ranks the rest.
         let relevant = p_relevant >= 0.5 && reading.about_ai;
         if let Some(trace) = explain.as_deref_mut() {
-            let why = self.relevance.reasons(&story, usize::from(relevant), 6);
+            let why = self.relevance.reasons(&features::story(reading), usize::from(relevant), 6);
             trace.push(format!("model: relevant {relevant} ({p_relevant:.2}) because {}", list(&why)));
         }
         let mut entities = Vec::new();
         let mut shifts = Vec::new();
         for &e in &reading.order {
-            let pair = features::pair(classifier, reading, e);
+            // Stance and change are only asked of relevant stories.
+            let (p_stance, p_change) = if relevant {
+                let mut pair = Lookup::new(vec![&self.stance, &self.shift]);
+                features::pair_into(classifier, reading, &tokens, e, &mut pair);
+                let change = pair.found.pop().unwrap_or_default();
+                let stance = pair.found.pop().unwrap_or_default();
+                (self.stance.probabilities_of(stance), self.shift.probabilities_of(change))
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            // Named features, only to say why.
+            let named = explain.is_some().then(|| features::pair(classifier, reading, e));
             let (stance, confidence) = if relevant {
-                let p = self.stance.probabilities(&pair);
+                let p = &p_stance;
                 let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(3);
-                if let Some(trace) = explain.as_deref_mut() {
-                    let why = self.stance.reasons(&pair, best, 6);
+                if let (Some(trace), Some(pair)) = (explain.as_deref_mut(), &named) {
+                    let why = self.stance.reasons(pair, best, 6);
                     let key = &classifier.profile().entities[e].key;
                     trace.push(format!(
                         "model: {key} {} ({:.2}) because {}",
@@ -494,15 +542,15 @@ impl Model {
                 reading_of.basis = super::Basis::Mention;
             }
             if relevant && stance != Stance::Neutral {
-                let p = self.shift.probabilities(&pair);
+                let p = &p_change;
                 let p_shift = 1.0 - p[0];
                 if p_shift >= self.shift_threshold {
                     // The direction the change model favours; the stance model's when it is unsure.
                     let best = (1..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(1);
                     let to = Stance::parse(SHIFT_CLASSES[best]).unwrap_or(stance);
                     shifts.push(classifier.shift_to(e, to, published));
-                    if let Some(trace) = explain.as_deref_mut() {
-                        let why = self.shift.reasons(&pair, best, 6);
+                    if let (Some(trace), Some(pair)) = (explain.as_deref_mut(), &named) {
+                        let why = self.shift.reasons(pair, best, 6);
                         trace.push(format!(
                             "model: {} reports a change ({p_shift:.2}) because {}",
                             reading_of.entity,
