@@ -20,6 +20,16 @@ pub enum MentionKind {
     Person,
 }
 
+impl MentionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MentionKind::Name => "name",
+            MentionKind::Product => "product",
+            MentionKind::Person => "person",
+        }
+    }
+}
+
 /// One occurrence of an entity in a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {

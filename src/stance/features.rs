@@ -129,9 +129,9 @@ fn negated_words(sentence_words: &[Word], cues: &[Found]) -> Vec<bool> {
 }
 
 /// Features of the whole story: is it about AI openness?
-pub(crate) fn story(reading: &Reading) -> Vec<Feature> {
+pub(crate) fn story(reading: &Reading, tokens: &Tokens) -> Vec<Feature> {
     let mut out = Vec::new();
-    story_into(reading, &Tokens::of(reading), &mut out);
+    story_into(reading, tokens, &mut out);
     out
 }
 
@@ -204,9 +204,9 @@ const ENGINE_WEIGHT: f64 = 4.0;
 
 /// Features of one (story, entity) pair: what the story says the entity does, and whether it
 /// reports a change.
-pub(crate) fn pair(classifier: &Classifier, reading: &Reading, entity: usize) -> Vec<Feature> {
+pub(crate) fn pair(classifier: &Classifier, reading: &Reading, tokens: &Tokens, entity: usize) -> Vec<Feature> {
     let mut out = Vec::new();
-    pair_into(classifier, reading, &Tokens::of(reading), entity, &mut out);
+    pair_into(classifier, reading, tokens, entity, &mut out);
     out
 }
 
@@ -322,7 +322,7 @@ pub(crate) fn pair_into(
             add(format_args!("pos:critic_sentence"), 1.0);
         }
         for m in ms.iter().filter(|m| m.entity == entity) {
-            add(format_args!("kind:{}", format!("{:?}", m.kind).to_lowercase()), 1.0);
+            add(format_args!("kind:{}", m.kind.as_str()), 1.0);
             // The mention's word span and its neighbours.
             let first = ws.iter().position(|w| w.1 > m.start).unwrap_or(ws.len());
             let last = ws.iter().rposition(|w| w.0 < m.end).unwrap_or(first);
@@ -453,13 +453,13 @@ mod tests {
             "The lab, unlike Meta, OpenAI and Google, will not publish weights.",
         );
         let _ = entity(&c, "meta");
-        let meta = pair(&c, &r, entity(&c, "meta"));
+        let meta = pair(&c, &r, &Tokens::of(&r), entity(&c, "meta"));
         let n = names(&meta);
         assert!(n.contains(&"pos:not_in_title"), "{n:?}");
         assert!(n.contains(&"pos:list"), "{n:?}");
 
         let (c, r) = reading("Meta will not release the weights of its next model", "");
-        let meta = pair(&c, &r, entity(&c, "meta"));
+        let meta = pair(&c, &r, &Tokens::of(&r), entity(&c, "meta"));
         let n = names(&meta);
         assert!(n.contains(&"pos:title_subject"), "{n:?}");
         assert!(n.contains(&"ev:open:negated") || n.contains(&"ev:closed:negated"), "{n:?}");
@@ -470,7 +470,7 @@ mod tests {
     #[test]
     fn a_compared_entity_is_marked() {
         let (c, r) = reading("Acme's new model outperforms OpenAI's GPT-5 on benchmarks", "");
-        let openai = pair(&c, &r, entity(&c, "openai"));
+        let openai = pair(&c, &r, &Tokens::of(&r), entity(&c, "openai"));
         assert!(names(&openai).contains(&"pos:compared"), "{:?}", names(&openai));
     }
 
@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn story_features_name_the_cues() {
         let (_, r) = reading("Mistral releases an open-weight model under Apache 2.0", "");
-        let f = story(&r);
+        let f = story(&r, &Tokens::of(&r));
         let n = names(&f);
         assert!(n.iter().any(|x| x.starts_with("cue:open:open-weight")), "{n:?}");
         assert!(n.contains(&"engine:relevant:true"), "{n:?}");

@@ -7,10 +7,9 @@
 //! same bytes. The file is JSON, one feature per line: a person can read what it learned.
 
 use std::collections::BTreeMap;
-
-use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use super::classify::{Classification, Classifier, Reading, StoryText};
@@ -495,27 +494,21 @@ impl Model {
         // AI openness, however much it says about open source: the model only ranks the rest.
         let relevant = p_relevant >= 0.5 && reading.about_ai;
         if let Some(trace) = explain.as_deref_mut() {
-            let why = self.relevance.reasons(&features::story(reading), usize::from(relevant), 6);
+            let why = self.relevance.reasons(&features::story(reading, &tokens), usize::from(relevant), 6);
             trace.push(format!("model: relevant {relevant} ({p_relevant:.2}) because {}", list(&why)));
         }
         let mut entities = Vec::new();
         let mut shifts = Vec::new();
         for &e in &reading.order {
+            // Named features, only to say why.
+            let named = explain.is_some().then(|| features::pair(classifier, reading, &tokens, e));
             // Stance and change are only asked of relevant stories.
-            let (p_stance, p_change) = if relevant {
+            let (stance, confidence, p_change) = if relevant {
                 let mut pair = Lookup::new(vec![&self.stance, &self.shift]);
                 features::pair_into(classifier, reading, &tokens, e, &mut pair);
-                let change = pair.found.pop().unwrap_or_default();
-                let stance = pair.found.pop().unwrap_or_default();
-                (self.stance.probabilities_of(stance), self.shift.probabilities_of(change))
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            // Named features, only to say why.
-            let named = explain.is_some().then(|| features::pair(classifier, reading, e));
-            let (stance, confidence) = if relevant {
-                let p = &p_stance;
-                let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(3);
+                let p_change = self.shift.probabilities_of(pair.found.pop().unwrap_or_default());
+                let p = self.stance.probabilities_of(pair.found.pop().unwrap_or_default());
+                let best = argmax(&p, 0..p.len()).unwrap_or(3);
                 if let (Some(trace), Some(pair)) = (explain.as_deref_mut(), &named) {
                     let why = self.stance.reasons(pair, best, 6);
                     let key = &classifier.profile().entities[e].key;
@@ -526,9 +519,9 @@ impl Model {
                         list(&why)
                     ));
                 }
-                (STANCES[best], p[best])
+                (STANCES[best], p[best], Some(p_change))
             } else {
-                (Stance::Neutral, 1.0 - p_relevant)
+                (Stance::Neutral, 1.0 - p_relevant, None)
             };
             let mut reading_of = classifier.entity_stance(
                 &reading.sentences,
@@ -541,28 +534,30 @@ impl Model {
             if stance != Stance::Neutral && !features::acting(reading, e) {
                 reading_of.basis = super::Basis::Mention;
             }
-            if relevant && stance != Stance::Neutral {
-                let p = &p_change;
-                let p_shift = 1.0 - p[0];
-                if p_shift >= self.shift_threshold {
-                    // The direction the change model favours; the stance model's when it is unsure.
-                    let best = (1..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(1);
-                    let to = Stance::parse(SHIFT_CLASSES[best]).unwrap_or(stance);
-                    shifts.push(classifier.shift_to(e, to, published));
-                    if let (Some(trace), Some(pair)) = (explain.as_deref_mut(), &named) {
-                        let why = self.shift.reasons(pair, best, 6);
-                        trace.push(format!(
-                            "model: {} reports a change ({p_shift:.2}) because {}",
-                            reading_of.entity,
-                            list(&why)
-                        ));
-                    }
+            if let Some(p) = p_change.filter(|p| stance != Stance::Neutral && 1.0 - p[0] >= self.shift_threshold) {
+                // The direction the change model favours.
+                let best = argmax(&p, 1..p.len()).unwrap_or(1);
+                let to = Stance::parse(SHIFT_CLASSES[best]).unwrap_or(stance);
+                shifts.push(classifier.shift_to(e, to, published));
+                if let (Some(trace), Some(pair)) = (explain.as_deref_mut(), &named) {
+                    let why = self.shift.reasons(pair, best, 6);
+                    trace.push(format!(
+                        "model: {} reports a change ({:.2}) because {}",
+                        reading_of.entity,
+                        1.0 - p[0],
+                        list(&why)
+                    ));
                 }
             }
             entities.push(reading_of);
         }
         Classification { relevant, relevance: (p_relevant * 100.0).round() / 100.0, entities, shifts }
     }
+}
+
+/// The class in `classes` with the highest probability.
+fn argmax(p: &[f64], classes: std::ops::Range<usize>) -> Option<usize> {
+    classes.max_by(|&a, &b| p[a].total_cmp(&p[b]))
 }
 
 fn list(reasons: &[(String, f64)]) -> String {
@@ -617,7 +612,13 @@ pub fn train(classifier: &Classifier, items: &[LabelledItem], settings: &TrainSe
     let mut shift_examples = Vec::new();
     for item in items {
         let reading = classifier.read(&story_text(item), None);
-        story_examples.push(Example { features: features::story(&reading), label: usize::from(item.relevant) });
+        let tokens = features::Tokens::of(&reading);
+        story_examples
+            .push(Example { features: features::story(&reading, &tokens), label: usize::from(item.relevant) });
+        // Stance and change are only asked of relevant stories, so only they teach them.
+        if !item.relevant {
+            continue;
+        }
         // "other" labels the first entity of the story that answers to it.
         let mut other_taken = false;
         for &e in &reading.order {
@@ -630,17 +631,14 @@ pub fn train(classifier: &Classifier, items: &[LabelledItem], settings: &TrainSe
             if key == OTHER && label.is_some() {
                 other_taken = true;
             }
-            let stance = if item.relevant { label.unwrap_or(Stance::Neutral) } else { Stance::Neutral };
-            let pair = features::pair(classifier, &reading, e);
-            // Stance and change are only asked of relevant stories, so only they teach them.
-            if item.relevant {
-                // 0: no change reported; else the stance it moves to.
-                let to = item.shift.as_ref().filter(|s| s.entity == key).map(|s| s.to);
-                let shift_label = to.and_then(|to| SHIFT_CLASSES.iter().position(|c| *c == to.as_str())).unwrap_or(0);
-                shift_examples.push(Example { features: pair.clone(), label: shift_label });
-                let label = STANCES.iter().position(|s| *s == stance).unwrap_or(3);
-                stance_examples.push(Example { features: pair, label });
-            }
+            let stance = label.unwrap_or(Stance::Neutral);
+            let pair = features::pair(classifier, &reading, &tokens, e);
+            // 0: no change reported; else the stance it moves to.
+            let to = item.shift.as_ref().filter(|s| s.entity == key).map(|s| s.to);
+            let shift_label = to.and_then(|to| SHIFT_CLASSES.iter().position(|c| *c == to.as_str())).unwrap_or(0);
+            shift_examples.push(Example { features: pair.clone(), label: shift_label });
+            let label = STANCES.iter().position(|s| *s == stance).unwrap_or(3);
+            stance_examples.push(Example { features: pair, label });
         }
     }
     let stances: Vec<&str> = STANCES.iter().map(|s| s.as_str()).collect();
