@@ -123,6 +123,11 @@ impl Store {
 
     /// Apply pending migrations; returns the names applied. Migrating twice is a no-op.
     pub fn migrate(&mut self) -> Result<Vec<&'static str>> {
+        self.migrate_to(SCHEMA_VERSION)
+    }
+
+    /// Apply the migrations up to schema version `target` (tests build older databases with it).
+    fn migrate_to(&mut self, target: i64) -> Result<Vec<&'static str>> {
         let current = self.schema_version()?;
         if current > SCHEMA_VERSION {
             bail!(
@@ -131,7 +136,7 @@ impl Store {
                 self.path.display()
             );
         }
-        if current == SCHEMA_VERSION {
+        if current >= target {
             return Ok(Vec::new());
         }
         let path = self.path.display().to_string();
@@ -141,7 +146,7 @@ impl Store {
                  version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )?;
         let mut applied = Vec::new();
-        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().take(target as usize).skip(current as usize) {
             let version = i as i64 + 1;
             tx.execute_batch(sql).with_context(|| format!("migration {name} failed on {path}"))?;
             tx.execute(
@@ -278,13 +283,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut s = Store::open_unmigrated(&path).unwrap();
         // A database as the previous release left it, with one story and its stance.
-        let tx = s.conn.transaction().unwrap();
-        tx.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").unwrap();
-        for (name, sql) in &MIGRATIONS[..8] {
-            tx.execute_batch(sql).unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
-        tx.pragma_update(None, "user_version", 8).unwrap();
-        tx.commit().unwrap();
+        s.migrate_to(8).unwrap();
         s.conn
             .execute_batch(
                 "INSERT INTO feeds (url, added_at) VALUES ('http://127.0.0.1/f.xml', '2025-01-01T00:00:00Z');
