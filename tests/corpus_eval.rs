@@ -6,16 +6,13 @@
 //! Run by `.ci/run` (`cargo test --test corpus_eval -- --ignored --nocapture`);
 //! skipped, saying so, when `../shared` is absent.
 
+mod common;
+
 use stancewatch::stance::{Classifier, Model, Profile, TrainSettings, eval, model};
 
 fn pool() -> Option<Vec<eval::LabelledItem>> {
     let mut items = Vec::new();
-    for name in ["dev.jsonl", "train.jsonl"] {
-        let path = format!("{}/../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("skipped: {path} not found (the labelled corpus lives beside the project)");
-            return None;
-        };
+    for (path, text) in common::corpus::pool_files()? {
         items.extend(eval::read_labelled(&text, &path).expect("labelled items"));
     }
     Some(items)

@@ -3,6 +3,7 @@
 //! builders.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod http;
 pub mod sandbox;
 pub mod smtp;
