@@ -445,4 +445,19 @@ mod tests {
         assert_eq!(report.accuracy, 1.0);
         assert!(read_labelled("{\"title\": 1}", "x.jsonl").unwrap_err().contains("x.jsonl: line 1"));
     }
+
+    #[test]
+    fn a_stance_for_an_unlabelled_organisation_and_a_missed_change_count_against() {
+        // The last item's labels leave Mistral out; the first reports a change the headline does not.
+        let text = r#"{"id":"a","title":"Meta releases Llama 5 as open weights","labels":[{"entity":"meta","stance":"open"}],"relevant":true,"shift":{"entity":"meta","from":"closed","to":"open"}}
+{"id":"b","title":"Mistral keeps its flagship model proprietary","labels":[{"entity":"mistral","stance":"closed"}],"relevant":true}
+{"id":"c","title":"Mistral releases an open-weight model","labels":[],"relevant":true}"#;
+        let items = read_labelled(text, "t.jsonl").unwrap();
+        let report = evaluate(&Classifier::new(Profile::builtin()), &items);
+        let shown = report.render(true);
+        assert_eq!((report.open.tp, report.open.fp), (1, 1), "{shown}");
+        assert!(shown.contains("c mistral: not labelled, predicted open"), "{shown}");
+        assert_eq!(report.shifts.fn_, 1, "{shown}");
+        assert!(shown.contains("a change: missed meta closed -> open"), "{shown}");
+    }
 }
