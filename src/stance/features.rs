@@ -138,25 +138,25 @@ pub(crate) fn story(reading: &Reading, tokens: &Tokens) -> Vec<Feature> {
 /// A word's byte span in its sentence and its stem.
 type Word = (usize, usize, String);
 
-/// Each sentence's words (stemmed, with spans) and which of them a negator governs: made once
-/// per story and shared by the story's features and every organisation's.
-pub(crate) struct Tokens {
-    sentences: Vec<(Vec<Word>, Vec<bool>)>,
+/// Each sentence's words (stemmed, with spans) and which of them a negator governs, made the
+/// first time a feature asks and shared by the story's features and every organisation's: an
+/// irrelevant story never tokenises the sentences past its opening.
+pub(crate) struct Tokens<'r> {
+    reading: &'r Reading,
+    sentences: Vec<std::cell::OnceCell<(Vec<Word>, Vec<bool>)>>,
 }
 
-impl Tokens {
-    pub(crate) fn of(reading: &Reading) -> Tokens {
-        let sentences = reading
-            .sentences
-            .iter()
-            .zip(&reading.cues)
-            .map(|(sentence, cues)| {
-                let ws = words(sentence);
-                let negated = negated_words(&ws, cues);
-                (ws, negated)
-            })
-            .collect();
-        Tokens { sentences }
+impl<'r> Tokens<'r> {
+    pub(crate) fn of(reading: &'r Reading) -> Tokens<'r> {
+        Tokens { reading, sentences: vec![std::cell::OnceCell::new(); reading.sentences.len()] }
+    }
+
+    fn sentence(&self, si: usize) -> &(Vec<Word>, Vec<bool>) {
+        self.sentences[si].get_or_init(|| {
+            let ws = words(&self.reading.sentences[si]);
+            let negated = negated_words(&ws, &self.reading.cues[si]);
+            (ws, negated)
+        })
     }
 }
 
@@ -182,7 +182,7 @@ pub(crate) fn story_into(reading: &Reading, tokens: &Tokens, out: &mut impl Sink
     out.add(format_args!("engine:stances:{}", bucket(stances)), 1.0);
     for (si, sentence) in reading.sentences.iter().enumerate().take(3) {
         let place = if si == 0 { "t" } else { "s" };
-        let (ws, negated) = &tokens.sentences[si];
+        let (ws, negated) = tokens.sentence(si);
         for (i, (_, _, w)) in ws.iter().enumerate() {
             let not = if negated[i] { "not_" } else { "" };
             out.add(format_args!("{place}:{not}{w}"), 1.0);
@@ -296,7 +296,7 @@ pub(crate) fn pair_into(
     if subject {
         add(format_args!("pos:subject"), 1.0);
         for (si, sentence) in reading.sentences.iter().enumerate().take(3) {
-            let (ws, negated) = &tokens.sentences[si];
+            let (ws, negated) = tokens.sentence(si);
             for (i, (_, _, w)) in ws.iter().enumerate() {
                 let not = if negated[i] { "not_" } else { "" };
                 add(format_args!("subj:{not}{w}"), 1.0);
@@ -314,7 +314,7 @@ pub(crate) fn pair_into(
         }
         let place = if si == 0 { "t" } else { "s" };
         let cues = &reading.cues[si];
-        let (ws, negated) = &tokens.sentences[si];
+        let (ws, negated) = tokens.sentence(si);
         let others =
             ms.iter().filter(|m| m.entity != entity).map(|m| m.entity).collect::<std::collections::BTreeSet<_>>();
         add(format_args!("pos:others_in_sentence:{}", bucket(others.len())), 1.0);
