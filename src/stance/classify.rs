@@ -97,10 +97,16 @@ pub struct StoryText<'a> {
 }
 
 /// Bumped whenever the rules below change what a story reads as, so stored readings are redone.
-const ENGINE_VERSION: u32 = 3;
+const ENGINE_VERSION: u32 = 4;
 
-/// Longest stretch of content read (bytes): the opening says what the story is about.
-const MAX_CONTENT: usize = 4_000;
+/// The story's lead: after the headline, sentences are read (summary first, then content, each
+/// once) until this many bytes, the sentence that crosses it included. A news story says what
+/// it is about in its opening; a cue deep in a long post (a roundup, a full article body) is
+/// about something else, and the learned reader was fitted on headlines and summaries no longer
+/// than this.
+const LEAD_BYTES: usize = 1_200;
+/// Longest stretch of summary or content split into sentences at all.
+const MAX_TEXT: usize = 4_000;
 /// Below this total evidence an entity is only mentioned (neutral).
 const MIN_EVIDENCE: f64 = 0.2;
 /// Weight of a cue describing the past: after a past marker ("long associated with"), and in
@@ -336,14 +342,19 @@ impl Classifier {
     pub(crate) fn read(&self, story: &StoryText, trace: Option<&mut Vec<String>>) -> Reading {
         let title = normalise_punctuation(story.title);
         let summary = normalise_punctuation(story.summary);
-        let content = normalise_punctuation(crate::feed::text::truncate(story.content, MAX_CONTENT));
+        let summary = crate::feed::text::truncate(&summary, MAX_TEXT);
+        let content = normalise_punctuation(crate::feed::text::truncate(story.content, MAX_TEXT));
         let mut sentences: Vec<&str> = vec![title.trim()];
-        for part in [summary.as_str(), content.as_str()] {
-            for s in sentences::split(part) {
-                // Feeds often repeat the headline as the summary's first line.
-                if !sentences.contains(&s) {
-                    sentences.push(s);
-                }
+        let mut lead = 0;
+        for s in [summary, content.as_str()].into_iter().flat_map(sentences::split) {
+            // Feeds often repeat the headline as the summary's first line, and the summary as
+            // the content's opening.
+            if lead >= LEAD_BYTES {
+                break;
+            }
+            if !s.is_empty() && !sentences.contains(&s) {
+                lead += s.len();
+                sentences.push(s);
             }
         }
         sentences.retain(|s| !s.is_empty());
@@ -981,6 +992,26 @@ mod tests {
 
     fn stance_of(c: &Classification, entity: &str) -> Option<Stance> {
         c.entities.iter().find(|e| e.entity == entity).map(|e| e.stance)
+    }
+
+    #[test]
+    fn only_the_lead_is_read() {
+        let cue = "Google keeps its newest Gemini model proprietary and closed.";
+        let filler: String =
+            (1..=20).map(|n| format!("Post {n} of our series covered storage, networking and databases. ")).collect();
+        let c = Classifier::new(Profile::builtin());
+        let read = |summary: &str, content: &str| {
+            c.classify(&StoryText { title: "What we wrote last month", summary, content, published: None })
+        };
+        let deep = read(&filler, cue);
+        assert!(!deep.relevant && stance_of(&deep, "google").is_none(), "{deep:?}");
+        let deep_in_summary = read(&format!("{filler}{cue}"), "");
+        assert!(!deep_in_summary.relevant, "{deep_in_summary:?}");
+        let lead = read(cue, &filler);
+        assert!(lead.relevant && stance_of(&lead, "google") == Some(Stance::Closed), "{lead:?}");
+        // A summary repeated as the content's opening is read once and does not use up the lead.
+        let repeated = read("Storage news.", &format!("Storage news. {cue} {filler}"));
+        assert_eq!(stance_of(&repeated, "google"), Some(Stance::Closed), "{repeated:?}");
     }
 
     #[test]
