@@ -324,15 +324,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Db { action } => return db_command(action, &config, &db_path, stdout),
         Command::Status { format } => {
-            if !db_path.exists() {
-                return Err(UsageError(format!(
-                    "no database at {}: run `stancewatch poll` or `run` first, or pass --db",
-                    db_path.display()
-                ))
-                .into());
-            }
             // A read-only or full database can still be inspected.
-            let store = Store::open(&db_path).or_else(|_| Store::open_read_only(&db_path))?;
+            let store = Store::open_existing(&db_path)?;
             let now = Utc::now();
             let status = crate::status::gather(&store, now)?;
             match format {
@@ -344,6 +337,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Run => {
+            let _lock = crate::daemon::lock_database(&db_path)?;
             let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let mut store = open_synced(&config, &db_path)?;
             pipeline.reread_stored(&mut store)?;
@@ -381,14 +375,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
         Command::Stances { at, format } => {
             let profile = Profile::load(config.profile_path.as_deref())?;
-            let store = Store::open(&db_path)?;
+            let store = Store::open_existing(&db_path)?;
             let rows = crate::history::stances(&store, &profile, &config.changes, at.map(|d| d.date_naive()))?;
             output::print(stdout, format, &rows, &crate::history::stance_columns())?;
         }
         Command::History { entity, format } => {
             let profile = Profile::load(config.profile_path.as_deref())?;
             known_entity(&profile, &entity)?;
-            let store = Store::open(&db_path)?;
+            let store = Store::open_existing(&db_path)?;
             let report = crate::history::history(&store, &profile, &config.changes, &entity, Utc::now().date_naive())?;
             crate::history::print_history(stdout, format, &report)?;
         }
@@ -397,7 +391,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(e) = &entity {
                 known_entity(&profile, e)?;
             }
-            let store = Store::open(&db_path)?;
+            let store = Store::open_existing(&db_path)?;
             let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
             crate::history::print_changes(stdout, format, &rows)?;
         }
@@ -407,23 +401,20 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let dry_run = dry_run.then_some(html);
             return digest_command(&config, &profile, &mut store, since, dry_run, stdout);
         }
-        Command::Outbox { action } => {
-            let mut store = Store::open(&db_path)?;
-            match action {
-                OutboxCommand::List { format } => {
-                    let rows = store.outbox()?;
-                    output::print(stdout, format, &rows, &outbox_columns())?;
-                }
-                OutboxCommand::Retry => {
-                    let mailer = crate::mail::Mailer::new(&config.email)?;
-                    let d = crate::mail::deliver(&mut store, &mailer, &config.email, true)?;
-                    writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
-                    if d.waiting + d.failed > 0 {
-                        return Ok(ExitCode::from(1));
-                    }
+        Command::Outbox { action } => match action {
+            OutboxCommand::List { format } => {
+                let rows = Store::open_existing(&db_path)?.outbox()?;
+                output::print(stdout, format, &rows, &outbox_columns())?;
+            }
+            OutboxCommand::Retry => {
+                let mut store = Store::open(&db_path)?;
+                let d = send_mail(&mut store, &config, true)?;
+                writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
+                if d.waiting + d.failed > 0 {
+                    return Ok(ExitCode::from(1));
                 }
             }
-        }
+        },
         Command::Import { file, source } => {
             let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let (text, origin) = read_input(Some(&file))?;
@@ -516,13 +507,23 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(e) = &entity {
                 known_entity(&profile, e)?;
             }
-            let store = Store::open(&db_path)?;
+            let store = Store::open_existing(&db_path)?;
             let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
             let columns = if all { article_columns() } else { cluster_columns() };
             output::print(stdout, format, &rows, &columns)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Send what is due (everything pending with `all`) from a one-shot command. SIGINT or SIGTERM
+/// stops it between messages; sends the server accepted are recorded before it returns.
+fn send_mail(store: &mut Store, config: &Config, all: bool) -> Result<crate::mail::Delivery> {
+    let mailer = crate::mail::Mailer::new(&config.email)?;
+    let shutdown = crate::daemon::shutdown_signal();
+    let delivered = crate::mail::deliver(store, &mailer, &config.email, all, &|| *shutdown.borrow());
+    crate::mail::finish_recording(store, std::time::Duration::from_secs(120))?;
+    delivered
 }
 
 /// `digest`: compose what no digest has covered; print it, or queue it and send it.
@@ -548,8 +549,7 @@ fn digest_command(
         writeln!(stdout, "nothing new since the last digest: no digest composed")?;
         return Ok(ExitCode::SUCCESS);
     };
-    let mailer = crate::mail::Mailer::new(&config.email)?;
-    let d = crate::mail::deliver(store, &mailer, &config.email, false)?;
+    let d = send_mail(store, config, false)?;
     writeln!(
         stdout,
         "digest of {} story clusters ({} older backfilled ones counted) to {} recipients: {} sent, {} waiting, {} refused",

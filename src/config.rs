@@ -574,6 +574,10 @@ fn validate_email(e: RawEmail, source: &str) -> Result<EmailSettings, ConfigErro
                 Some(t) => parse_duration(t).map_err(|p| err("email.smtp.timeout", p))?,
                 None => Duration::from_secs(30),
             };
+            // A send holds its claim on a message for a few timeouts (see mail::lease_for).
+            if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&timeout) {
+                return Err(err("email.smtp.timeout", "must be between 1s and 5m".into()));
+            }
             Transport::Smtp(SmtpSettings {
                 host: s.host,
                 port: port as u16,
@@ -603,23 +607,18 @@ pub fn check_feed_url(url: &str) -> Result<(), String> {
 }
 
 /// Accepts `addr@host` or `Name <addr@host>`, and never a line break (header injection).
+/// One mailbox, checked with the parser sending uses ([`crate::mail::mailbox`]), so what the
+/// config accepts is what can be mailed.
 fn check_mailbox(text: &str) -> Result<(), String> {
     if text.contains(['\r', '\n']) {
         return Err("must not contain a line break".into());
     }
-    let addr = match (text.find('<'), text.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &text[a + 1..b],
-        (None, None) => text,
-        _ => return Err(format!("`{text}` is not an address like name@example.org or Name <name@example.org>")),
-    };
-    let ok = addr
-        .split_once('@')
-        .is_some_and(|(local, host)| !local.is_empty() && !host.is_empty() && !addr.contains(char::is_whitespace));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{text}` is not an address like name@example.org or Name <name@example.org>"))
+    if text.contains([',', ';']) && text.matches('@').count() > 1 {
+        return Err(format!("`{text}` holds several addresses: give each recipient its own string in the list"));
     }
+    crate::mail::mailbox(text)
+        .map(|_| ())
+        .map_err(|_| format!("`{text}` is not an address like name@example.org or Name <name@example.org>"))
 }
 
 /// Durations like `90s`, `30m`, `1h 30m`, `2d`.
@@ -815,6 +814,36 @@ mod tests {
     fn the_earlier_name_of_a_renamed_key_still_reads() {
         assert_eq!(parse("[changes]\nmin_reports = 4\n", "c.toml").unwrap().changes.min_reports, 4);
         assert_eq!(parse("[changes]\nmin_clusters = 5\n", "c.toml").unwrap().changes.min_reports, 5);
+    }
+
+    #[test]
+    fn addresses_are_checked_by_the_parser_sending_uses() {
+        let email = |to: &str| parse(&format!("[email]\nto = [{to}]\n"), "c.toml");
+        let e = email("\"a@example.org,b@example.org\"").unwrap_err().message;
+        assert!(e.contains("email.to[0]") && e.contains("several addresses"), "{e}");
+        for bad in ["\"a@@example.org\"", "\"Ann <ann@example.org\"", "\"ann example.org\""] {
+            let e = email(bad).unwrap_err().message;
+            assert!(e.contains("email.to[0]"), "{bad}: {e}");
+        }
+        let ok = email("\"Ann <ann@example.org>\", \"ben@example.org\"").unwrap();
+        for to in &ok.email.to {
+            crate::mail::mailbox(to).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_smtp_timeout_is_bounded() {
+        let smtp = |t: &str| {
+            parse(
+                &format!("[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\ntimeout = \"{t}\"\n"),
+                "c.toml",
+            )
+        };
+        for bad in ["0s", "500ms", "6m"] {
+            let e = smtp(bad).map(|_| ()).unwrap_err().message;
+            assert!(e.contains("email.smtp.timeout") && e.contains("between 1s and 5m"), "{bad}: {e}");
+        }
+        assert!(smtp("1s").is_ok() && smtp("5m").is_ok());
     }
 
     #[test]

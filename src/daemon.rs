@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use tokio::sync::watch;
 
@@ -17,6 +19,46 @@ const MAX_IDLE: Duration = Duration::from_secs(60);
 /// The first upkeep waits a little, so a start (or a restart loop) is not spent on it.
 const UPKEEP_DELAY: Duration = Duration::from_secs(5 * 60);
 
+/// One daemon per database: an exclusive advisory lock (`flock`) on `<database>.lock`, held for
+/// the life of the process. The system releases it when the process ends, even by `kill -9`, so
+/// a stale lock file never blocks a restart. Other commands do not take it: the outbox's claims
+/// keep their sends exactly once beside the daemon.
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+pub fn lock_database(database: &Path) -> Result<DaemonLock> {
+    use std::io::Write as _;
+    let path = crate::store::sidecar(database, ".lock");
+    if let Some(dir) = database.parent() {
+        crate::private_fs::create_dir(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    let mut file = crate::private_fs::open_for_write(&path, false)
+        .with_context(|| format!("cannot open the lock file {} for database {}", path.display(), database.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // The holder's PID, for the message a second daemon prints.
+            file.set_len(0)?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(DaemonLock { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { "another process".to_string() } else { format!("PID {holder}") };
+            bail!(
+                "database {} is in use by another `stancewatch run` ({holder}, lock {}): stop that one first, \
+                 or give this one its own database with --db",
+                database.display(),
+                path.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| {
+            format!("cannot lock {} for database {}: is the folder writable?", path.display(), database.display())
+        }),
+    }
+}
+
 pub async fn run(
     pipeline: &Pipeline,
     config: &crate::config::Config,
@@ -24,6 +66,9 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
+    if let Some(dir) = store.path().parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::private_fs::tighten(dir, crate::private_fs::Tighten::WarnOnly);
+    }
     let mailer = crate::mail::Mailer::new(&config.email)?;
     if let Some(addr) = config.http_listen {
         crate::http::serve(addr, store.path().to_path_buf()).await?;
@@ -46,7 +91,7 @@ pub async fn run(
                 // A database that cannot be read now (a lock held too long, an I/O error) is
                 // retried; the health check reports it while it lasts.
                 tracing::error!(error = %format!("{e:#}"), database = %store.path().display(), "cannot read the feeds; retrying in a minute");
-                metrics.storage_failed();
+                metrics.storage_failed(crate::store::is_busy(&e));
                 wait_or_stop(&mut shutdown_rx, MAX_IDLE).await;
                 continue;
             }
@@ -55,7 +100,7 @@ pub async fn run(
             let started = Instant::now();
             let (returned, summary) = poll::poll_feeds(pipeline, store, due, shutdown.clone(), None).await;
             store = returned;
-            metrics.cycle_done(started.elapsed().as_secs_f64(), summary.storage_errors.len());
+            metrics.cycle_done(started.elapsed().as_secs_f64(), summary.storage_errors.len(), summary.storage_busy);
             tracing::info!(
                 feeds = summary.feeds,
                 fetched = summary.fetched,
@@ -66,11 +111,16 @@ pub async fn run(
                 "poll cycle done"
             );
             if !summary.storage_errors.is_empty() {
+                let what_to_do = if summary.storage_busy {
+                    "another process held the database's write lock too long"
+                } else {
+                    "free disk space or make the database writable"
+                };
                 tracing::error!(
                     count = summary.storage_errors.len(),
                     first = %summary.storage_errors[0],
                     database = %store.path().display(),
-                    "poll results not saved: free disk space or make the database writable; the feeds are fetched again in a minute"
+                    "poll results not saved: {what_to_do}; the feeds are fetched again in a minute"
                 );
                 // Unsaved feeds are still due; without a pause they would be fetched again at once.
                 wait_or_stop(&mut shutdown_rx, MAX_IDLE).await;
@@ -78,9 +128,15 @@ pub async fn run(
             }
         }
         // Alerts, the period's digest, and retries. Mail trouble is logged and retried later;
-        // it never stops polling.
+        // it never stops polling. Once a stop is asked for, no mail is started (a send under
+        // way finishes, within the service's stop timeout).
+        if *shutdown.borrow() {
+            break;
+        }
+        let stop = || *shutdown.borrow();
         match tokio::task::block_in_place(|| {
-            crate::mail::scheduled(&mut store, config, pipeline.classifier.profile(), &mailer, &mut digest_checked)
+            let profile = pipeline.classifier.profile();
+            crate::mail::scheduled(&mut store, config, profile, &mailer, &mut digest_checked, &stop)
         }) {
             Ok(d) if d.sent + d.waiting + d.failed > 0 => {
                 tracing::info!(sent = d.sent, waiting = d.waiting, refused = d.failed, "mail delivered")
@@ -107,6 +163,10 @@ pub async fn run(
         wait_or_stop(&mut shutdown_rx, wait.max(Duration::from_millis(200))).await;
     }
     crate::service::notify("STOPPING=1");
+    // Sends the server accepted while the database could not record them.
+    if let Err(e) = tokio::task::block_in_place(|| crate::mail::finish_recording(&mut store, Duration::from_secs(20))) {
+        tracing::error!(error = %format!("{e:#}"), "stopping with sent mail not recorded");
+    }
     tracing::info!("stancewatch stopped");
     Ok(())
 }

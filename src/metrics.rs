@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use chrono::Utc;
 
@@ -39,6 +39,8 @@ pub struct Metrics {
     pub last_cycle_end: AtomicU64,
     /// Unix seconds of the last failed database write (0: none); cleared by a good cycle.
     pub last_storage_error: AtomicU64,
+    /// That failure was lock contention (another process held the database), not the disk.
+    last_storage_busy: AtomicBool,
     cycles: Mutex<Histogram>,
 }
 
@@ -62,6 +64,7 @@ pub static METRICS: Metrics = Metrics {
     heartbeat: AtomicU64::new(0),
     last_cycle_end: AtomicU64::new(0),
     last_storage_error: AtomicU64::new(0),
+    last_storage_busy: AtomicBool::new(false),
     cycles: Mutex::new(Histogram { counts: [0; CYCLE_BUCKETS.len()], count: 0, sum: 0.0 }),
 };
 
@@ -112,7 +115,7 @@ impl Metrics {
         self.silent_for().filter(|s| *s > STUCK_AFTER_SECS)
     }
 
-    pub fn cycle_done(&self, seconds: f64, storage_errors: usize) {
+    pub fn cycle_done(&self, seconds: f64, storage_errors: usize, busy: bool) {
         if let Ok(mut h) = self.cycles.lock() {
             for (i, bound) in CYCLE_BUCKETS.iter().enumerate() {
                 if seconds <= *bound {
@@ -126,16 +129,36 @@ impl Metrics {
         if storage_errors > 0 {
             self.storage_errors.fetch_add(storage_errors as u64, Relaxed);
             self.last_storage_error.store(now_secs(), Relaxed);
+            self.last_storage_busy.store(busy, Relaxed);
         } else {
             self.last_storage_error.store(0, Relaxed);
         }
         self.beat();
     }
 
-    /// A database read or write failed outside a poll cycle.
-    pub fn storage_failed(&self) {
+    /// A database read or write failed outside a poll cycle (`busy`: lock contention).
+    pub fn storage_failed(&self, busy: bool) {
         self.storage_errors.fetch_add(1, Relaxed);
         self.last_storage_error.store(now_secs(), Relaxed);
+        self.last_storage_busy.store(busy, Relaxed);
+    }
+
+    /// Why the last poll's results could not be saved, for `/healthz` (None: they were).
+    pub fn storage_problem(&self, database: &std::path::Path) -> Option<String> {
+        if self.last_storage_error.load(Relaxed) == 0 {
+            return None;
+        }
+        Some(if self.last_storage_busy.load(Relaxed) {
+            format!(
+                "database busy: another process held the write lock on {} past the busy timeout; the poll is retried\n",
+                database.display()
+            )
+        } else {
+            format!(
+                "database not writable: the last poll's results could not be saved to {} (disk full or read-only?)\n",
+                database.display()
+            )
+        })
     }
 
     /// The process counters in Prometheus text exposition format.

@@ -42,13 +42,21 @@ pub struct PollSummary {
     pub backfilled_stories: usize,
     /// New stories that joined an existing cluster (another outlet's copy or the same event).
     pub clustered_stories: usize,
-    /// Results that could not be saved (disk full, read-only database): a runtime failure.
+    /// Results that could not be saved (disk full, read-only database, another process holding
+    /// the write lock too long): a runtime failure.
     pub storage_errors: Vec<String>,
+    /// Every storage error was lock contention (not a full or read-only disk).
+    pub storage_busy: bool,
     /// The cycle was stopped by a shutdown signal before every feed was polled.
     pub interrupted: bool,
 }
 
 impl PollSummary {
+    fn storage_failed(&mut self, what: &str, e: &anyhow::Error) {
+        self.storage_busy = crate::store::is_busy(e) && (self.storage_errors.is_empty() || self.storage_busy);
+        self.storage_errors.push(format!("{what}: {e:#}"));
+    }
+
     /// The human summary `poll` prints.
     pub fn report(&self) -> String {
         use std::fmt::Write;
@@ -253,10 +261,10 @@ pub async fn poll_feeds(
     summary.feeds = total;
     summary.interrupted = interrupted;
     if let Err(e) = store.record_poll_run(started, &summary) {
-        summary.storage_errors.push(format!("poll run log: {e:#}"));
+        summary.storage_failed("poll run log", &e);
     }
     if let Err(e) = pipeline.refresh_timelines(&mut store, last_before, started) {
-        summary.storage_errors.push(format!("stance timelines: {e:#}"));
+        summary.storage_failed("stance timelines", &e);
     }
     (store, summary)
 }
@@ -451,7 +459,7 @@ fn tally(summary: &mut PollSummary, outcome: Outcome, result: anyhow::Result<cra
         }
         Err(e) => {
             tracing::error!(feed = %feed.url, error = format!("{e:#}"), "cannot save poll result");
-            summary.storage_errors.push(format!("{}: {e:#}", feed.url));
+            summary.storage_failed(&feed.url, &e);
         }
     }
 }

@@ -32,3 +32,45 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }
+
+/// Make an existing file or folder owner-only when it is readable by others (created by hand,
+/// or by an older version). A folder the program did not make is only warned about.
+pub fn tighten(path: &Path, kind: Tighten) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        if kind == Tighten::WarnOnly {
+            tracing::warn!(
+                path = %path.display(), mode = format!("{mode:o}"),
+                "readable by other users; consider `chmod 700` on it"
+            );
+            return;
+        }
+        let private = std::fs::Permissions::from_mode(mode & 0o700);
+        match std::fs::set_permissions(path, private) {
+            Ok(()) => tracing::info!(
+                path = %path.display(), was = format!("{mode:o}"), now = format!("{:o}", mode & 0o700),
+                "made owner-only"
+            ),
+            Err(e) => tracing::warn!(
+                path = %path.display(), mode = format!("{mode:o}"), error = %e,
+                "readable by other users and cannot be changed; make it owner-only (chmod 600)"
+            ),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, kind);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tighten {
+    /// Ours (the database, its log, stored mail): made owner-only.
+    Make,
+    /// Perhaps the user's (the database's folder): warned about.
+    WarnOnly,
+}

@@ -307,12 +307,14 @@ fn link(title: &str, url: Option<&str>) -> String {
     }
 }
 
-/// A Message-ID fixed by what the message is (`what`: a digest period, a change event) and who
-/// it is for, so a resent message is recognisably the same one.
-pub fn message_id(what: &str, recipient: &str, from: &Mailbox) -> String {
-    let digest = Sha256::digest(format!("{what}\n{recipient}").as_bytes());
+/// A Message-ID fixed by the database it comes from (`instance`: a token drawn once per
+/// database), what the message is (`what`: a digest period, a change event) and who it is for:
+/// a resent message is recognisably the same one, and a rebuilt database or a second
+/// installation never reuses an ID for other content (mail services drop repeated IDs).
+pub fn message_id(instance: &str, what: &str, recipient: &str, from: &Mailbox) -> String {
+    let digest = Sha256::digest(format!("{instance}\n{what}\n{recipient}").as_bytes());
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@{}>", from.email.domain())
+    format!("<{hex}.{instance}@{}>", from.email.domain())
 }
 
 /// The whole message as sent: multipart/alternative, plain text and HTML.
@@ -449,8 +451,12 @@ mod tests {
     #[test]
     fn message_ids_are_fixed_by_what_and_whom() {
         let from: Mailbox = "sw <sw@example.org>".parse().unwrap();
-        assert_eq!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-27", "a@x.org", &from));
-        assert_ne!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-27", "b@x.org", &from));
-        assert_ne!(message_id("daily:2026-11-27", "a@x.org", &from), message_id("daily:2026-11-28", "a@x.org", &from));
+        let id = |instance, what, to| message_id(instance, what, to, &from);
+        assert_eq!(id("1f", "daily:2026-11-27", "a@x.org"), id("1f", "daily:2026-11-27", "a@x.org"));
+        assert_ne!(id("1f", "daily:2026-11-27", "a@x.org"), id("1f", "daily:2026-11-27", "b@x.org"));
+        assert_ne!(id("1f", "daily:2026-11-27", "a@x.org"), id("1f", "daily:2026-11-28", "a@x.org"));
+        // Another database (rebuilt, or a second installation) never reuses the ID.
+        assert_ne!(id("1f", "daily:2026-11-27", "a@x.org"), id("2e", "daily:2026-11-27", "a@x.org"));
+        assert!(id("1f", "daily:2026-11-27", "a@x.org").ends_with(".1f@example.org>"));
     }
 }

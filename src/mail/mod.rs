@@ -1,13 +1,18 @@
 //! Mail that arrives exactly once. Every message is composed and stored in the outbox first
-//! (`store/outbox.rs`), with a Message-ID fixed by what it is and who it is for; `deliver` then
-//! sends what is due and marks each message sent only after the server accepted it. A temporary
-//! failure (4xx, refused connection, timeout) is retried with backoff; a permanent one (5xx) is
-//! recorded and not retried. Each recipient has a message of their own, so one refusal does not
-//! resend to the others.
+//! (`store/outbox.rs`), with a Message-ID fixed by the database, what it is and who it is for;
+//! `deliver` then claims each due message, sends it, and marks it sent only after the server
+//! accepted it. A temporary failure (4xx, refused connection, timeout) is retried with backoff;
+//! a permanent one (5xx) is recorded and not retried. Each recipient has a message of their own,
+//! so one refusal does not resend to the others.
+//!
+//! Any number of processes may deliver from one database at once (the daemon, `outbox retry`,
+//! `digest --send`): the claim makes each message theirs alone, and what a server accepted but
+//! the database could not yet record is remembered by the process and never sent again.
 
 pub mod digest;
 
 use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -47,7 +52,10 @@ pub enum SendError {
 impl Mailer {
     pub fn new(settings: &EmailSettings) -> Result<Mailer> {
         match &settings.transport {
-            Transport::File { dir } => Ok(Mailer::Files(dir.clone())),
+            Transport::File { dir } => {
+                crate::private_fs::tighten(dir, crate::private_fs::Tighten::Make);
+                Ok(Mailer::Files(dir.clone()))
+            }
             Transport::Smtp(s) => {
                 let tls = || {
                     TlsParameters::new(s.host.clone())
@@ -137,41 +145,164 @@ pub struct Delivery {
     pub failed: usize,
 }
 
+/// This process's name on its claims: host, PID and a random nonce. A claim whose process is
+/// gone (same host, PID not running) is released at once instead of when its lease lapses.
+static SENDER: LazyLock<String> =
+    LazyLock::new(|| format!("{}/{}/{:08x}", host_name(), std::process::id(), fastrand::u32(..)));
+
+/// Messages the server accepted whose `sent` could not be recorded yet (the database was busy
+/// or failing): never sent again by this process, recorded as soon as the database allows.
+static UNRECORDED: Mutex<Vec<Accepted>> = Mutex::new(Vec::new());
+
+#[derive(Debug, Clone)]
+struct Accepted {
+    id: i64,
+    message_id: String,
+    reply: String,
+    at: DateTime<Utc>,
+}
+
+fn unrecorded() -> std::sync::MutexGuard<'static, Vec<Accepted>> {
+    UNRECORDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How long a claim lasts: long enough for the slowest send (each SMTP step may take the
+/// timeout), short enough that a message claimed by a process on another machine that died is
+/// sent within minutes.
+fn lease_for(settings: &EmailSettings) -> chrono::Duration {
+    let timeout = match &settings.transport {
+        Transport::Smtp(s) => s.timeout,
+        Transport::File { .. } => Duration::from_secs(10),
+    };
+    chrono::Duration::from_std(timeout * 6 + Duration::from_secs(60)).unwrap_or(chrono::Duration::minutes(31))
+}
+
+/// Record the sends the server accepted earlier whose result could not be stored. Returns how
+/// many are still unrecorded.
+pub fn record_accepted(store: &mut Store) -> usize {
+    let mut pending = unrecorded();
+    pending.retain(|a| match store.mark_sent(a.id, &SENDER, &a.reply, a.at) {
+        Ok(true) => {
+            tracing::info!(message_id = %a.message_id, "a sent message's result recorded after all");
+            false
+        }
+        Ok(false) => {
+            tracing::warn!(message_id = %a.message_id, "a sent message was claimed by another process meanwhile");
+            false
+        }
+        Err(_) => true,
+    });
+    pending.len()
+}
+
+/// Keep trying to record accepted sends for up to `patience` (one-shot commands call this
+/// before they exit). Fails naming the messages still unrecorded.
+pub fn finish_recording(store: &mut Store, patience: Duration) -> Result<()> {
+    let until = std::time::Instant::now() + patience;
+    while record_accepted(store) > 0 {
+        if std::time::Instant::now() >= until {
+            let ids: Vec<String> = unrecorded().iter().map(|a| a.message_id.clone()).collect();
+            anyhow::bail!(
+                "the mail server accepted {} but {} stayed locked, so they are not marked sent; they stay \
+                 claimed (status `sending`) until their lease lapses — run `stancewatch outbox retry` once \
+                 the database is free, and expect at most one repeat of each",
+                ids.join(", "),
+                store.path().display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(())
+}
+
 /// Send every due message (every pending one with `all`), recording each result as it comes.
-pub fn deliver(store: &mut Store, mailer: &Mailer, settings: &EmailSettings, all: bool) -> Result<Delivery> {
+/// `stop` is asked before each message: once it says so (SIGTERM), nothing more is started.
+pub fn deliver(
+    store: &mut Store,
+    mailer: &Mailer,
+    settings: &EmailSettings,
+    all: bool,
+    stop: &dyn Fn() -> bool,
+) -> Result<Delivery> {
     let from = mailbox(&settings.from)?.email;
     let mut report = Delivery::default();
+    record_accepted(store);
+    for owner in store.claim_owners()? {
+        if sender_is_gone(&owner) {
+            let n = store.release_claims(&owner)?;
+            tracing::warn!(messages = n, sender = %owner, "a sender stopped mid-send; its messages are sent again");
+        }
+    }
     for m in store.due_mail(Utc::now(), all)? {
+        if stop() {
+            break;
+        }
+        if unrecorded().iter().any(|a| a.id == m.id) {
+            continue;
+        }
+        if !store.claim(m.id, &SENDER, Utc::now() + lease_for(settings))? {
+            continue; // another process has it
+        }
         let to = match mailbox(&m.recipient) {
             Ok(b) => b.email,
             Err(e) => {
-                store.mark_failed(m.id, &format!("{e:#}"), None)?;
+                store.mark_failed(m.id, &SENDER, &format!("{e:#}"), None)?;
                 report.failed += 1;
                 continue;
             }
         };
         match mailer.send(&from, &to, &m.message_id, &m.bytes) {
             Ok(reply) => {
-                store.mark_sent(m.id, &reply, Utc::now())?;
                 report.sent += 1;
                 crate::metrics::METRICS.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let at = Utc::now();
+                if let Err(e) = store.mark_sent(m.id, &SENDER, &reply, at) {
+                    tracing::error!(
+                        message_id = %m.message_id, error = %format!("{e:#}"),
+                        "the server accepted a message that could not be marked sent; it will not be sent again"
+                    );
+                    unrecorded().push(Accepted { id: m.id, message_id: m.message_id.clone(), reply, at });
+                }
             }
             Err(SendError::Permanent(e)) => {
                 tracing::error!(to = %m.recipient, message_id = %m.message_id, error = %e, "mail refused for good");
-                store.mark_failed(m.id, &e, None)?;
+                store.mark_failed(m.id, &SENDER, &e, None)?;
                 report.failed += 1;
                 crate::metrics::METRICS.mail_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Err(SendError::Temporary(e)) => {
                 let retry_at = next_attempt(m.attempts, Utc::now());
                 tracing::warn!(to = %m.recipient, error = %e, retry_at = %retry_at, "mail not sent; will retry");
-                store.mark_failed(m.id, &e, Some(retry_at))?;
+                store.mark_failed(m.id, &SENDER, &e, Some(retry_at))?;
                 report.waiting += 1;
                 crate::metrics::METRICS.mail_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
     Ok(report)
+}
+
+/// A claim's process no longer runs: it is on this host and its PID is not alive.
+fn sender_is_gone(owner: &str) -> bool {
+    let mut parts = owner.split('/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<libc::pid_t>().ok())) else {
+        return false;
+    };
+    if owner == SENDER.as_str() || host != host_name() || pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// The host name, for claims (a claim's PID means something only on its own host).
+pub(crate) fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer it is given.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    if rc == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { "localhost".into() }
 }
 
 /// What a queued digest holds.
@@ -241,7 +372,8 @@ pub fn compose_digest(
 }
 
 /// Compose the digest for `period` and store it with one message per recipient (not sent yet).
-/// None when there is nothing new.
+/// None when there is nothing new, or another process queued `period` already. The clusters
+/// are read in the transaction that records the digest, so no two digests list one cluster.
 pub fn queue_digest(
     store: &mut Store,
     config: &Config,
@@ -250,35 +382,57 @@ pub fn queue_digest(
     period: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<QueuedDigest>> {
-    let (pending, strips, changes, feeds) = prepared_inputs(store, config, profile, now)?;
-    let Some(prepared) = digest::prepare(
-        &pending,
-        &strips,
-        &changes,
-        &feeds,
-        profile,
-        since,
-        period_length(config),
-        period.to_string(),
-        now,
-    ) else {
-        return Ok(None);
-    };
     let from = mailbox(&config.email.from)?;
-    let mut messages = Vec::new();
-    for recipient in &config.email.to {
-        let to = mailbox(recipient)?;
-        let message_id = digest::message_id(&prepared.period, recipient, &from);
-        let bytes = digest::build_message(&from, &to, &message_id, &prepared.composed, now)?;
-        let subject = prepared.composed.subject.clone();
-        messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
-    }
-    store.queue_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
-    Ok(Some(QueuedDigest {
-        clusters: prepared.listed.len(),
-        backfilled: prepared.counted.len(),
-        messages: messages.len(),
-    }))
+    let recipients = recipients(&config.email);
+    store.write("queue the digest", |store| {
+        if store.digest_exists(period)? {
+            return Ok(None);
+        }
+        let (pending, strips, changes, feeds) = prepared_inputs(store, config, profile, now)?;
+        let Some(prepared) = digest::prepare(
+            &pending,
+            &strips,
+            &changes,
+            &feeds,
+            profile,
+            since,
+            period_length(config),
+            period.to_string(),
+            now,
+        ) else {
+            return Ok(None);
+        };
+        let instance = store.instance_token()?;
+        let mut messages = Vec::new();
+        for (recipient, to) in &recipients {
+            let message_id = digest::message_id(&instance, &prepared.period, recipient, &from);
+            let bytes = digest::build_message(&from, to, &message_id, &prepared.composed, now)?;
+            let subject = prepared.composed.subject.clone();
+            messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+        }
+        store.insert_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
+        Ok(Some(QueuedDigest {
+            clusters: prepared.listed.len(),
+            backfilled: prepared.counted.len(),
+            messages: messages.len(),
+        }))
+    })
+}
+
+/// The configured recipients that parse, each with its mailbox. One that does not (a config
+/// written before it was checked) is logged and skipped: it never blocks the others.
+fn recipients(settings: &EmailSettings) -> Vec<(String, Mailbox)> {
+    settings
+        .to
+        .iter()
+        .filter_map(|r| match mailbox(r) {
+            Ok(m) => Some((r.clone(), m)),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "email.to: recipient skipped; fix it in the config");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Confirmed changes older than this when first found (in backfilled coverage) are reported in
@@ -289,21 +443,25 @@ const ALERT_HORIZON: chrono::Duration = chrono::Duration::days(30);
 /// Returns how many changes were alerted.
 pub fn queue_alerts(store: &mut Store, config: &Config, profile: &Profile, now: DateTime<Utc>) -> Result<usize> {
     let since = (now - ALERT_HORIZON).date_naive();
-    let changes = store.unalerted_changes(since)?;
     let from = mailbox(&config.email.from)?;
-    for c in &changes {
-        let composed = digest::compose_alert(c, profile);
-        let mut messages = Vec::new();
-        for recipient in &config.email.to {
-            let to = mailbox(recipient)?;
-            let message_id = digest::message_id(&format!("change:{}:{}", c.id, c.level), recipient, &from);
-            let bytes = digest::build_message(&from, &to, &message_id, &composed, now)?;
-            let subject = composed.subject.clone();
-            messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+    let recipients = recipients(&config.email);
+    store.write("queue change alerts", |store| {
+        let changes = store.unalerted_changes(since)?;
+        let instance = store.instance_token()?;
+        for c in &changes {
+            let composed = digest::compose_alert(c, profile);
+            let mut messages = Vec::new();
+            for (recipient, to) in &recipients {
+                let what = format!("change:{}:{}", c.id, c.level);
+                let message_id = digest::message_id(&instance, &what, recipient, &from);
+                let bytes = digest::build_message(&from, to, &message_id, &composed, now)?;
+                let subject = composed.subject.clone();
+                messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+            }
+            store.insert_alert(c.id, &messages, now)?;
         }
-        store.queue_alert(c.id, &messages, now)?;
-    }
-    Ok(changes.len())
+        Ok(changes.len())
+    })
 }
 
 /// The digest period `now` falls in, by `[digest]` (every, at, timezone): its key, e.g.
@@ -352,6 +510,7 @@ pub fn scheduled(
     profile: &Profile,
     mailer: &Mailer,
     checked: &mut Option<String>,
+    stop: &dyn Fn() -> bool,
 ) -> Result<Delivery> {
     let now = Utc::now();
     if config.alerts.changes {
@@ -370,7 +529,7 @@ pub fn scheduled(
             None => *checked = Some(state),
         }
     }
-    deliver(store, mailer, &config.email, false)
+    deliver(store, mailer, &config.email, false, stop)
 }
 
 /// Backoff: 1, 2, 4 ... minutes, at most an hour.

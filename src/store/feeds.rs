@@ -4,7 +4,7 @@
 //! conditional GET, the failure count that drives backoff, the next poll time, and whether the
 //! feed is gone (410) or moved (permanent redirect).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -159,7 +159,8 @@ impl Store {
     /// names and intervals, and deactivate config feeds no longer listed (their stories stay).
     pub fn sync_config_feeds(&mut self, feeds: &[FeedSetting]) -> Result<()> {
         let now = super::now_text();
-        let tx = self.conn.transaction()?;
+        let what = "sync the config's [[feed]] list";
+        let tx = super::begin(&mut self.conn, &self.path, what)?;
         for f in feeds {
             let interval = f.interval.map(|d| d.as_secs() as i64);
             let existing: Option<i64> = tx
@@ -195,7 +196,7 @@ impl Store {
                 tx.prepare_cached("UPDATE feeds SET active = 0 WHERE id = ?1")?.execute([id])?;
             }
         }
-        tx.commit().context("cannot save the config's feed list")?;
+        super::commit(tx, &self.path, what)?;
         Ok(())
     }
 
@@ -300,9 +301,10 @@ impl Store {
         stories: &[NewStory],
         clusters: &mut ClusterIndex,
     ) -> Result<super::StoredCounts> {
-        let tx = self.conn.transaction()?;
+        let what = format!("save the poll of {}", feed.url);
+        let tx = super::begin(&mut self.conn, &self.path, &what)?;
         let counts = write_poll(&tx, feed, update, stories, clusters)?;
-        tx.commit().with_context(|| format!("cannot save the poll of {} (is the disk full?)", feed.url))?;
+        super::commit(tx, &self.path, &what)?;
         Ok(counts)
     }
 
@@ -313,12 +315,13 @@ impl Store {
         polls: &[(&FeedRow, &FeedUpdate, &[NewStory])],
         clusters: &mut ClusterIndex,
     ) -> Result<Vec<super::StoredCounts>> {
-        let tx = self.conn.transaction()?;
+        let what = format!("save the poll of {} feeds", polls.len());
+        let tx = super::begin(&mut self.conn, &self.path, &what)?;
         let mut out = Vec::with_capacity(polls.len());
         for (feed, update, stories) in polls {
             out.push(write_poll(&tx, feed, update, stories, clusters)?);
         }
-        tx.commit().with_context(|| format!("cannot save the poll of {} feeds (is the disk full?)", polls.len()))?;
+        super::commit(tx, &self.path, &what)?;
         Ok(out)
     }
 

@@ -36,7 +36,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_care.sql", include_str!("../../migrations/0007_care.sql")),
     ("0008_story_queries.sql", include_str!("../../migrations/0008_story_queries.sql")),
     ("0009_mention_basis.sql", include_str!("../../migrations/0009_mention_basis.sql")),
+    ("0010_claimed_sends.sql", include_str!("../../migrations/0010_claimed_sends.sql")),
 ];
+
+/// How long a write waits for another process's write to finish before it fails as busy.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -77,13 +81,46 @@ impl Store {
     /// Open without migrating (for `db check` and `db migrate`, which report what they find).
     pub fn open_unmigrated(path: &Path) -> Result<Store> {
         create_private_file(path)?;
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
+        for own in [path.to_path_buf(), sidecar(path, "-wal"), sidecar(path, "-shm")] {
+            crate::private_fs::tighten(&own, crate::private_fs::Tighten::Make);
+        }
+        let mut conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+                .with_context(|| format!("cannot open database {}", path.display()))?;
+        // Every write transaction takes the write lock when it begins (BEGIN IMMEDIATE), so a
+        // writer waits the busy timeout for another process instead of failing at its first
+        // write after reading: a deferred transaction that read first cannot wait for the lock.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         configure(&conn).with_context(|| match care::disk_trouble(path) {
             Some(why) => format!("cannot use database {}: {why}", path.display()),
             None => format!("cannot use database {}: is it a SQLite file, and is the disk writable?", path.display()),
         })?;
         Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// Open an existing database to read it (`status`, `stories`, `history` ...): never creates
+    /// or migrates one. A missing file or an older schema is an error that says what to run.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            bail!("no database at {}: run `stancewatch poll` or `run` first, or pass --db", path.display());
+        }
+        let store = Store::open_read_only(path)?;
+        let version = store.schema_version()?;
+        if version < SCHEMA_VERSION {
+            bail!(
+                "database {} has schema version {version}, older than this stancewatch reads ({SCHEMA_VERSION}): \
+                 run `stancewatch db migrate` (the daemon migrates it when it starts)",
+                path.display()
+            );
+        }
+        if version > SCHEMA_VERSION {
+            bail!(
+                "database {} has schema version {version}, newer than this stancewatch knows ({SCHEMA_VERSION}): \
+                 upgrade stancewatch",
+                path.display()
+            );
+        }
+        Ok(store)
     }
 
     /// A read-only connection beside the daemon's writer (for `/healthz` and `/metrics`): WAL lets
@@ -115,6 +152,30 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Run `f` in one IMMEDIATE transaction: whatever it reads, nothing another process writes
+    /// can come between that and what it writes. `f` must not begin a transaction of its own.
+    pub fn write<T>(&mut self, what: &str, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| write_failure(&self.path, what, e))?;
+        match f(self) {
+            Ok(value) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(write_failure(&self.path, what, e))
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// This database's identity (drawn once, at migration): part of every Message-ID.
+    pub fn instance_token(&self) -> Result<String> {
+        Ok(self.conn.query_row("SELECT token FROM instance WHERE id = 1", [], |r| r.get(0))?)
     }
 
     pub fn schema_version(&self) -> Result<i64> {
@@ -194,10 +255,44 @@ impl Store {
     }
 }
 
+/// Begin a write transaction (IMMEDIATE: see [`Store::open_unmigrated`]), explaining a failure.
+fn begin<'c>(conn: &'c mut Connection, path: &Path, what: &str) -> Result<rusqlite::Transaction<'c>> {
+    conn.transaction().map_err(|e| write_failure(path, what, e))
+}
+
+/// Commit, explaining a failure.
+fn commit(tx: rusqlite::Transaction<'_>, path: &Path, what: &str) -> Result<()> {
+    tx.commit().map_err(|e| write_failure(path, what, e))
+}
+
+/// A write that failed, in words a user can act on: another process holding the write lock
+/// past the busy timeout is said to be that, not a full disk.
+pub(crate) fn write_failure(path: &Path, what: &str, e: rusqlite::Error) -> anyhow::Error {
+    let why = if sqlite_busy(&e) {
+        format!(
+            "another process held its write lock for more than {} s (a long `db vacuum`, or another \
+             stancewatch?); it is tried again",
+            BUSY_TIMEOUT.as_secs()
+        )
+    } else {
+        care::disk_trouble(path).unwrap_or_else(|| format!("{e} (is the disk full or the file read-only?)"))
+    };
+    anyhow::Error::new(e).context(format!("cannot {what} in {}: {why}", path.display()))
+}
+
+fn sqlite_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// The error (or one it wraps) is lock contention: another process held the database.
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<rusqlite::Error>().is_some_and(sqlite_busy))
+}
+
 /// Set on every connection: WAL so readers never block the poller, NORMAL sync (durable across
 /// a process crash; a power cut may lose the last commits, never corrupt), foreign keys on.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if mode != "wal" {
         tracing::warn!(mode, "database is not in WAL mode; readers may wait for writers");
@@ -219,6 +314,13 @@ fn create_private_file(path: &Path) -> Result<()> {
             .with_context(|| format!("cannot create database file {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A file SQLite keeps beside the database (`-wal`, `-shm`), or ours (`.lock`).
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// `path` as the path part of an SQLite `file:` URI (absolute, with `%`, `?` and `#` escaped).
@@ -293,7 +395,7 @@ mod tests {
                      VALUES (1, 'meta', 'closed', 0.9, 'certain', 'why', 'dispute');",
             )
             .unwrap();
-        assert_eq!(s.migrate().unwrap(), ["0009_mention_basis.sql"]);
+        assert_eq!(s.migrate().unwrap()[0], "0009_mention_basis.sql");
         let kept: (String, String) = s
             .conn
             .query_row("SELECT stance, basis FROM story_entities WHERE entity = 'meta'", [], |r| {
@@ -316,6 +418,59 @@ mod tests {
             .unwrap();
         assert_eq!(closed, 1);
         assert!(s.check().unwrap().ok());
+    }
+
+    #[test]
+    fn outbox_rows_survive_the_rebuild_that_adds_claims_and_the_instance_is_drawn_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_unmigrated(&dir.path().join("t.db")).unwrap();
+        s.migrate_to(9).unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO digests (period, created_at, clusters, backfilled) VALUES ('daily:2026-01-01', 't', 1, 0);
+                 INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, status, next_attempt_at, created_at)
+                     VALUES ('digest', 1, 'a@example.org', '<x@example.org>', 's', x'00', 'pending', 't', 't'),
+                            ('digest', 1, 'b@example.org', '<y@example.org>', 's', x'00', 'sent', 't', 't');",
+            )
+            .unwrap();
+        assert_eq!(s.migrate().unwrap(), ["0010_claimed_sends.sql"]);
+        let statuses: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.status).collect();
+        assert_eq!(statuses, ["sent", "pending"]);
+        let token = s.instance_token().unwrap();
+        assert_eq!(token.len(), 16, "{token}");
+        let other = Store::open(&dir.path().join("u.db")).unwrap();
+        assert_ne!(other.instance_token().unwrap(), token, "each database draws its own");
+        assert!(s.check().unwrap().ok());
+    }
+
+    #[test]
+    fn read_only_commands_neither_create_nor_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.db");
+        let e = format!("{:#}", Store::open_existing(&missing).err().unwrap());
+        assert!(e.contains("none.db") && e.contains("no database"), "{e}");
+        assert!(!missing.exists(), "created by a read");
+        let old = dir.path().join("old.db");
+        Store::open_unmigrated(&old).unwrap().migrate_to(9).unwrap();
+        let e = format!("{:#}", Store::open_existing(&old).err().unwrap());
+        assert!(e.contains("db migrate"), "{e}");
+        assert_eq!(Store::open_unmigrated(&old).unwrap().schema_version().unwrap(), 9, "migrated by a read");
+    }
+
+    #[test]
+    fn lock_contention_is_reported_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut s = Store::open(&path).unwrap();
+        s.conn.busy_timeout(std::time::Duration::from_millis(50)).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let e = s.write("save something", |_| Ok(())).err().unwrap();
+        assert!(is_busy(&e), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(text.contains("another process held its write lock") && !text.contains("disk full"), "{text}");
+        holder.execute_batch("ROLLBACK").unwrap();
+        s.write("save something", |_| Ok(())).unwrap();
     }
 
     #[test]

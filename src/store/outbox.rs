@@ -1,5 +1,10 @@
 //! The outbox's SQL: digests and the stories they covered, and every message stored before it is
-//! sent (status pending → sent | failed, with the server's reply).
+//! sent (status pending → sending → sent | failed, with the server's reply).
+//!
+//! Several processes may send from one database (the daemon, `outbox retry`, `digest --send`):
+//! a message is claimed (`sending`, the claimant, a lease) before it goes to the server, and only
+//! the claimant records the result. A lease that lapses — its process was killed mid-send —
+//! returns the message to `pending`, so it is sent again only when the server may have it.
 
 use std::collections::BTreeMap;
 
@@ -138,9 +143,10 @@ impl Store {
     }
 
     /// Record a digest, the stories it covers (`mailed` and `counted` clusters' stories) and its
-    /// messages, in one transaction: from here on those clusters are never mailed again, and the
-    /// messages are waiting to be sent. Returns the digest's id.
-    pub fn queue_digest(
+    /// messages: from here on those clusters are never mailed again, and the messages are waiting
+    /// to be sent. Returns the digest's id. Runs inside [`Store::write`], in the transaction that
+    /// read the clusters, so two processes can never list the same cluster.
+    pub fn insert_digest(
         &mut self,
         period: &str,
         mailed: &[&PendingCluster],
@@ -149,7 +155,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let now = time_text(now);
-        let tx = self.conn.transaction()?;
+        let tx = &self.conn;
         tx.execute(
             "INSERT INTO digests (period, created_at, clusters, backfilled) VALUES (?1, ?2, ?3, ?4)",
             params![period, now, mailed.len() as i64, counted.len() as i64],
@@ -171,7 +177,6 @@ impl Store {
                 queue.execute(params![digest, m.recipient, m.message_id, m.subject, m.bytes, now])?;
             }
         }
-        tx.commit()?;
         Ok(digest)
     }
 
@@ -188,10 +193,11 @@ impl Store {
         Ok(self.changes(None, None)?.into_iter().filter(|c| ids.contains(&c.id)).collect())
     }
 
-    /// Store the alert messages of change `change_id`.
-    pub fn queue_alert(&mut self, change_id: i64, messages: &[NewMessage], now: DateTime<Utc>) -> Result<()> {
+    /// Store the alert messages of change `change_id` (inside [`Store::write`], with the read
+    /// that found the change unalerted).
+    pub fn insert_alert(&mut self, change_id: i64, messages: &[NewMessage], now: DateTime<Utc>) -> Result<()> {
         let now = time_text(now);
-        let tx = self.conn.transaction()?;
+        let tx = &self.conn;
         {
             let mut queue = tx.prepare(
                 "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, message, next_attempt_at, created_at)
@@ -201,13 +207,60 @@ impl Store {
                 queue.execute(params![change_id, m.recipient, m.message_id, m.subject, m.bytes, now])?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 
-    /// Messages waiting to be sent whose next attempt is due (all pending with `all`).
-    pub fn due_mail(&self, now: DateTime<Utc>, all: bool) -> Result<Vec<OutboxRow>> {
-        self.outbox_rows("WHERE status = 'pending' AND (?1 OR next_attempt_at <= ?2)", params![all, time_text(now)])
+    /// Messages waiting to be sent whose next attempt is due (all pending with `all`), after
+    /// returning to `pending` the claims whose lease lapsed. Each must still be claimed.
+    pub fn due_mail(&mut self, now: DateTime<Utc>, all: bool) -> Result<Vec<OutboxRow>> {
+        let lapsed = self
+            .conn
+            .execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL,
+                     last_error = 'the process sending it stopped before recording the result; sent again'
+                 WHERE status = 'sending' AND lease_until < ?1",
+                [time_text(now)],
+            )
+            .map_err(|e| super::write_failure(&self.path, "return lapsed mail claims", e))?;
+        if lapsed > 0 {
+            tracing::warn!(messages = lapsed, "mail claims lapsed (a sender was stopped mid-send); sending them again");
+        }
+        self.outbox_rows(
+            "WHERE status = 'pending' AND (?1 OR next_attempt_at <= ?2) ORDER BY id",
+            params![all, time_text(now)],
+        )
+    }
+
+    /// The processes holding claims now.
+    pub fn claim_owners(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'sending' AND claimed_by IS NOT NULL")?;
+        Ok(stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Return `owner`'s claims to `pending` (its process is gone); how many.
+    pub fn release_claims(&mut self, owner: &str) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL,
+                     last_error = 'the process sending it stopped before recording the result; sent again'
+                 WHERE status = 'sending' AND claimed_by = ?1",
+                [owner],
+            )
+            .map_err(|e| super::write_failure(&self.path, "release a stopped sender's claims", e))
+    }
+
+    /// Claim message `id` for `owner` until `lease_until`: true when it was still pending (no
+    /// other process has it). Only a claimed message is handed to the server.
+    pub fn claim(&mut self, id: i64, owner: &str, lease_until: DateTime<Utc>) -> Result<bool> {
+        let tx = super::begin(&mut self.conn, &self.path, "claim a message for sending")?;
+        let claimed = tx.execute(
+            "UPDATE outbox SET status = 'sending', claimed_by = ?2, lease_until = ?3 WHERE id = ?1 AND status = 'pending'",
+            params![id, owner, time_text(lease_until)],
+        )?;
+        super::commit(tx, &self.path, "claim a message for sending")?;
+        Ok(claimed == 1)
     }
 
     /// Every stored message, newest first.
@@ -240,30 +293,93 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The server accepted message `id`: it is never sent again.
-    pub fn mark_sent(&mut self, id: i64, reply: &str, now: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, server_reply = ?2, sent_at = ?3,
-                 last_error = NULL WHERE id = ?1",
-            params![id, reply, time_text(now)],
-        )?;
-        Ok(())
+    /// The server accepted message `id`, claimed by `owner`: it is never sent again. False when
+    /// the claim was no longer `owner`'s (its lease lapsed and another process took it).
+    pub fn mark_sent(&mut self, id: i64, owner: &str, reply: &str, sent_at: DateTime<Utc>) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, server_reply = ?3, sent_at = ?4,
+                     last_error = NULL, claimed_by = NULL, lease_until = NULL
+                 WHERE id = ?1 AND status = 'sending' AND claimed_by = ?2",
+                params![id, owner, reply, time_text(sent_at)],
+            )
+            .map_err(|e| super::write_failure(&self.path, "record a message as sent", e))?;
+        Ok(n == 1)
     }
 
-    /// Sending message `id` failed: a permanent failure (5xx) is recorded and not retried; a
-    /// temporary one is tried again at `retry_at`.
-    pub fn mark_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
-        match retry_at {
+    /// Sending message `id` (claimed by `owner`) failed: a permanent failure (5xx) is recorded
+    /// and not retried; a temporary one returns it to `pending`, tried again at `retry_at`.
+    pub fn mark_failed(&mut self, id: i64, owner: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool> {
+        let n = match retry_at {
             Some(t) => self.conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id, error, time_text(t)],
-            )?,
+                "UPDATE outbox SET status = 'pending', attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+                     claimed_by = NULL, lease_until = NULL
+                 WHERE id = ?1 AND status = 'sending' AND claimed_by = ?2",
+                params![id, owner, error, time_text(t)],
+            ),
             None => self.conn.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, server_reply = ?2
-                 WHERE id = ?1",
-                params![id, error],
-            )?,
-        };
-        Ok(())
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?3, server_reply = ?3,
+                     claimed_by = NULL, lease_until = NULL
+                 WHERE id = ?1 AND status = 'sending' AND claimed_by = ?2",
+                params![id, owner, error],
+            ),
+        }
+        .map_err(|e| super::write_failure(&self.path, "record a failed send", e))?;
+        Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_messages(n: usize) -> (tempfile::TempDir, Store, Vec<i64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let messages: Vec<NewMessage> = (0..n)
+            .map(|i| NewMessage {
+                recipient: format!("r{i}@example.org"),
+                message_id: format!("<m{i}@example.org>"),
+                subject: "s".into(),
+                bytes: b"body".to_vec(),
+            })
+            .collect();
+        store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &messages, Utc::now())).unwrap();
+        let ids = store.due_mail(Utc::now(), true).unwrap().iter().map(|m| m.id).collect();
+        (dir, store, ids)
+    }
+
+    #[test]
+    fn a_message_is_claimed_by_one_sender_and_only_its_claimant_records_it() {
+        let (_dir, mut store, ids) = store_with_messages(1);
+        let lease = Utc::now() + chrono::Duration::minutes(5);
+        assert!(store.claim(ids[0], "a", lease).unwrap());
+        assert!(!store.claim(ids[0], "b", lease).unwrap(), "claimed twice");
+        assert!(store.due_mail(Utc::now(), true).unwrap().is_empty(), "a claimed message is not due");
+        assert!(!store.mark_sent(ids[0], "b", "250 ok", Utc::now()).unwrap(), "recorded by a non-claimant");
+        assert!(!store.mark_failed(ids[0], "b", "421", Some(Utc::now())).unwrap());
+        assert!(store.mark_sent(ids[0], "a", "250 ok", Utc::now()).unwrap());
+        let row = &store.outbox().unwrap()[0];
+        assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
+        assert!(!store.claim(ids[0], "b", lease).unwrap(), "a sent message is claimed again");
+    }
+
+    #[test]
+    fn a_lapsed_or_released_claim_returns_the_message_to_pending() {
+        let (_dir, mut store, ids) = store_with_messages(2);
+        let now = Utc::now();
+        assert!(store.claim(ids[0], "gone", now - chrono::Duration::seconds(1)).unwrap());
+        assert!(store.claim(ids[1], "stopped", now + chrono::Duration::minutes(5)).unwrap());
+        let due: Vec<i64> = store.due_mail(now, true).unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(due, [ids[0]], "the lapsed claim is due again, the live one is not");
+        assert_eq!(store.claim_owners().unwrap(), ["stopped"]);
+        assert_eq!(store.release_claims("stopped").unwrap(), 1);
+        assert_eq!(store.due_mail(now, true).unwrap().len(), 2);
+        // A temporary failure returns the message to pending for its next attempt.
+        assert!(store.claim(ids[0], "a", now + chrono::Duration::minutes(5)).unwrap());
+        assert!(store.mark_failed(ids[0], "a", "421 busy", Some(now + chrono::Duration::minutes(1))).unwrap());
+        assert_eq!(store.due_mail(now, false).unwrap().len(), 1, "not due before its next attempt");
+        assert_eq!(store.due_mail(now + chrono::Duration::minutes(2), false).unwrap().len(), 2);
     }
 }

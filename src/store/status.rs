@@ -49,13 +49,17 @@ impl Store {
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (status, n) = row?;
             match status.as_str() {
-                "pending" => c.mail_pending = n,
+                // A message being sent right now is still waiting until the server accepts it.
+                "pending" | "sending" => c.mail_pending += n,
                 "failed" => c.mail_failed = n,
                 _ => c.mail_sent = n,
             }
         }
-        c.oldest_pending =
-            self.conn.query_row("SELECT min(created_at) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?;
+        c.oldest_pending = self.conn.query_row(
+            "SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'sending')",
+            [],
+            |r| r.get(0),
+        )?;
         c.last_sent = self.conn.query_row("SELECT max(sent_at) FROM outbox WHERE status = 'sent'", [], |r| r.get(0))?;
         let mut stmt = self
             .conn

@@ -182,13 +182,13 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?;
             let Some(last) = rows.last() else { break };
             after = last.0;
-            let tx = self.conn.transaction()?;
+            let tx = super::begin(&mut self.conn, &self.path, "store the stories' new readings")?;
             for (id, title, summary, content, published) in &rows {
                 let published = super::parse_time(published).map(|t| t.date_naive());
                 let c = classifier.classify(&StoryText { title, summary, content, published });
                 write_reading(&tx, *id, &c, false)?;
             }
-            tx.commit()?;
+            super::commit(tx, &self.path, "store the stories' new readings")?;
             total += rows.len();
         }
         self.conn.execute(
@@ -320,7 +320,11 @@ impl Store {
     /// Stories newest first (by published date), filtered: one row per cluster, or every
     /// article with `filter.all`.
     pub fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>> {
-        let search = filter.search.as_ref().map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
+        // The escape character first, so a `\` searched for is not read as escaping what follows.
+        let search = filter
+            .search
+            .as_ref()
+            .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.title, s.url, s.canonical_url, coalesce(s.outlet, ''), coalesce(f.name, f.title, f.url),
                     s.published_at, s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count,

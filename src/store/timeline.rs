@@ -240,7 +240,8 @@ impl Store {
     /// stored ones the evidence no longer supports are marked withdrawn. One transaction.
     pub fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
         let now = time_text(now);
-        let tx = self.conn.transaction()?;
+        let what = format!("save the stance changes of {entity}");
+        let tx = super::begin(&mut self.conn, &self.path, &what)?;
         let mut saved = SavedChanges::default();
         let existing: Vec<(i64, String, String, Option<String>)> = tx
             .prepare_cached("SELECT id, event_key, level, withdrawn_at FROM change_events WHERE entity = ?1")?
@@ -309,7 +310,7 @@ impl Store {
                 saved.withdrawn += 1;
             }
         }
-        tx.commit()?;
+        super::commit(tx, &self.path, &what)?;
         Ok(saved)
     }
 
