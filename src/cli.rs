@@ -337,11 +337,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Run => {
+            // Signals first: a stop asked for while starting up ends the daemon cleanly.
+            let shutdown = crate::daemon::shutdown_signal();
             let _lock = crate::daemon::lock_database(&db_path)?;
             let pipeline = Pipeline::new(&config, reader(&config)?)?;
             let mut store = open_synced(&config, &db_path)?;
             pipeline.reread_stored(&mut store)?;
-            let shutdown = crate::daemon::shutdown_signal();
             crate::daemon::run(&pipeline, &config, store, shutdown).await?;
         }
         Command::Poll { all } => {
@@ -536,7 +537,8 @@ fn digest_command(
     stdout: &mut dyn Write,
 ) -> Result<ExitCode> {
     let now = Utc::now();
-    let period = format!("manual:{}", crate::store::time_text(now));
+    // To the nanosecond: two manual digests in one second are two digests.
+    let period = format!("manual:{}", now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
     if let Some(html) = dry_run {
         match crate::mail::compose_digest(store, config, profile, since, now)? {
             Some(c) if html => write!(stdout, "{}", c.html)?,

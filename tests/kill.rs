@@ -373,7 +373,8 @@ fn exposure(sb: &Sandbox, smtp: &SmtpServer) -> usize {
     }
     let pending: Vec<String> = sb
         .db()
-        .prepare("SELECT message_id FROM outbox WHERE status = 'pending'")
+        // A claim left by a killed sender (`sending`) is sent again like a pending message.
+        .prepare("SELECT message_id FROM outbox WHERE status IN ('pending', 'sending')")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
