@@ -229,6 +229,26 @@ fn classify_reads_json_lines_and_writes_the_contract_shape() {
 }
 
 #[test]
+fn read_only_commands_on_a_missing_database_exit_1_naming_it_and_create_nothing() {
+    let sb = Sandbox::new("");
+    for args in [
+        &["stories"][..],
+        &["stances"],
+        &["history", "meta"],
+        &["changes"],
+        &["outbox", "list"],
+        &["status"],
+        &["status", "--format", "json"],
+    ] {
+        let out = sb.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("sw.db") && stderr.contains("no database"), "{args:?}: {stderr}");
+        assert!(!sb.db.exists(), "{args:?} created the database");
+    }
+}
+
+#[test]
 fn db_check_backup_and_migrate() {
     let server = TestServer::start();
     server.set("/f.xml", Route::ok(rss_of(&items("k", 5))));

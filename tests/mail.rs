@@ -241,3 +241,35 @@ fn a_kill_after_the_server_took_the_message_resends_it_at_most_once_with_the_sam
     assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'sent'"), 1);
     assert_eq!(sb.count("SELECT count(*) FROM digests"), 1, "the digest is not composed twice");
 }
+
+#[test]
+fn after_sigterm_the_daemon_finishes_the_send_under_way_and_starts_no_more() {
+    let smtp = SmtpServer::start();
+    let feeds = TestServer::start();
+    let to = ["ana@example.org", "ben@example.org", "cleo@example.org"];
+    let extra = smtp_config(&feeds.url("/ai.xml"), &to, smtp.port, "30s");
+    feeds.set("/ai.xml", Route::ok(rss(&[("a", "Meta releases Llama 5 as open weights under a permissive licence")])));
+    let sb = Sandbox::new_raw(&extra);
+    sb.ok(&["poll"]);
+    // The daemon queues the period's digest (one message per recipient) and sends it; the
+    // server takes each message and answers two seconds later.
+    let out = sb.ok(&["digest", "--dry-run", "--since", "2000-01-01"]);
+    assert!(out.contains("Subject:"), "there is something to digest: {out}");
+    smtp.hold_replies(std::time::Duration::from_secs(2));
+    let mut daemon = sb.command().arg("run").stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while smtp.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the daemon sent nothing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child process.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let status = daemon.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(smtp.received().len(), 1, "a message started after SIGTERM");
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'sent'"), 1, "the send under way is recorded");
+    assert_eq!(sb.count("SELECT count(*) FROM outbox WHERE status = 'pending'"), 2, "the rest wait, unclaimed");
+    smtp.hold_replies(std::time::Duration::ZERO);
+    sb.ok(&["outbox", "retry"]);
+    assert_eq!(smtp.received().len(), 3);
+}

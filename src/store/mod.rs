@@ -502,6 +502,18 @@ mod tests {
         assert_eq!(wal & 0o077, 0, "WAL file mode {wal:o}");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_database_found_readable_by_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(Store::open(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Store::open(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
     #[test]
     fn not_a_database_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -472,6 +472,25 @@ mod tests {
     }
 
     #[test]
+    fn search_text_is_literal_wildcards_and_backslashes_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.add_feed("https://example.org/f", None, None, "cli").unwrap();
+        let feed = store.feeds().unwrap().remove(0);
+        let titles = [r"C:\models 100% open", r"C:models 100x open", "snake_case weights", "snakeXcase weights"];
+        let stories: Vec<NewStory> = titles.iter().enumerate().map(|(i, t)| story(&format!("k{i}"), t)).collect();
+        store.record_poll(&feed, &fetched(), &stories, &mut clusters()).unwrap();
+        let found = |text: &str| -> Vec<String> {
+            let filter = StoryFilter { search: Some(text.into()), all: true, ..Default::default() };
+            store.stories(&filter).unwrap().into_iter().map(|r| r.title).collect()
+        };
+        assert_eq!(found(r"C:\models"), [titles[0]]);
+        assert_eq!(found("100%"), [titles[0]]);
+        assert_eq!(found("snake_case"), [titles[2]]);
+        assert_eq!(found(r"\"), [titles[0]]);
+    }
+
+    #[test]
     fn a_once_repeated_guid_alone_matches_its_qualified_row() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("t.db")).unwrap();
