@@ -365,8 +365,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 writeln!(stdout, "{gone} gone feeds not polled (see `stancewatch feeds list`)")?;
             }
             if !summary.storage_errors.is_empty() {
+                let what_to_do = if summary.storage_busy {
+                    "another process held the database's write lock too long; poll again"
+                } else {
+                    "check free disk space and that the file is writable"
+                };
                 anyhow::bail!(
-                    "{} poll results could not be saved to {}: {} — check free disk space and that the file is writable",
+                    "{} poll results could not be saved to {}: {} — {what_to_do}",
                     summary.storage_errors.len(),
                     db_path.display(),
                     summary.storage_errors[0]
