@@ -50,23 +50,29 @@ struct Histogram {
     sum: f64,
 }
 
-pub static METRICS: Metrics = Metrics {
-    polls_fetched: AtomicU64::new(0),
-    polls_not_modified: AtomicU64::new(0),
-    failures: [const { AtomicU64::new(0) }; FAILURE_KINDS.len()],
-    stories_new: AtomicU64::new(0),
-    stories_updated: AtomicU64::new(0),
-    stories_classified: AtomicU64::new(0),
-    stories_relevant: AtomicU64::new(0),
-    storage_errors: AtomicU64::new(0),
-    mail_sent: AtomicU64::new(0),
-    mail_errors: AtomicU64::new(0),
-    heartbeat: AtomicU64::new(0),
-    last_cycle_end: AtomicU64::new(0),
-    last_storage_error: AtomicU64::new(0),
-    last_storage_busy: AtomicBool::new(false),
-    cycles: Mutex::new(Histogram { counts: [0; CYCLE_BUCKETS.len()], count: 0, sum: 0.0 }),
-};
+pub static METRICS: Metrics = Metrics::new();
+
+impl Metrics {
+    const fn new() -> Metrics {
+        Metrics {
+            polls_fetched: AtomicU64::new(0),
+            polls_not_modified: AtomicU64::new(0),
+            failures: [const { AtomicU64::new(0) }; FAILURE_KINDS.len()],
+            stories_new: AtomicU64::new(0),
+            stories_updated: AtomicU64::new(0),
+            stories_classified: AtomicU64::new(0),
+            stories_relevant: AtomicU64::new(0),
+            storage_errors: AtomicU64::new(0),
+            mail_sent: AtomicU64::new(0),
+            mail_errors: AtomicU64::new(0),
+            heartbeat: AtomicU64::new(0),
+            last_cycle_end: AtomicU64::new(0),
+            last_storage_error: AtomicU64::new(0),
+            last_storage_busy: AtomicBool::new(false),
+            cycles: Mutex::new(Histogram { counts: [0; CYCLE_BUCKETS.len()], count: 0, sum: 0.0 }),
+        }
+    }
+}
 
 fn now_secs() -> u64 {
     Utc::now().timestamp().max(0) as u64
@@ -248,5 +254,25 @@ fn sample(out: &mut String, name: &str, labels: &str, value: f64) {
         let _ = writeln!(out, "{name} {value}");
     } else {
         let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+
+    #[test]
+    fn healthz_tells_lock_contention_from_a_full_disk() {
+        let m = Metrics::new();
+        let db = std::path::Path::new("/srv/sw.db");
+        assert_eq!(m.storage_problem(db), None);
+        m.cycle_done(1.0, 2, true);
+        let busy = m.storage_problem(db).unwrap();
+        assert!(busy.contains("database busy") && busy.contains("/srv/sw.db") && !busy.contains("disk full"), "{busy}");
+        m.storage_failed(false);
+        let disk = m.storage_problem(db).unwrap();
+        assert!(disk.contains("disk full or read-only"), "{disk}");
+        m.cycle_done(1.0, 0, false);
+        assert_eq!(m.storage_problem(db), None, "a good cycle clears it");
     }
 }

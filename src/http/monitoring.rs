@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -79,11 +78,9 @@ async fn health(reader: &Reader, database: &Path) -> Result<String, String> {
     if METRICS.silent_for().is_none() {
         return Err("starting: the poller has not run yet\n".into());
     }
-    if METRICS.last_storage_error.load(Relaxed) > 0 {
-        return Err(format!(
-            "database not writable: the last poll's results could not be saved to {} (disk full or read-only?)\n",
-            database.display()
-        ));
+    // Lock contention (another process) and a full or read-only disk are told apart.
+    if let Some(problem) = METRICS.storage_problem(database) {
+        return Err(problem);
     }
     let counts = match reader.read(|store| store.counts(chrono::Utc::now())).await {
         Ok(counts) => counts,
