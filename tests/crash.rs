@@ -44,6 +44,9 @@ fn sigkill_during_a_large_poll_loses_and_doubles_nothing() {
         }
         let check = sb.ok(&["db", "check"]);
         assert!(check.contains("integrity: ok"), "round {round}: {check}");
+        if check.contains("not set up yet") {
+            continue; // killed during its first migration (one transaction): no tables, nothing written
+        }
         assert_eq!(
             sb.count("SELECT count(*) FROM (SELECT feed_id, entry_key FROM stories GROUP BY 1, 2 HAVING count(*) > 1)"),
             0
