@@ -337,7 +337,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Run => {
-            // Signals first: a stop asked for while starting up ends the daemon cleanly.
+            // Signals first: a stop asked for while starting up is seen as soon as the daemon
+            // loop begins (a second one ends the process at once).
             let shutdown = crate::daemon::shutdown_signal();
             let _lock = crate::daemon::lock_database(&db_path)?;
             let pipeline = Pipeline::new(&config, reader(&config)?)?;
@@ -403,7 +404,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Digest { since, dry_run, send: _, html } => {
             let profile = Profile::load(config.profile_path.as_deref())?;
-            let mut store = open_synced(&config, &db_path)?;
+            // A dry run only reads.
+            let mut store = if dry_run { Store::open_existing(&db_path)? } else { open_synced(&config, &db_path)? };
             let dry_run = dry_run.then_some(html);
             return digest_command(&config, &profile, &mut store, since, dry_run, stdout);
         }
@@ -413,6 +415,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 output::print(stdout, format, &rows, &outbox_columns())?;
             }
             OutboxCommand::Retry => {
+                if !db_path.exists() {
+                    anyhow::bail!("no database at {}: there is no mail to retry", db_path.display());
+                }
                 let mut store = Store::open(&db_path)?;
                 let d = send_mail(&mut store, &config, true)?;
                 writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
@@ -671,7 +676,11 @@ fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn 
             }
         }
         DbCommand::Backup { file } => {
-            let store = Store::open(db_path)?;
+            // As it is, schema and all: a backup taken before an upgrade is of the old version.
+            if !db_path.exists() {
+                anyhow::bail!("no database at {}: nothing to back up", db_path.display());
+            }
+            let store = Store::open_read_only(db_path)?;
             store.backup_to(&file)?;
             writeln!(out, "backed up {} to {}", db_path.display(), file.display())?;
         }

@@ -27,12 +27,25 @@ pub struct DaemonLock {
     _file: std::fs::File,
 }
 
+/// `path` with its folder resolved (the file itself may not exist yet), else as given.
+fn real_path(path: &Path) -> std::path::PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    match (path.parent().filter(|d| !d.as_os_str().is_empty()), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir).map(|d| d.join(name)).unwrap_or_else(|_| path.into()),
+        (None, Some(name)) => std::env::current_dir().map(|d| d.join(name)).unwrap_or_else(|_| path.into()),
+        _ => path.into(),
+    }
+}
+
 pub fn lock_database(database: &Path) -> Result<DaemonLock> {
     use std::io::Write as _;
-    let path = crate::store::sidecar(database, ".lock");
     if let Some(dir) = database.parent() {
         crate::private_fs::create_dir(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
+    // Keyed on the real path, so a database reached through a symlink is the same database.
+    let path = crate::store::sidecar(&real_path(database), ".lock");
     let mut file = crate::private_fs::open_for_write(&path, false)
         .with_context(|| format!("cannot open the lock file {} for database {}", path.display(), database.display()))?;
     match file.try_lock() {
@@ -178,29 +191,39 @@ async fn wait_or_stop(shutdown: &mut watch::Receiver<bool>, wait: Duration) {
     }
 }
 
-/// A watch channel that turns true on SIGINT or SIGTERM.
+/// A watch channel that turns true on SIGINT or SIGTERM. A second signal ends the process at
+/// once (exit 130): every write is a transaction and every send is claimed, so nothing is
+/// half-done — at worst a message the server took is sent once more.
 pub fn shutdown_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutdown requested; finishing what is in flight");
+        stop_signal().await;
+        tracing::info!("shutdown requested; finishing what is in flight (a second signal stops at once)");
         let _ = tx.send(true);
+        stop_signal().await;
+        tracing::warn!("second stop signal: stopping now");
+        std::process::exit(130);
     });
     rx
+}
+
+/// The next SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

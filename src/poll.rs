@@ -138,9 +138,8 @@ impl Pipeline {
     /// Bring stored readings in line with the current profile (see `Store::reread_stories`).
     pub fn reread_stored(&self, store: &mut Store) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let n = anyhow::Context::with_context(store.reread_stories(&self.classifier), || {
-            format!("cannot store new stance readings in {}: check free disk space", store.path().display())
-        })?;
+        // The store's errors say why (a full disk, or another process holding the lock).
+        let n = store.reread_stories(&self.classifier)?;
         if n > 0 {
             tracing::info!(
                 stories = n,
@@ -489,6 +488,13 @@ fn write_outcomes(
             batch.iter().map(|o| (&o.feed, &o.update, &o.stories[..])).collect();
         let results: Vec<anyhow::Result<crate::store::StoredCounts>> = match store.record_polls(&polls, &mut clusters) {
             Ok(counts) => counts.into_iter().map(Ok).collect(),
+            Err(e) if crate::store::is_busy(&e) => {
+                // Another process held the lock past the busy timeout: feed by feed, each would
+                // wait as long again. The batch is unsaved; its feeds are fetched again.
+                clusters.reset();
+                let why = format!("{e:#}");
+                polls.iter().map(|_| Err(crate::store::busy_error(why.clone()))).collect()
+            }
             Err(_) => {
                 // The batch rolled back: the index may hold stories that are not stored.
                 // Start it afresh and save feed by feed, so one bad write loses only itself.

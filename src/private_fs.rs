@@ -40,7 +40,8 @@ pub fn tighten(path: &Path, kind: Tighten) {
     {
         use std::os::unix::fs::PermissionsExt;
         let Ok(meta) = std::fs::metadata(path) else { return };
-        let mode = meta.permissions().mode() & 0o777;
+        // Permission bits and the special ones (setgid, sticky), which are kept.
+        let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 == 0 {
             return;
         }
@@ -51,10 +52,10 @@ pub fn tighten(path: &Path, kind: Tighten) {
             );
             return;
         }
-        let private = std::fs::Permissions::from_mode(mode & 0o700);
+        let private = std::fs::Permissions::from_mode(mode & !0o077);
         match std::fs::set_permissions(path, private) {
             Ok(()) => tracing::info!(
-                path = %path.display(), was = format!("{mode:o}"), now = format!("{:o}", mode & 0o700),
+                path = %path.display(), was = format!("{mode:o}"), now = format!("{:o}", mode & !0o077),
                 "made owner-only"
             ),
             Err(e) => tracing::warn!(

@@ -168,6 +168,8 @@ fn the_daemon_and_outbox_retry_together_deliver_each_message_once() {
     // Due now for the daemon too (not only for `outbox retry`, which sends everything pending).
     sb.db().execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00Z'", []).unwrap();
     let daemon = sb.command().arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // The retries start once the daemon is sending, to overlap it.
+    wait_for("the daemon's first send", Duration::from_secs(30), || !smtp.received().is_empty());
     let retries: Vec<Child> = (0..2)
         .map(|_| sb.command().args(["outbox", "retry"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
         .collect();
@@ -259,6 +261,7 @@ fn cli_writes_during_a_daemon_poll_wait_for_it_and_succeed() {
     let port = SmtpServer::free_port();
     let sb = Sandbox::with_feeds(&urls, &format!("timeout = \"5s\"\n\n[http]\nlisten = \"127.0.0.1:{port}\""));
     let daemon = sb.command().arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("the endpoint", Duration::from_secs(30), || healthz(port).is_some());
     let import = sb.path().join("items.jsonl");
     for round in 0..10 {
         let lines: String = (0..50)
@@ -275,6 +278,9 @@ fn cli_writes_during_a_daemon_poll_wait_for_it_and_succeed() {
         let (code, body) = healthz(port).unwrap_or((0, String::new()));
         assert!(code == 200 || body.starts_with("starting"), "healthz {code}: {body}");
     }
+    wait_for("every feed polled", Duration::from_secs(60), || {
+        (0..20).all(|i| feeds.hits(&format!("/f{i}.xml")) > 0) && sb.count("SELECT count(*) FROM stories") == 500 + 40
+    });
     let (code, body) = healthz(port).unwrap();
     assert_eq!(code, 200, "{body}");
     let (code, stderr) = stop(daemon);

@@ -192,7 +192,6 @@ fn three_hundred_idle_connections_neither_block_the_endpoint_nor_the_polling() {
         std::thread::sleep(Duration::from_millis(500));
         server.hits("/f.xml") >= 2
     });
-    assert!(open.load(Ordering::Relaxed) >= 290, "the idle connections were still held");
     wait_for("the new story", Duration::from_secs(30), || sb.count("SELECT count(*) FROM stories") == 2);
     let health = daemon.get("/healthz").unwrap();
     assert_eq!(health.status, 200, "{health:?}");

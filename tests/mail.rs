@@ -273,3 +273,40 @@ fn after_sigterm_the_daemon_finishes_the_send_under_way_and_starts_no_more() {
     sb.ok(&["outbox", "retry"]);
     assert_eq!(smtp.received().len(), 3);
 }
+
+#[test]
+fn a_second_signal_stops_a_sender_waiting_on_a_slow_server_at_once() {
+    let smtp = SmtpServer::start();
+    let feeds = TestServer::start();
+    let extra = smtp_config(&feeds.url("/ai.xml"), &["ana@example.org"], smtp.port, "60s");
+    feeds.set("/ai.xml", Route::ok(rss(&[("a", "Meta releases Llama 5 as open weights under a permissive licence")])));
+    let sb = Sandbox::new_raw(&extra);
+    sb.ok(&["poll"]);
+    smtp.hold_replies(std::time::Duration::from_secs(40));
+    let mut child = sb.command().args(["digest", "--send", "--since", "2000-01-01"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while smtp.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing sent");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the first signal lets the send under way finish");
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second signal did not stop it");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    // The claim of the stopped sender is released at once, and the message sent again once.
+    smtp.hold_replies(std::time::Duration::ZERO);
+    sb.ok(&["outbox", "retry"]);
+    assert_eq!(smtp.received().len(), 2);
+    assert_eq!(header(&smtp.received()[0].data, "Message-ID"), header(&smtp.received()[1].data, "Message-ID"));
+}

@@ -11,7 +11,7 @@
 
 pub mod digest;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
@@ -53,7 +53,8 @@ impl Mailer {
     pub fn new(settings: &EmailSettings) -> Result<Mailer> {
         match &settings.transport {
             Transport::File { dir } => {
-                crate::private_fs::tighten(dir, crate::private_fs::Tighten::Make);
+                // A folder the user configured may be theirs: warned about, not changed.
+                crate::private_fs::tighten(dir, crate::private_fs::Tighten::WarnOnly);
                 Ok(Mailer::Files(dir.clone()))
             }
             Transport::Smtp(s) => {
@@ -145,16 +146,19 @@ pub struct Delivery {
     pub failed: usize,
 }
 
-/// This process's name on its claims: host, PID and a random nonce. A claim whose process is
-/// gone (same host, PID not running) is released at once instead of when its lease lapses.
+/// This process's name on its claims: host, PID namespace, PID and a random nonce. A claim
+/// whose process is gone (same host and namespace, PID not running) is released at once instead
+/// of when its lease lapses.
 static SENDER: LazyLock<String> =
-    LazyLock::new(|| format!("{}/{}/{:08x}", host_name(), std::process::id(), fastrand::u32(..)));
+    LazyLock::new(|| format!("{}/{}/{}/{:08x}", host_name(), pid_namespace(), std::process::id(), fastrand::u32(..)));
 
 /// Messages the server accepted whose `sent` could not be recorded yet (the database was busy
-/// or failing): never sent again by this process, recorded as soon as the database allows.
+/// or failing): never sent again, recorded as soon as the database allows. Kept in memory and,
+/// should the process end first, in a journal beside the database ([`journal_path`]) that the
+/// next sender records.
 static UNRECORDED: Mutex<Vec<Accepted>> = Mutex::new(Vec::new());
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Accepted {
     id: i64,
     message_id: String,
@@ -166,48 +170,122 @@ fn unrecorded() -> std::sync::MutexGuard<'static, Vec<Accepted>> {
     UNRECORDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// How long a claim lasts: long enough for the slowest send (each SMTP step may take the
-/// timeout), short enough that a message claimed by a process on another machine that died is
-/// sent within minutes.
+/// How long a claim lasts: long enough for the slowest healthy send (lettre's timeout applies to
+/// each of a dozen SMTP steps), short enough that a message claimed by a process on another
+/// machine that died is sent within the hour. Claims of processes gone from this machine are
+/// released at once.
 fn lease_for(settings: &EmailSettings) -> chrono::Duration {
     let timeout = match &settings.transport {
         Transport::Smtp(s) => s.timeout,
         Transport::File { .. } => Duration::from_secs(10),
     };
-    chrono::Duration::from_std(timeout * 6 + Duration::from_secs(60)).unwrap_or(chrono::Duration::minutes(31))
+    chrono::Duration::from_std(timeout * 20 + Duration::from_secs(60)).unwrap_or(chrono::Duration::minutes(101))
 }
 
-/// Record the sends the server accepted earlier whose result could not be stored. Returns how
-/// many are still unrecorded.
+/// This process's journal of accepted but unrecorded sends: `<database>.accepted.<pid>.<nonce>`.
+fn journal_path(database: &Path) -> PathBuf {
+    let nonce = SENDER.rsplit('/').next().unwrap_or_default();
+    crate::store::sidecar(database, &format!(".accepted.{}.{nonce}", std::process::id()))
+}
+
+/// Rewrite this process's journal from the in-memory list (removed when the list is empty).
+fn write_journal(database: &Path, accepted: &[Accepted]) {
+    let path = journal_path(database);
+    if accepted.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let mut text = format!("{}\n", SENDER.as_str());
+    for a in accepted {
+        let line = serde_json::json!({"id": a.id, "message_id": a.message_id, "reply": a.reply, "at": a.at});
+        text.push_str(&format!("{line}\n"));
+    }
+    if let Err(e) = crate::private_fs::write(&path, text.as_bytes()) {
+        tracing::error!(
+            path = %path.display(), error = %e,
+            "cannot write the journal of sent but unrecorded mail; if this process ends first, they may be sent again"
+        );
+    }
+}
+
+/// Record the sends the server accepted whose result could not be stored: this process's, then
+/// those in the journals of senders gone from this machine. Returns how many of this process's
+/// are still unrecorded.
 pub fn record_accepted(store: &mut Store) -> usize {
     let mut pending = unrecorded();
-    pending.retain(|a| match store.mark_sent(a.id, &SENDER, &a.reply, a.at) {
+    let before = pending.len();
+    pending.retain(|a| !record_one(store, a));
+    if pending.len() != before {
+        write_journal(store.path(), &pending);
+    }
+    let left = pending.len();
+    drop(pending);
+    for journal in gone_senders_journals(store.path()) {
+        let Ok(text) = std::fs::read_to_string(&journal) else { continue };
+        let entries: Vec<Accepted> = text.lines().skip(1).filter_map(parse_journal_line).collect();
+        if entries.iter().all(|a| record_one(store, a)) {
+            let _ = std::fs::remove_file(&journal);
+        }
+    }
+    left
+}
+
+/// Mark one accepted send as sent; true when it is settled (recorded now or before).
+fn record_one(store: &mut Store, a: &Accepted) -> bool {
+    match store.mark_accepted(a.id, &a.reply, a.at) {
         Ok(true) => {
             tracing::info!(message_id = %a.message_id, "a sent message's result recorded after all");
+            true
+        }
+        Ok(false) => true, // already sent (or refused) on record
+        Err(e) => {
+            tracing::debug!(message_id = %a.message_id, error = %format!("{e:#}"), "still cannot record a sent message");
             false
         }
-        Ok(false) => {
-            tracing::warn!(message_id = %a.message_id, "a sent message was claimed by another process meanwhile");
-            false
-        }
-        Err(_) => true,
-    });
-    pending.len()
+    }
+}
+
+fn parse_journal_line(line: &str) -> Option<Accepted> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(Accepted {
+        id: v["id"].as_i64()?,
+        message_id: v["message_id"].as_str()?.to_string(),
+        reply: v["reply"].as_str()?.to_string(),
+        at: v["at"].as_str().and_then(crate::store::parse_time)?,
+    })
+}
+
+/// Journals beside `database` left by senders that are gone from this machine.
+fn gone_senders_journals(database: &Path) -> Vec<PathBuf> {
+    let Some(name) = database.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
+    let prefix = format!("{name}.accepted.");
+    let dir = database.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|p| {
+            let owner = std::fs::read_to_string(p).ok().and_then(|t| t.lines().next().map(str::to_string));
+            owner.is_some_and(|o| sender_is_gone(&o))
+        })
+        .collect()
 }
 
 /// Keep trying to record accepted sends for up to `patience` (one-shot commands call this
-/// before they exit). Fails naming the messages still unrecorded.
+/// before they exit). Fails naming the messages still unrecorded and where they are kept.
 pub fn finish_recording(store: &mut Store, patience: Duration) -> Result<()> {
     let until = std::time::Instant::now() + patience;
     while record_accepted(store) > 0 {
         if std::time::Instant::now() >= until {
             let ids: Vec<String> = unrecorded().iter().map(|a| a.message_id.clone()).collect();
             anyhow::bail!(
-                "the mail server accepted {} but {} stayed locked, so they are not marked sent; they stay \
-                 claimed (status `sending`) until their lease lapses — run `stancewatch outbox retry` once \
-                 the database is free, and expect at most one repeat of each",
+                "the mail server accepted {} but {} stayed locked, so they are not marked sent yet; they are \
+                 kept in {} and the next stancewatch that sends mail from this database records them \
+                 without sending them again",
                 ids.join(", "),
-                store.path().display()
+                store.path().display(),
+                journal_path(store.path()).display()
             );
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -226,6 +304,8 @@ pub fn deliver(
 ) -> Result<Delivery> {
     let from = mailbox(&settings.from)?.email;
     let mut report = Delivery::default();
+    // Sends accepted earlier (by this process, or by one gone) are recorded before any claim
+    // of a gone sender is released, so they are never sent again.
     record_accepted(store);
     for owner in store.claim_owners()? {
         if sender_is_gone(&owner) {
@@ -233,15 +313,16 @@ pub fn deliver(
             tracing::warn!(messages = n, sender = %owner, "a sender stopped mid-send; its messages are sent again");
         }
     }
-    for m in store.due_mail(Utc::now(), all)? {
+    for m in store.due_mail(Utc::now(), all, &SENDER)? {
         if stop() {
             break;
         }
         if unrecorded().iter().any(|a| a.id == m.id) {
             continue;
         }
-        if !store.claim(m.id, &SENDER, Utc::now() + lease_for(settings))? {
-            continue; // another process has it
+        let due_by = (!all).then(Utc::now);
+        if !store.claim(m.id, &SENDER, Utc::now() + lease_for(settings), due_by)? {
+            continue; // another process has it, or deferred it meanwhile
         }
         let to = match mailbox(&m.recipient) {
             Ok(b) => b.email,
@@ -256,12 +337,21 @@ pub fn deliver(
                 report.sent += 1;
                 crate::metrics::METRICS.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let at = Utc::now();
-                if let Err(e) = store.mark_sent(m.id, &SENDER, &reply, at) {
-                    tracing::error!(
-                        message_id = %m.message_id, error = %format!("{e:#}"),
-                        "the server accepted a message that could not be marked sent; it will not be sent again"
-                    );
-                    unrecorded().push(Accepted { id: m.id, message_id: m.message_id.clone(), reply, at });
+                match store.mark_sent(m.id, &SENDER, &reply, at) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        message_id = %m.message_id,
+                        "sent, but its claim had lapsed and another process took it: it may arrive twice"
+                    ),
+                    Err(e) => {
+                        tracing::error!(
+                            message_id = %m.message_id, error = %format!("{e:#}"),
+                            "the server accepted a message that could not be marked sent; it will not be sent again"
+                        );
+                        let mut pending = unrecorded();
+                        pending.push(Accepted { id: m.id, message_id: m.message_id.clone(), reply, at });
+                        write_journal(store.path(), &pending);
+                    }
                 }
             }
             Err(SendError::Permanent(e)) => {
@@ -282,18 +372,30 @@ pub fn deliver(
     Ok(report)
 }
 
-/// A claim's process no longer runs: it is on this host and its PID is not alive.
+/// A claim's process no longer runs: it is on this host, in this PID namespace, and its PID is
+/// not alive. A claim from anywhere else waits for its lease.
 fn sender_is_gone(owner: &str) -> bool {
     let mut parts = owner.split('/');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<libc::pid_t>().ok())) else {
+    let (Some(host), Some(namespace), Some(pid)) =
+        (parts.next(), parts.next(), parts.next().and_then(|p| p.parse::<libc::pid_t>().ok()))
+    else {
         return false;
     };
-    if owner == SENDER.as_str() || host != host_name() || pid <= 0 {
+    if owner == SENDER.as_str() || host != host_name() || namespace != pid_namespace() || pid <= 0 {
         return false;
     }
     // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// This process's PID namespace (`pid:[inode]`), so containers sharing a host name never take
+/// each other's PIDs for their own.
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "pid:[?]".into())
+        .replace('/', "_")
 }
 
 /// The host name, for claims (a claim's PID means something only on its own host).
@@ -419,8 +521,8 @@ pub fn queue_digest(
     })
 }
 
-/// The configured recipients that parse, each with its mailbox. One that does not (a config
-/// written before it was checked) is logged and skipped: it never blocks the others.
+/// The configured recipients, each with its mailbox. Loading the config already refused any that
+/// does not parse; should one slip through, it is logged and skipped, never blocking the others.
 fn recipients(settings: &EmailSettings) -> Vec<(String, Mailbox)> {
     settings
         .to
@@ -512,6 +614,15 @@ pub fn scheduled(
     checked: &mut Option<String>,
     stop: &dyn Fn() -> bool,
 ) -> Result<Delivery> {
+    // Queuing trouble (the database busy, say) is logged; what is already queued still goes.
+    if let Err(e) = queue_scheduled(store, config, profile, checked) {
+        tracing::error!(error = %format!("{e:#}"), "cannot queue alerts or the digest now; trying again next cycle");
+    }
+    deliver(store, mailer, &config.email, false, stop)
+}
+
+/// Alerts for new confirmed changes, and the period's digest once it is due.
+fn queue_scheduled(store: &mut Store, config: &Config, profile: &Profile, checked: &mut Option<String>) -> Result<()> {
     let now = Utc::now();
     if config.alerts.changes {
         let n = queue_alerts(store, config, profile, now)?;
@@ -529,7 +640,7 @@ pub fn scheduled(
             None => *checked = Some(state),
         }
     }
-    deliver(store, mailer, &config.email, false, stop)
+    Ok(())
 }
 
 /// Backoff: 1, 2, 4 ... minutes, at most an hour.
@@ -548,6 +659,48 @@ mod tests {
         assert_eq!((next_attempt(0, now) - now).num_seconds(), 60);
         assert_eq!((next_attempt(3, now) - now).num_seconds(), 480);
         assert_eq!((next_attempt(30, now) - now).num_seconds(), 3600);
+    }
+
+    #[test]
+    fn sends_a_gone_process_could_not_record_are_recorded_from_its_journal_not_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let mut store = Store::open(&db).unwrap();
+        let message = crate::store::NewMessage {
+            recipient: "ana@example.org".into(),
+            message_id: "<m@example.org>".into(),
+            subject: "s".into(),
+            bytes: b"body".to_vec(),
+        };
+        store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &[message], Utc::now())).unwrap();
+        let id = store.outbox().unwrap()[0].id;
+        // A sender on this machine, now gone, claimed it, had it accepted, and could not record it.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let gone = format!("{}/{}/{pid}/0000beef", host_name(), pid_namespace());
+        assert!(sender_is_gone(&gone));
+        let later = Utc::now() + chrono::Duration::hours(1);
+        assert!(store.claim(id, &gone, later, None).unwrap());
+        let journal = crate::store::sidecar(&db, &format!(".accepted.{pid}.0000beef"));
+        let line = serde_json::json!({"id": id, "message_id": "<m@example.org>", "reply": "250 ok", "at": Utc::now()});
+        std::fs::write(&journal, format!("{gone}\n{line}\n")).unwrap();
+
+        let mailer = Mailer::Files(dir.path().join("outbox"));
+        let settings = EmailSettings {
+            from: "sw <sw@example.org>".into(),
+            to: vec!["ana@example.org".into()],
+            transport: Transport::File { dir: dir.path().join("outbox") },
+        };
+        let d = deliver(&mut store, &mailer, &settings, true, &|| false).unwrap();
+        assert_eq!(d, Delivery::default(), "sent again");
+        let row = &store.outbox().unwrap()[0];
+        assert_eq!((row.status.as_str(), row.server_reply.as_deref()), ("sent", Some("250 ok")));
+        assert!(!journal.exists(), "the journal is removed once recorded");
+        // A live sender's journal is left to it.
+        let live = format!("{}/{}/{}/0000cafe", host_name(), pid_namespace(), std::process::id());
+        assert!(!sender_is_gone(&live));
+        assert!(!sender_is_gone("elsewhere/pid:[1]/1/00"), "another host's claim waits for its lease");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Upkeep of a database that lives for years: retention (off by default — the history is the
 //! product), write-ahead-log checkpoints, query statistics, and `VACUUM` on request.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
@@ -49,7 +49,7 @@ impl Store {
         // TRUNCATE: the log file shrinks back to nothing when no reader holds it.
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .with_context(|| format!("cannot checkpoint {}", self.path.display()))?;
+            .map_err(|e| super::write_failure(&self.path, "checkpoint the write-ahead log", e))?;
         self.conn.execute_batch("PRAGMA optimize")?;
         report.free_pages = self.conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
         report.page_size = self.conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
@@ -62,7 +62,7 @@ impl Store {
             let n = self
                 .conn
                 .execute(sql, params![cutoff, BATCH as i64])
-                .with_context(|| format!("retention on {} failed (is the disk full?)", self.path.display()))?;
+                .map_err(|e| super::write_failure(&self.path, "apply retention", e))?;
             total += n;
             if n < BATCH {
                 return Ok(total);
@@ -85,7 +85,7 @@ impl Store {
                 free >> 20
             );
         }
-        self.conn.execute_batch("VACUUM").with_context(|| format!("VACUUM of {} failed", self.path.display()))?;
+        self.conn.execute_batch("VACUUM").map_err(|e| super::write_failure(&self.path, "VACUUM", e))?;
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         let after = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         Ok((before, after))

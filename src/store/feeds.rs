@@ -208,6 +208,18 @@ impl Store {
         interval_secs: Option<i64>,
         origin: &str,
     ) -> Result<AddOutcome> {
+        self.write(&format!("add the feed {url}"), |store| {
+            store.add_feed_in_transaction(url, name, interval_secs, origin)
+        })
+    }
+
+    fn add_feed_in_transaction(
+        &mut self,
+        url: &str,
+        name: Option<&str>,
+        interval_secs: Option<i64>,
+        origin: &str,
+    ) -> Result<AddOutcome> {
         let existing: Option<(i64, bool, Option<String>)> = self
             .conn
             .query_row("SELECT id, active, gone_at FROM feeds WHERE url = ?1 OR config_url = ?1", [url], |r| {

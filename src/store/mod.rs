@@ -138,6 +138,13 @@ impl Store {
         };
         let conn = match open() {
             Ok(conn) => conn,
+            // Busy: another process is writing; reading it as immutable could see a torn state.
+            Err(first) if sqlite_busy(&first) => {
+                return Err(anyhow::Error::new(first).context(format!(
+                    "cannot read database {}: another process held it for more than 2 s; try again",
+                    path.display()
+                )));
+            }
             Err(first) => {
                 if !path.exists() {
                     bail!("no database at {}", path.display());
@@ -201,7 +208,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let path = self.path.display().to_string();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+            .map_err(|e| write_failure(&self.path, "migrate", e))?;
         // Another process may have migrated between the check above and taking the lock.
         let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if current >= target {
@@ -287,6 +297,12 @@ pub(crate) fn write_failure(path: &Path, what: &str, e: rusqlite::Error) -> anyh
 
 fn sqlite_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// A lock-contention error saying `why` (for results that share one failed write).
+pub fn busy_error(why: String) -> anyhow::Error {
+    let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
+    anyhow::Error::new(busy).context(why)
 }
 
 /// The error (or one it wraps) is lock contention: another process held the database.

@@ -154,6 +154,7 @@ impl Store {
         messages: &[NewMessage],
         now: DateTime<Utc>,
     ) -> Result<i64> {
+        debug_assert!(!self.conn.is_autocommit(), "insert_digest runs inside Store::write");
         let now = time_text(now);
         let tx = &self.conn;
         tx.execute(
@@ -196,6 +197,7 @@ impl Store {
     /// Store the alert messages of change `change_id` (inside [`Store::write`], with the read
     /// that found the change unalerted).
     pub fn insert_alert(&mut self, change_id: i64, messages: &[NewMessage], now: DateTime<Utc>) -> Result<()> {
+        debug_assert!(!self.conn.is_autocommit(), "insert_alert runs inside Store::write");
         let now = time_text(now);
         let tx = &self.conn;
         {
@@ -212,14 +214,16 @@ impl Store {
 
     /// Messages waiting to be sent whose next attempt is due (all pending with `all`), after
     /// returning to `pending` the claims whose lease lapsed. Each must still be claimed.
-    pub fn due_mail(&mut self, now: DateTime<Utc>, all: bool) -> Result<Vec<OutboxRow>> {
+    /// `me` is the caller: its own claims are never taken as lapsed (it may hold a send the
+    /// server accepted and the database could not record yet).
+    pub fn due_mail(&mut self, now: DateTime<Utc>, all: bool, me: &str) -> Result<Vec<OutboxRow>> {
         let lapsed = self
             .conn
             .execute(
                 "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL,
                      last_error = 'the process sending it stopped before recording the result; sent again'
-                 WHERE status = 'sending' AND lease_until < ?1",
-                [time_text(now)],
+                 WHERE status = 'sending' AND lease_until < ?1 AND claimed_by != ?2",
+                params![time_text(now), me],
             )
             .map_err(|e| super::write_failure(&self.path, "return lapsed mail claims", e))?;
         if lapsed > 0 {
@@ -252,12 +256,20 @@ impl Store {
     }
 
     /// Claim message `id` for `owner` until `lease_until`: true when it was still pending (no
-    /// other process has it). Only a claimed message is handed to the server.
-    pub fn claim(&mut self, id: i64, owner: &str, lease_until: DateTime<Utc>) -> Result<bool> {
+    /// other process has it) and, with `due_by`, its next attempt is due by then (another
+    /// process may have deferred it meanwhile). Only a claimed message goes to the server.
+    pub fn claim(
+        &mut self,
+        id: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        due_by: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
         let tx = super::begin(&mut self.conn, &self.path, "claim a message for sending")?;
         let claimed = tx.execute(
-            "UPDATE outbox SET status = 'sending', claimed_by = ?2, lease_until = ?3 WHERE id = ?1 AND status = 'pending'",
-            params![id, owner, time_text(lease_until)],
+            "UPDATE outbox SET status = 'sending', claimed_by = ?2, lease_until = ?3
+             WHERE id = ?1 AND status = 'pending' AND (?4 IS NULL OR next_attempt_at <= ?4)",
+            params![id, owner, time_text(lease_until), due_by.map(time_text)],
         )?;
         super::commit(tx, &self.path, "claim a message for sending")?;
         Ok(claimed == 1)
@@ -308,6 +320,21 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// The server accepted message `id`, whoever holds its claim now (its sender could not
+    /// record it at the time): it is never sent again. False when it is already settled.
+    pub fn mark_accepted(&mut self, id: i64, reply: &str, sent_at: DateTime<Utc>) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, server_reply = ?2, sent_at = ?3,
+                     last_error = NULL, claimed_by = NULL, lease_until = NULL
+                 WHERE id = ?1 AND status IN ('pending', 'sending')",
+                params![id, reply, time_text(sent_at)],
+            )
+            .map_err(|e| super::write_failure(&self.path, "record a message as sent", e))?;
+        Ok(n == 1)
+    }
+
     /// Sending message `id` (claimed by `owner`) failed: a permanent failure (5xx) is recorded
     /// and not retried; a temporary one returns it to `pending`, tried again at `retry_at`.
     pub fn mark_failed(&mut self, id: i64, owner: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool> {
@@ -346,7 +373,7 @@ mod tests {
             })
             .collect();
         store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &messages, Utc::now())).unwrap();
-        let ids = store.due_mail(Utc::now(), true).unwrap().iter().map(|m| m.id).collect();
+        let ids = store.due_mail(Utc::now(), true, "me").unwrap().iter().map(|m| m.id).collect();
         (dir, store, ids)
     }
 
@@ -354,32 +381,51 @@ mod tests {
     fn a_message_is_claimed_by_one_sender_and_only_its_claimant_records_it() {
         let (_dir, mut store, ids) = store_with_messages(1);
         let lease = Utc::now() + chrono::Duration::minutes(5);
-        assert!(store.claim(ids[0], "a", lease).unwrap());
-        assert!(!store.claim(ids[0], "b", lease).unwrap(), "claimed twice");
-        assert!(store.due_mail(Utc::now(), true).unwrap().is_empty(), "a claimed message is not due");
+        assert!(store.claim(ids[0], "a", lease, None).unwrap());
+        assert!(!store.claim(ids[0], "b", lease, None).unwrap(), "claimed twice");
+        assert!(store.due_mail(Utc::now(), true, "me").unwrap().is_empty(), "a claimed message is not due");
         assert!(!store.mark_sent(ids[0], "b", "250 ok", Utc::now()).unwrap(), "recorded by a non-claimant");
         assert!(!store.mark_failed(ids[0], "b", "421", Some(Utc::now())).unwrap());
         assert!(store.mark_sent(ids[0], "a", "250 ok", Utc::now()).unwrap());
         let row = &store.outbox().unwrap()[0];
         assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
-        assert!(!store.claim(ids[0], "b", lease).unwrap(), "a sent message is claimed again");
+        assert!(!store.claim(ids[0], "b", lease, None).unwrap(), "a sent message is claimed again");
     }
 
     #[test]
     fn a_lapsed_or_released_claim_returns_the_message_to_pending() {
         let (_dir, mut store, ids) = store_with_messages(2);
         let now = Utc::now();
-        assert!(store.claim(ids[0], "gone", now - chrono::Duration::seconds(1)).unwrap());
-        assert!(store.claim(ids[1], "stopped", now + chrono::Duration::minutes(5)).unwrap());
-        let due: Vec<i64> = store.due_mail(now, true).unwrap().iter().map(|m| m.id).collect();
+        assert!(store.claim(ids[0], "gone", now - chrono::Duration::seconds(1), None).unwrap());
+        assert!(store.claim(ids[1], "stopped", now + chrono::Duration::minutes(5), None).unwrap());
+        let due: Vec<i64> = store.due_mail(now, true, "me").unwrap().iter().map(|m| m.id).collect();
         assert_eq!(due, [ids[0]], "the lapsed claim is due again, the live one is not");
         assert_eq!(store.claim_owners().unwrap(), ["stopped"]);
         assert_eq!(store.release_claims("stopped").unwrap(), 1);
-        assert_eq!(store.due_mail(now, true).unwrap().len(), 2);
+        assert_eq!(store.due_mail(now, true, "me").unwrap().len(), 2);
         // A temporary failure returns the message to pending for its next attempt.
-        assert!(store.claim(ids[0], "a", now + chrono::Duration::minutes(5)).unwrap());
+        assert!(store.claim(ids[0], "a", now + chrono::Duration::minutes(5), None).unwrap());
         assert!(store.mark_failed(ids[0], "a", "421 busy", Some(now + chrono::Duration::minutes(1))).unwrap());
-        assert_eq!(store.due_mail(now, false).unwrap().len(), 1, "not due before its next attempt");
-        assert_eq!(store.due_mail(now + chrono::Duration::minutes(2), false).unwrap().len(), 2);
+        assert_eq!(store.due_mail(now, false, "me").unwrap().len(), 1, "not due before its next attempt");
+        assert_eq!(store.due_mail(now + chrono::Duration::minutes(2), false, "me").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_senders_own_lapsed_claim_stays_its_own_and_an_accepted_send_is_recorded_whoever_holds_it() {
+        let (_dir, mut store, ids) = store_with_messages(2);
+        let now = Utc::now();
+        assert!(store.claim(ids[0], "me", now - chrono::Duration::seconds(1), None).unwrap());
+        assert!(store.due_mail(now, true, "me").unwrap().iter().all(|m| m.id != ids[0]), "own claim taken as lapsed");
+        // Another process finds it lapsed and takes it; the server had accepted it from "me".
+        assert!(store.due_mail(now, true, "other").unwrap().iter().any(|m| m.id == ids[0]));
+        assert!(store.claim(ids[0], "other", now + chrono::Duration::minutes(5), None).unwrap());
+        assert!(store.mark_accepted(ids[0], "250 ok", now).unwrap());
+        assert!(!store.mark_sent(ids[0], "other", "250 ok", now).unwrap(), "recorded twice");
+        assert!(!store.mark_accepted(ids[0], "250 ok", now).unwrap(), "already settled");
+        // A message deferred by another process is not claimed before its next attempt.
+        assert!(store.claim(ids[1], "a", now + chrono::Duration::minutes(5), None).unwrap());
+        assert!(store.mark_failed(ids[1], "a", "421", Some(now + chrono::Duration::minutes(1))).unwrap());
+        assert!(!store.claim(ids[1], "b", now + chrono::Duration::minutes(5), Some(now)).unwrap());
+        assert!(store.claim(ids[1], "b", now + chrono::Duration::minutes(5), None).unwrap(), "`outbox retry` sends it");
     }
 }
