@@ -1,7 +1,8 @@
 //! The input path of one polled feed, from response body to signed and classified stories, as
 //! the poller runs it: `feed::parse` (charset detection, XML/JSON parsing, normalisation,
-//! identity) → the extra tracking-parameter canonicalisation → `poll::read_batch` (stance
-//! classification and dedup signature) → `ClusterIndex::assign` (the writer's clustering).
+//! identity) → the ingest stage (`Ingest::prepare`: canonicalisation with extra tracking
+//! parameters, stance classification, dedup signature) → `ClusterIndex::assign` (the writer's
+//! clustering).
 //!
 //! Shared by the `feed_pipeline` fuzz target and `tests/fuzz_regressions.rs`, so a regression
 //! input replays exactly what the fuzzer ran.
@@ -10,18 +11,13 @@ use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use stancewatch::dedup::{ClusterIndex, DedupSettings, Signer, canonical_url_with};
-use stancewatch::feed::{self, ParseError};
-use stancewatch::poll::read_batch;
+use stancewatch::dedup::{ClusterIndex, DedupSettings};
+use stancewatch::feed::{self, MAX_CONTENT, MAX_SUMMARY, MAX_TITLE, ParseError};
+use stancewatch::ingest::Ingest;
 use stancewatch::stance::{Classifier, Profile};
 
 /// The address the body is said to come from: relative links resolve against it.
 pub const BASE_URL: &str = "https://feeds.example.org/news/feed.xml";
-
-/// Longest title, summary and content `feed::parse` keeps (bytes).
-const MAX_TITLE: usize = 500;
-const MAX_SUMMARY: usize = 4_000;
-const MAX_CONTENT: usize = 64 * 1024;
 
 /// What one body came to.
 #[derive(Debug)]
@@ -32,20 +28,17 @@ pub enum Outcome {
     Rejected(ParseError),
 }
 
-struct Readers {
-    classifier: Classifier,
-    signer: Arc<Signer>,
-}
-
-/// The classifier and signer over the built-in profile, built once per process.
-fn readers() -> &'static Readers {
-    static READERS: OnceLock<Readers> = OnceLock::new();
-    READERS.get_or_init(|| {
+/// The ingest stage over the built-in profile, with the extra tracking parameters a user might
+/// configure, built once per process.
+fn ingest() -> &'static Ingest {
+    static INGEST: OnceLock<Ingest> = OnceLock::new();
+    INGEST.get_or_init(|| {
         let profile = Profile::load(None).expect("the built-in profile loads");
-        let classifier = Classifier::new(profile);
-        let signer =
-            Arc::new(Signer::with_matcher(classifier.entity_matcher(), classifier.profile(), DedupSettings::default()));
-        Readers { classifier, signer }
+        let dedup = DedupSettings {
+            extra_tracking_params: vec!["ref".to_string(), "src".to_string()],
+            ..DedupSettings::default()
+        };
+        Ingest::new(Arc::new(Classifier::new(profile)), &dedup)
     })
 }
 
@@ -69,7 +62,7 @@ pub fn declared_content_type(body: &[u8]) -> Option<String> {
 /// Run `body` through the whole input path. Panics only when an invariant the pipeline
 /// promises is broken (or when the code under test panics).
 pub fn run(body: &[u8]) -> Outcome {
-    let readers = readers();
+    let ingest = ingest();
     let content_type = declared_content_type(body);
     let fetched_at = fetched_at();
     let parsed = match feed::parse(body, content_type.as_deref(), BASE_URL, fetched_at) {
@@ -82,12 +75,6 @@ pub fn run(body: &[u8]) -> Outcome {
     };
     let mut stories = parsed.stories;
 
-    // The poller re-canonicalises with the configured extra tracking parameters.
-    let extra_tracking = ["ref".to_string(), "src".to_string()];
-    for story in &mut stories {
-        story.canonical_url = story.url.as_deref().and_then(|u| canonical_url_with(u, &extra_tracking));
-    }
-
     let mut keys = std::collections::HashSet::new();
     for s in &stories {
         assert!(!s.title.is_empty(), "every story has a title");
@@ -97,10 +84,10 @@ pub fn run(body: &[u8]) -> Outcome {
         assert!(s.published_at <= fetched_at + chrono::Duration::days(1));
     }
 
-    read_batch(&readers.classifier, &readers.signer, &mut stories);
+    ingest.prepare(&mut stories);
 
     // The writer's clustering, over an empty store.
-    let mut clusters = ClusterIndex::with_signer(readers.signer.clone());
+    let mut clusters = ClusterIndex::with_signer(ingest.signer().clone());
     let mut relevant = 0;
     for (id, story) in (1..).zip(&stories) {
         let classification = story.classification.as_ref().expect("every story is classified");

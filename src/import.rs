@@ -93,7 +93,7 @@ pub fn import(pipeline: &Pipeline, store: &mut Store, text: &str, origin: &str, 
     let mut feed = store.import_source(source)?;
     // Archived items are history, not news: stored as backfill (digests do not mail them as new).
     feed.last_success_at = None;
-    crate::poll::read_batch(&pipeline.classifier, &pipeline.signer, &mut stories);
+    pipeline.ingest.prepare(&mut stories);
     let mut clusters = pipeline.cluster_index();
     let mut report = ImportReport { items: stories.len(), ..ImportReport::default() };
     for batch in stories.chunks(BATCH) {

@@ -1,8 +1,11 @@
-//! stancewatch: polls news feeds for stories about AI openness, keeps them in a SQLite history,
-//! and (in later stages) classifies each organisation's stance and mails changes.
+//! stancewatch: polls news feeds for stories about AI openness, keeps them deduplicated in a
+//! SQLite history, reads each organisation's stance from them, detects stance changes over time,
+//! and mails alerts and digests.
 //!
-//! The pipeline, one module per stage: [`fetch`] → [`feed`] → [`dedup`] → [`store`], driven by
-//! [`poll`] (one cycle) and [`daemon`] (the schedule). See ARCHITECTURE.md for the map.
+//! The pipeline, one module per stage: [`fetch`] → [`feed`] → [`ingest`] (canonical URL,
+//! [`stance`] reading, [`dedup`] signature) → [`store`] → [`timeline`] → [`mail`], driven by
+//! [`poll`] (one cycle) and [`daemon`] (the schedule); [`import`] and the re-read after a profile
+//! change enter through the same [`ingest`] stage. See ARCHITECTURE.md for the map.
 
 pub mod cli;
 pub mod config;
@@ -13,6 +16,7 @@ pub mod fetch;
 pub mod history;
 pub mod http;
 pub mod import;
+pub mod ingest;
 pub mod mail;
 pub mod metrics;
 pub mod opml;

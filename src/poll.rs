@@ -13,11 +13,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, PollSettings};
-use crate::dedup::{ClusterIndex, DedupSettings, Signer, canonical_url_with};
+use crate::dedup::ClusterIndex;
 use crate::feed::{self, NewStory};
 use crate::fetch::{FetchError, Fetcher, Validators};
+use crate::ingest::Ingest;
 use crate::schedule;
-use crate::stance::{Classifier, StoryText};
+use crate::stance::Classifier;
 use crate::store::{FeedRow, FeedState, FeedUpdate, Store};
 
 /// One feed that did not give a feed this time.
@@ -109,9 +110,10 @@ impl PollSummary {
 pub struct Pipeline {
     pub poll: PollSettings,
     pub fetcher: Arc<Fetcher>,
+    /// The stance reader (the same one `ingest` uses), for what reads the profile.
     pub classifier: Arc<Classifier>,
-    pub signer: Arc<Signer>,
-    pub dedup: DedupSettings,
+    /// Canonicalise → classify → sign, for every story stored.
+    pub ingest: Arc<Ingest>,
     pub changes: crate::timeline::ChangeSettings,
     /// Timelines kept between cycles of one process (see `timeline::TimelineCache`).
     pub timelines: crate::timeline::TimelineCache,
@@ -119,27 +121,22 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(config: &Config, classifier: Classifier) -> anyhow::Result<Pipeline> {
-        let classifier = Arc::new(classifier);
+        let ingest = Arc::new(Ingest::new(Arc::new(classifier), &config.dedup));
         Ok(Pipeline {
             poll: config.poll.clone(),
             fetcher: Arc::new(Fetcher::new(&config.poll)?),
-            signer: Arc::new(Signer::with_matcher(
-                classifier.entity_matcher(),
-                classifier.profile(),
-                config.dedup.clone(),
-            )),
-            classifier,
-            dedup: config.dedup.clone(),
+            classifier: ingest.classifier().clone(),
+            ingest,
             changes: config.changes.clone(),
             timelines: Default::default(),
         })
     }
 
-    /// Bring stored readings in line with the current profile (see `Store::reread_stories`).
+    /// Bring stored readings in line with the current profile (see `Ingest::reread_stored`).
     pub fn reread_stored(&self, store: &mut Store) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         // The store's errors say why (a full disk, or another process holding the lock).
-        let n = store.reread_stories(&self.classifier)?;
+        let n = self.ingest.reread_stored(store)?;
         if n > 0 {
             tracing::info!(
                 stories = n,
@@ -179,7 +176,7 @@ impl Pipeline {
     /// A fresh cluster index for one cycle: it loads what it needs from the store, so stories
     /// written by another process since the last cycle are seen.
     pub fn cluster_index(&self) -> ClusterIndex {
-        ClusterIndex::with_signer(self.signer.clone())
+        ClusterIndex::with_signer(self.ingest.signer().clone())
     }
 }
 
@@ -224,18 +221,10 @@ pub async fn poll_feeds(
                 let tx = tx.clone();
                 let fetcher = pipeline.fetcher.clone();
                 let settings = settings.clone();
-                let extra_tracking = pipeline.dedup.extra_tracking_params.clone();
-                let classifier = pipeline.classifier.clone();
-                let signer = pipeline.signer.clone();
+                let ingest = pipeline.ingest.clone();
                 tasks.spawn(async move {
                     let mut outcome = poll_one(&settings, &fetcher, feed).await;
-                    if !extra_tracking.is_empty() {
-                        for story in &mut outcome.stories {
-                            story.canonical_url =
-                                story.url.as_deref().and_then(|u| canonical_url_with(u, &extra_tracking));
-                        }
-                    }
-                    outcome.stories = read_stories(classifier, signer, std::mem::take(&mut outcome.stories)).await;
+                    outcome.stories = read_stories(ingest, std::mem::take(&mut outcome.stories)).await;
                     // The writer only goes away if the process is shutting down.
                     let _ = tx.send(outcome).await;
                     drop(slot);
@@ -268,38 +257,19 @@ pub async fn poll_feeds(
     (store, summary)
 }
 
-/// The classify stage, and the dedup signature beside it: CPU work for the blocking pool, done
-/// in parallel so the single writer only looks clusters up.
-async fn read_stories(classifier: Arc<Classifier>, signer: Arc<Signer>, mut stories: Vec<NewStory>) -> Vec<NewStory> {
+/// The ingest stage (classify and sign beside it): CPU work for the blocking pool, done in
+/// parallel so the single writer only looks clusters up.
+async fn read_stories(ingest: Arc<Ingest>, mut stories: Vec<NewStory>) -> Vec<NewStory> {
     if stories.is_empty() {
         return stories;
     }
-    let classified = tokio::task::spawn_blocking(move || {
-        read_batch(&classifier, &signer, &mut stories);
+    let read = tokio::task::spawn_blocking(move || {
+        ingest.prepare(&mut stories);
         stories
     })
     .await;
     // Only a cancelled task (shutdown) ends here without its stories; they are fetched again.
-    classified.unwrap_or_default()
-}
-
-/// Classify and sign each story (CPU work: call it off the async threads).
-pub fn read_batch(classifier: &Classifier, signer: &Signer, stories: &mut [NewStory]) {
-    for s in stories {
-        let text = StoryText {
-            title: &s.title,
-            summary: &s.summary,
-            content: &s.content,
-            published: Some(s.published_at.date_naive()),
-        };
-        // Classification must not panic on any input; if it ever does, the story is stored
-        // unclassified rather than lost.
-        s.classification = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&text))).ok();
-        s.signature = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            signer.sign(&s.title, &s.summary, s.canonical_url.as_deref(), s.published_at)
-        }))
-        .ok();
-    }
+    read.unwrap_or_default()
 }
 
 /// Order feeds round-robin by host, so the first slots go to many hosts rather than queueing

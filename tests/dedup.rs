@@ -175,3 +175,33 @@ fn any_ingestion_order_gives_the_same_clusters() {
     }
     assert_eq!(partition(&shuffled), expected);
 }
+
+/// Imported stories go through the same ingest stage as polled ones: `[dedup] tracking_params`
+/// applies to them too, so an imported copy under a tracking URL is the polled article's cluster.
+#[test]
+fn an_imported_copy_with_a_configured_tracking_parameter_joins_the_polled_article() {
+    let server = TestServer::start();
+    server.set(
+        "/f.xml",
+        Route::ok(feed(&[Item {
+            guid: "a-1",
+            title: "Mistral publishes the weights of its new model",
+            link: "https://outlet.example/2026/11/mistral-weights",
+            summary: ANNOUNCEMENT,
+            published: "Mon, 02 Nov 2026 09:00:00 GMT",
+        }])),
+    );
+    let sb =
+        Sandbox::with_feeds(&[server.url("/f.xml")], "timeout = \"2s\"\n\n[dedup]\ntracking_params = [\"campaign\"]");
+    sb.ok(&["poll"]);
+    let items = sb.path().join("archive.jsonl");
+    std::fs::write(
+        &items,
+        "{\"id\":\"x\",\"title\":\"Mistral model weights now downloadable\",\"url\":\"https://outlet.example/2026/11/mistral-weights?campaign=newsletter\",\"published\":\"2026-11-02\"}\n",
+    )
+    .unwrap();
+    sb.ok(&["import", items.to_str().unwrap()]);
+    assert_eq!(sb.count("SELECT count(*) FROM stories"), 2);
+    assert_eq!(sb.count("SELECT count(DISTINCT canonical_url) FROM stories"), 1, "the parameter is removed");
+    assert_eq!(sb.count("SELECT count(DISTINCT cluster_id) FROM stories"), 1, "one cluster");
+}

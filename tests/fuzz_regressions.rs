@@ -1,7 +1,7 @@
 //! Fuzz regressions: every file in `tests/fuzz_regressions/` goes through the same input path as
 //! the `feed_pipeline` fuzz target (`fuzz/pipeline.rs`: feed bytes → `feed::parse` with charset
-//! detection → identity → `poll::read_batch` classification and dedup signature → clustering)
-//! and must not panic.
+//! detection → identity → the ingest stage (canonical URL, classification, dedup signature) →
+//! clustering) and must not panic.
 //!
 //! Each file is a small hostile body: an input the fuzzer once crashed on (minimised with
 //! `cargo +nightly fuzz tmin feed_pipeline <artifact>`), or a hand-made edge case. The name says

@@ -18,11 +18,11 @@ use crate::dedup::{canonical_url, outlet_of};
 pub use identity::KeyKind;
 
 /// Longest plain-text summary kept per story (bytes).
-const MAX_SUMMARY: usize = 4_000;
+pub const MAX_SUMMARY: usize = 4_000;
 /// Longest plain-text content kept per story (bytes).
-const MAX_CONTENT: usize = 64 * 1024;
+pub const MAX_CONTENT: usize = 64 * 1024;
 /// Longest title kept (bytes).
-const MAX_TITLE: usize = 500;
+pub const MAX_TITLE: usize = 500;
 
 /// A feed as the rest of the program sees it.
 #[derive(Debug, Clone)]

@@ -10,13 +10,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, time_text};
 use crate::dedup::{ClusterIndex, StoredStory};
 use crate::feed::{KeyKind, NewStory};
-use crate::stance::{Classification, Classifier, StoryText};
+use crate::stance::Classification;
 
 /// `store_settings` key of the fingerprint (profile and engine) the stored readings come from.
 const READING_KEY: &str = "stance_reading";
-/// Stories read again per transaction.
-const REREAD_BATCH: i64 = 1_000;
-
 /// What storing one feed's entries did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StoredCounts {
@@ -156,47 +153,67 @@ fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> 
     Ok(())
 }
 
+/// A stored story's text, handed out to be read again.
+pub struct StoredText {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    pub published: Option<chrono::NaiveDate>,
+}
+
 impl Store {
-    /// Read stored stories again when the profile or the engine changed since they were read
-    /// (or they never were): the history then agrees with the rules in force. Returns how many
-    /// were read. Batches commit one by one, and the fingerprint is saved last, so an interrupted
-    /// pass starts over and loses nothing.
-    pub fn reread_stories(&mut self, classifier: &Classifier) -> Result<usize> {
-        let want = classifier.fingerprint();
-        let have: Option<String> = self
+    /// The fingerprint of the reader the stored readings were made with (None: never saved).
+    pub fn reading_fingerprint(&self) -> Result<Option<String>> {
+        Ok(self
             .conn
             .query_row("SELECT value FROM store_settings WHERE key = ?1", [READING_KEY], |r| r.get(0))
-            .optional()?;
-        let only_unread = have.as_deref() == Some(want.as_str());
-        let (mut after, mut total) = (0i64, 0usize);
-        loop {
-            let rows: Vec<(i64, String, String, String, String)> = self
-                .conn
-                .prepare_cached(
-                    "SELECT id, title, summary, content, published_at FROM stories
-                     WHERE id > ?1 AND (?2 = 0 OR relevant IS NULL) ORDER BY id LIMIT ?3",
-                )?
-                .query_map(params![after, only_unread, REREAD_BATCH], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let Some(last) = rows.last() else { break };
-            after = last.0;
-            let tx = super::begin(&mut self.conn, &self.path, "store the stories' new readings")?;
-            for (id, title, summary, content, published) in &rows {
-                let published = super::parse_time(published).map(|t| t.date_naive());
-                let c = classifier.classify(&StoryText { title, summary, content, published });
-                write_reading(&tx, *id, &c, false)?;
-            }
-            super::commit(tx, &self.path, "store the stories' new readings")?;
-            total += rows.len();
+            .optional()?)
+    }
+
+    /// The next stories after id `after`, in id order, to read again: every one, or with
+    /// `only_unread` those never read.
+    pub fn stories_to_read(&self, after: i64, only_unread: bool, limit: usize) -> Result<Vec<StoredText>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT id, title, summary, content, published_at FROM stories
+                 WHERE id > ?1 AND (?2 = 0 OR relevant IS NULL) ORDER BY id LIMIT ?3",
+            )?
+            .query_map(params![after, only_unread, limit as i64], |r| {
+                let published: String = r.get(4)?;
+                Ok(StoredText {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    summary: r.get(2)?,
+                    content: r.get(3)?,
+                    published: super::parse_time(&published).map(|t| t.date_naive()),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Store new readings of stored stories, in one transaction.
+    pub fn save_readings(&mut self, readings: &[(i64, Classification)]) -> Result<()> {
+        let what = "store the stories' new readings";
+        let tx = super::begin(&mut self.conn, &self.path, what)?;
+        for (id, c) in readings {
+            write_reading(&tx, *id, c, false)?;
         }
-        self.conn.execute(
-            "INSERT INTO store_settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![READING_KEY, want],
-        )?;
-        Ok(total)
+        super::commit(tx, &self.path, what)
+    }
+
+    /// Record that every stored story has been read with the reader of `fingerprint`.
+    pub fn set_reading_fingerprint(&mut self, fingerprint: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO store_settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![READING_KEY, fingerprint],
+            )
+            .map_err(|e| super::write_failure(&self.path, "record the stance reader's fingerprint", e))?;
+        Ok(())
     }
 }
 
