@@ -452,13 +452,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let item: crate::import::ItemInput = serde_json::from_str(line)
-                    .map_err(|e| UsageError(format!("{source}: line {}: not a JSON item with a title: {e}", n + 1)))?;
+                // The same checks as `import`: a bad `published` is an error, not ignored.
+                let crate::import::Item { input: item, published } =
+                    crate::import::parse_item(line, n + 1, &source).map_err(UsageError)?;
                 let (c, trace) = classifier.explain(&crate::stance::StoryText {
                     title: &item.title,
                     summary: item.summary.as_deref().unwrap_or(""),
                     content: item.content.as_deref().unwrap_or(""),
-                    published: item.published.as_deref().and_then(|d| parse_date(d).ok()).map(|d| d.date_naive()),
+                    published: published.map(|d| d.date_naive()),
                 });
                 let id = item.id.unwrap_or_else(|| serde_json::Value::String((n + 1).to_string()));
                 if explain {

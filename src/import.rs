@@ -46,6 +46,25 @@ pub struct ImportReport {
     pub changes: crate::store::SavedChanges,
 }
 
+/// One JSON Lines item, checked: what `classify` reads and `import` stores.
+pub struct Item {
+    pub input: ItemInput,
+    /// `published`, parsed (an item without one has None; one that does not parse is an error).
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// Parse line `n` (1-based) of `origin`. A line that is not an item, has an empty title or a
+/// `published` that is not a date is an error naming the line.
+pub fn parse_item(line: &str, n: usize, origin: &str) -> Result<Item, String> {
+    let at = |what: String| format!("{origin}: line {n}: {what}");
+    let input: ItemInput = serde_json::from_str(line).map_err(|e| at(format!("not a JSON item with a title: {e}")))?;
+    if input.title.trim().is_empty() {
+        return Err(at("empty title".into()));
+    }
+    let published = input.published.as_deref().map(crate::cli::parse_date).transpose().map_err(at)?;
+    Ok(Item { input, published })
+}
+
 /// Parse every line first; the first bad line is an error naming it.
 fn read_items(text: &str, origin: &str, source: &str) -> Result<Vec<NewStory>, String> {
     let mut stories = Vec::new();
@@ -53,16 +72,10 @@ fn read_items(text: &str, origin: &str, source: &str) -> Result<Vec<NewStory>, S
         if line.trim().is_empty() {
             continue;
         }
-        let at = |what: String| format!("{origin}: line {}: {what}", n + 1);
-        let item: ItemInput =
-            serde_json::from_str(line).map_err(|e| at(format!("not an item with title and published: {e}")))?;
-        let Some(published) = item.published.as_deref() else {
-            return Err(at("no `published` date (YYYY-MM-DD or RFC 3339)".into()));
+        let Item { input: item, published } = parse_item(line, n + 1, origin)?;
+        let Some(published) = published else {
+            return Err(format!("{origin}: line {}: no `published` date (YYYY-MM-DD or RFC 3339)", n + 1));
         };
-        let published: DateTime<Utc> = crate::cli::parse_date(published).map_err(at)?;
-        if item.title.trim().is_empty() {
-            return Err(at("empty title".into()));
-        }
         let mut s = NewStory::new(item.title.trim(), published);
         s.summary = item.summary.unwrap_or_default();
         s.content = item.content.unwrap_or_default();

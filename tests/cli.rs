@@ -226,6 +226,13 @@ fn classify_reads_json_lines_and_writes_the_contract_shape() {
     let out = sb.run(&["classify", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    // A `published` that is not a date is refused as `import` refuses it, not silently dropped.
+    std::fs::write(&bad, "{\"title\": \"Meta opens Llama\"}\n{\"title\": \"x\", \"published\": \"last week\"}\n")
+        .unwrap();
+    let out = sb.run(&["classify", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 2") && stderr.contains("last week"), "{stderr}");
 }
 
 #[test]

@@ -74,10 +74,13 @@ fn status_metrics_and_healthz_report_what_the_daemon_sees() {
     let sb = Sandbox::with_feeds(&urls, &format!("timeout = \"2s\"\n\n[http]\nlisten = \"127.0.0.1:{port}\""));
 
     let child = sb.command().args(["--log-format", "json", "run"]).stderr(Stdio::piped()).spawn().unwrap();
+    // The database gauges of /metrics may be up to 5 s old: wait until they show the poll too.
     wait_for("a healthy daemon after its first poll", Duration::from_secs(30), || {
         request(port, "GET", "/healthz").is_some_and(|(code, _)| code == 200)
-            && request(port, "GET", "/metrics")
-                .is_some_and(|(_, m)| m.contains("stancewatch_poll_cycle_duration_seconds_count 1"))
+            && request(port, "GET", "/metrics").is_some_and(|(_, m)| {
+                m.contains("stancewatch_poll_cycle_duration_seconds_count 1")
+                    && m.contains("stancewatch_feeds{health=\"ok\"} 1")
+            })
     });
     let (code, metrics) = request(port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200);
