@@ -131,7 +131,7 @@ pub struct Classifier {
     groups: Vec<String>,
     /// The learned reader that decides from the engine's features; without one the engine's
     /// own rules decide.
-    model: Option<std::sync::Arc<super::Model>>,
+    model: Option<std::sync::Arc<super::model::ModelCell>>,
 }
 
 /// How many words back a comparison word reaches ("competes with the leading closed models").
@@ -238,17 +238,22 @@ impl Classifier {
 
     /// The rule engine with a learned model deciding from its features.
     pub fn with_model(profile: Profile, model: Option<super::Model>) -> Classifier {
+        Classifier::with_model_cell(profile, model.map(super::model::ModelCell::parsed))
+    }
+
+    /// The rule engine with a model that may be read when first needed.
+    pub fn with_model_cell(profile: Profile, model: Option<super::model::ModelCell>) -> Classifier {
         Classifier { model: model.map(std::sync::Arc::new), ..Classifier::new(profile) }
     }
 
     /// The built-in profile with its shipped model: what `run` uses by default.
     pub fn builtin() -> Classifier {
-        Classifier::with_model(Profile::builtin(), Some(super::Model::builtin()))
+        Classifier::with_model_cell(Profile::builtin(), Some(super::model::ModelCell::builtin()))
     }
 
-    /// The learned model, if one decides.
+    /// The learned model, if one decides (read now if it was not yet).
     pub fn model(&self) -> Option<&super::Model> {
-        self.model.as_deref()
+        self.model.as_deref().map(|cell| cell.get())
     }
 
     /// Cues of a sentence: the lexicon's, plus "open" / "closed" used as an adjective of a model
@@ -304,7 +309,7 @@ impl Classifier {
     /// What a stored reading depends on: the profile and this engine's rules.
     pub fn fingerprint(&self) -> String {
         match &self.model {
-            Some(m) => format!("{ENGINE_VERSION}-{}-{}", self.profile.fingerprint, m.fingerprint),
+            Some(m) => format!("{ENGINE_VERSION}-{}-{}", self.profile.fingerprint, m.fingerprint()),
             None => format!("{ENGINE_VERSION}-{}", self.profile.fingerprint),
         }
     }
@@ -320,7 +325,7 @@ impl Classifier {
 
     pub fn classify(&self, story: &StoryText) -> Classification {
         let reading = self.read(story, None);
-        match &self.model {
+        match self.model() {
             Some(model) => model.decide(self, &reading, story.published, None),
             None => reading.rules,
         }
@@ -332,7 +337,7 @@ impl Classifier {
     pub fn explain(&self, story: &StoryText) -> (Classification, Vec<String>) {
         let mut trace = Vec::new();
         let reading = self.read(story, Some(&mut trace));
-        let c = match &self.model {
+        let c = match self.model() {
             Some(model) => model.decide(self, &reading, story.published, Some(&mut trace)),
             None => reading.rules,
         };
