@@ -17,18 +17,11 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config/stancewatch.toml")
 pub const DEFAULT_CONFIG_PATH: &str = "config/stancewatch.toml";
 
 /// A configuration problem: exit code 2, and a message that says what to change.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct ConfigError {
     pub message: String,
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn config_error(source: &str, key: &str, problem: impl fmt::Display) -> ConfigError {
     ConfigError { message: format!("{source}: `{key}`: {problem}") }
