@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
+/// `--since D` and the like: `YYYY-MM-DD` or RFC 3339 (the parser lives with the library).
+pub use crate::dates::parse_date;
 use crate::output::{self, Column, Format};
 use crate::poll::Pipeline;
 use crate::stance::Profile;
@@ -274,7 +276,10 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<crate::import::BadInput>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -821,16 +826,6 @@ fn article_columns() -> Vec<Column<StoryRow>> {
         Column::new("stances", 40, stances_cell),
         Column::new("url", 200, |r| r.url.clone().unwrap_or_default()),
     ]
-}
-
-/// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
-pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dates;
 pub mod dedup;
 pub mod feed;
 pub mod fetch;
