@@ -146,6 +146,20 @@ impl FeedUpdate {
     }
 }
 
+/// One cycle's totals, as a `poll_runs` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollRun {
+    pub started_at: DateTime<Utc>,
+    /// Feeds the cycle set out to poll.
+    pub feeds: usize,
+    /// Fetched and parsed (200).
+    pub ok: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+    pub new_stories: usize,
+    pub updated: usize,
+}
+
 /// What `feeds add` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AddOutcome {
@@ -337,20 +351,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Record one cycle's totals in `poll_runs`.
-    pub fn record_poll_run(&mut self, started: DateTime<Utc>, summary: &crate::poll::PollSummary) -> Result<()> {
+    /// Record one cycle's totals in `poll_runs` (finished now).
+    pub fn record_poll_run(&mut self, run: &PollRun) -> Result<()> {
+        let count = |n: usize| n as i64;
         self.conn.execute(
             "INSERT INTO poll_runs (started_at, finished_at, feeds, ok, not_modified, failed, new_stories, updated)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                time_text(started),
+                time_text(run.started_at),
                 super::now_text(),
-                summary.feeds as i64,
-                summary.fetched as i64,
-                summary.not_modified as i64,
-                summary.failures.len() as i64,
-                summary.new_stories as i64,
-                summary.updated_stories as i64,
+                count(run.feeds),
+                count(run.ok),
+                count(run.not_modified),
+                count(run.failed),
+                count(run.new_stories),
+                count(run.updated),
             ],
         )?;
         Ok(())
