@@ -16,7 +16,7 @@ pub use crate::dates::parse_date;
 use crate::output::{self, Column, Format};
 use crate::poll::Pipeline;
 use crate::stance::Profile;
-use crate::store::{FeedRow, Store, StoryFilter, StoryRow};
+use crate::store::{FeedHealth, FeedRow, Store, StoryFilter, StoryRow};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -768,7 +768,7 @@ fn feeds_command(action: FeedsCommand, config: &Config, db_path: &Path, out: &mu
 
 #[derive(serde::Serialize)]
 struct FeedListRow {
-    health: &'static str,
+    health: FeedHealth,
     #[serde(flatten)]
     feed: FeedRow,
 }
@@ -776,7 +776,7 @@ struct FeedListRow {
 fn feed_columns() -> Vec<Column<FeedListRow>> {
     vec![
         Column::new("id", 6, |r: &FeedListRow| r.feed.id.to_string()),
-        Column::new("health", 11, |r| r.health.to_string()),
+        Column::new("health", 11, |r| r.health.label().to_string()),
         Column::new("name", 30, |r| r.feed.display_name().to_string()),
         Column::new("url", 60, |r| r.feed.url.clone()),
         Column::new("last_poll", 20, |r| r.feed.last_polled_at.clone().unwrap_or_default()),

@@ -21,8 +21,8 @@ const SUMMARY_CHARS: usize = 240;
 /// A feed that needs attention, for the health section.
 pub struct FeedProblem {
     pub name: String,
-    /// "failing" (for more than a day) or "gone".
-    pub health: &'static str,
+    /// Failing (for more than a day) or gone.
+    pub health: crate::store::FeedHealth,
     pub error: Option<String>,
 }
 
@@ -223,7 +223,8 @@ pub fn compose(input: &DigestInput) -> Composed {
         let _ = writeln!(text, "FEED HEALTH\n");
         let _ = write!(html, "<h2 style=\"font-size:16px\">Feed health</h2><ul>");
         for f in input.feeds {
-            let what = if f.health == "gone" { "gone (410)" } else { "failing for more than a day" };
+            let what =
+                if f.health == crate::store::FeedHealth::Gone { "gone (410)" } else { "failing for more than a day" };
             let error = f.error.as_deref().map(|e| format!(": {}", one_line(e))).unwrap_or_default();
             let _ = writeln!(text, "  - {} — {what}{error}", one_line(&f.name));
             let _ = write!(html, "<li>{} — {}{}</li>", esc(&f.name), what, esc(&error));

@@ -25,7 +25,7 @@ use lettre::{Transport as _, transport::smtp};
 
 use crate::config::{Config, DigestEvery, EmailSettings, PasswordSource, Security, Transport};
 use crate::stance::Profile;
-use crate::store::Store;
+use crate::store::{FeedHealth, Store};
 
 /// The longest a failed message waits before its next attempt.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
@@ -434,7 +434,7 @@ fn prepared_inputs(store: &Store, config: &Config, profile: &Profile, now: DateT
         .into_iter()
         .filter_map(|f| {
             let health = f.health(now);
-            matches!(health, "failing" | "gone").then(|| digest::FeedProblem {
+            matches!(health, FeedHealth::Failing | FeedHealth::Gone).then(|| digest::FeedProblem {
                 name: f.display_name().to_string(),
                 health,
                 error: f.last_error.clone(),
