@@ -15,7 +15,7 @@ use crate::config::{self, Config, ConfigError};
 pub use crate::dates::parse_date;
 use crate::output::{self, Column, Format};
 use crate::poll::Pipeline;
-use crate::stance::Profile;
+use crate::stance::{Profile, Stance};
 use crate::store::{FeedHealth, FeedRow, Store, StoryFilter, StoryRow};
 
 #[derive(Parser, Debug)]
@@ -517,6 +517,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 known_entity(&profile, e)?;
             }
             let store = Store::open_existing(&db_path)?;
+            let stance = stance.as_deref().and_then(Stance::parse);
             let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
             let columns = if all { article_columns() } else { cluster_columns() };
             output::print(stdout, format, &rows, &columns)?;
@@ -811,8 +812,12 @@ fn stances_cell(r: &StoryRow) -> String {
     if r.relevant == Some(false) {
         return "-".into();
     }
-    let cells: Vec<String> =
-        r.entities.iter().filter(|e| e.stance != "neutral").map(|e| format!("{}:{}", e.entity, e.stance)).collect();
+    let cells: Vec<String> = r
+        .entities
+        .iter()
+        .filter(|e| e.stance != Stance::Neutral)
+        .map(|e| format!("{}:{}", e.entity, e.stance.as_str()))
+        .collect();
     cells.join(" ")
 }
 

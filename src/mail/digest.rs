@@ -193,7 +193,11 @@ pub fn compose(input: &DigestInput) -> Composed {
         let _ = writeln!(text, "{name}");
         let _ = write!(html, "<h3 style=\"font-size:15px;margin-bottom:4px\">{}</h3><ul>", esc(name));
         for c in clusters {
-            let stance = c.stance.as_deref().filter(|s| *s != "neutral").map(|s| format!("[{s}] ")).unwrap_or_default();
+            let stance = c
+                .stance
+                .filter(|s| *s != crate::stance::Stance::Neutral)
+                .map(|s| format!("[{}] ", s.as_str()))
+                .unwrap_or_default();
             let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
             let also =
                 if others.is_empty() { String::new() } else { format!(" — also covered by {}", others.join(", ")) };
@@ -396,7 +400,7 @@ mod tests {
             published: "2026-11-20T10:00:00Z".into(),
             outlets: vec!["news.example".into()],
             entity: Some("meta".into()),
-            stance: Some("open".into()),
+            stance: Some(crate::stance::Stance::Open),
             backfill: false,
             stories: vec![1],
         }

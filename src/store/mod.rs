@@ -12,6 +12,7 @@ mod outbox;
 mod status;
 mod stories;
 mod timeline;
+mod values;
 
 use std::path::{Path, PathBuf};
 
