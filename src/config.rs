@@ -323,6 +323,9 @@ pub(crate) fn describe_toml_error(text: &str, source: &str, e: &toml::de::Error)
     }
 }
 
+/// The fallbacks here are the defaults: `config/stancewatch.toml` and README.md's example show
+/// them, and tests (`the_default_file_says_what_an_empty_config_gets`, `the_readme_shows_the_defaults`)
+/// hold the three to the same values.
 fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
     let err = |key: &str, problem: String| config_error(source, key, problem);
     let duration = |key: &str, value: &Option<String>, default: &str| -> Result<Duration, ConfigError> {
@@ -1041,5 +1044,33 @@ model = "rules"
         assert_eq!(format_size(15 << 20), "15MiB");
         assert_eq!(format_days(1460.0), "1460d");
         assert_eq!(parse_duration(&format_days(1.5)).unwrap(), Duration::from_secs(36 * 3600));
+    }
+
+    /// The settings that hold everywhere, whatever the config: feeds are the config's own.
+    fn settings(text: &str) -> RawConfig {
+        RawConfig { feed: Vec::new(), ..parse(text, "c.toml").unwrap().to_raw() }
+    }
+
+    #[test]
+    fn the_default_file_says_what_an_empty_config_gets() {
+        // The fallbacks in `validate` and the values written in config/stancewatch.toml agree, so
+        // the file documents the defaults; the settings types' own defaults agree as well.
+        assert_eq!(settings(DEFAULT_CONFIG_TOML), settings(""));
+        let empty = parse("", "c.toml").unwrap();
+        assert_eq!(empty.dedup, crate::dedup::DedupSettings::default());
+        assert_eq!(empty.changes, crate::timeline::ChangeSettings::default());
+    }
+
+    #[test]
+    fn the_readme_shows_the_defaults() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration").expect("a Configuration section")..];
+        let block = section.split("```toml\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a toml block");
+        let mut table: toml::Table = toml::from_str(block).unwrap();
+        // Examples rather than defaults: a feed, the optional listener, a recipient.
+        table.remove("feed");
+        table.remove("http");
+        table.get_mut("email").and_then(|e| e.as_table_mut()).and_then(|e| e.remove("to"));
+        assert_eq!(settings(&toml::to_string(&table).unwrap()), settings(""), "README.md's config block");
     }
 }
