@@ -410,8 +410,9 @@ fn stories_command(args: StoriesArgs, config: Config, db_path: PathBuf, stdout: 
     if stance.is_some() && entity.is_none() {
         return Err(UsageError("--stance needs --entity (whose stance?)".into()).into());
     }
+    let profile = load_profile(&config)?;
     if let Some(e) = &entity {
-        known_entity(&load_profile(&config)?, e)?;
+        known_entity(&profile, e)?;
     }
     let store = Store::open_existing(&db_path)?;
     let stance = stance.as_deref().and_then(Stance::parse);
@@ -461,8 +462,9 @@ fn changes_command(
     db_path: PathBuf,
     stdout: &mut dyn Write,
 ) -> Result<ExitCode> {
+    let profile = load_profile(&config)?;
     if let Some(e) = &entity {
-        known_entity(&load_profile(&config)?, e)?;
+        known_entity(&profile, e)?;
     }
     let store = Store::open_existing(&db_path)?;
     let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
