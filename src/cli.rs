@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
+/// `--since D` and the like: `YYYY-MM-DD` or RFC 3339 (the parser lives with the library).
+pub use crate::dates::parse_date;
 use crate::output::{self, Column, Format};
 use crate::poll::Pipeline;
-use crate::stance::Profile;
-use crate::store::{FeedRow, Store, StoryFilter, StoryRow};
+use crate::stance::{Profile, Stance};
+use crate::store::{FeedHealth, FeedRow, Store, StoryFilter, StoryRow};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,30 +60,7 @@ enum Command {
         action: FeedsCommand,
     },
     /// List stored stories, newest first
-    Stories {
-        /// Published on or after D (YYYY-MM-DD or RFC 3339)
-        #[arg(long, value_parser = parse_date, value_name = "D")]
-        since: Option<DateTime<Utc>>,
-        /// Published before D
-        #[arg(long, value_parser = parse_date, value_name = "D")]
-        until: Option<DateTime<Utc>>,
-        /// Only stories whose title or summary contains TEXT
-        #[arg(long, value_name = "TEXT")]
-        search: Option<String>,
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-        /// Every stored article (one per feed entry), not one line per story cluster
-        #[arg(long)]
-        all: bool,
-        /// Only stories that speak about this entity (meta, openai, ...)
-        #[arg(long, value_name = "E")]
-        entity: Option<String>,
-        /// Only stories giving the entity this stance
-        #[arg(long, value_name = "S", value_parser = ["open", "closed", "mixed", "neutral"])]
-        stance: Option<String>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
+    Stories(StoriesArgs),
     /// Stance of every entity now (or as of date D), from the stored stories
     Stances {
         /// The stance as of D, from the stories published by then (YYYY-MM-DD or RFC 3339)
@@ -184,6 +163,33 @@ enum Command {
     },
 }
 
+/// `stories`' filters and format.
+#[derive(clap::Args, Debug)]
+struct StoriesArgs {
+    /// Published on or after D (YYYY-MM-DD or RFC 3339)
+    #[arg(long, value_parser = parse_date, value_name = "D")]
+    since: Option<DateTime<Utc>>,
+    /// Published before D
+    #[arg(long, value_parser = parse_date, value_name = "D")]
+    until: Option<DateTime<Utc>>,
+    /// Only stories whose title or summary contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Every stored article (one per feed entry), not one line per story cluster
+    #[arg(long)]
+    all: bool,
+    /// Only stories that speak about this entity (meta, openai, ...)
+    #[arg(long, value_name = "E")]
+    entity: Option<String>,
+    /// Only stories giving the entity this stance
+    #[arg(long, value_name = "S", value_parser = ["open", "closed", "mixed", "neutral"])]
+    stance: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StatusFormat {
     Table,
@@ -244,16 +250,9 @@ enum ConfigCommand {
 }
 
 /// A mistake in how the program was called: exit code 2.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
@@ -281,7 +280,10 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<crate::import::BadInput>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -319,210 +321,299 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let db_path = cli.db.clone().unwrap_or_else(|| config.database.clone());
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
-        Command::Config { action: ConfigCommand::Check } => {
-            write!(stdout, "{}", config.describe())?;
-        }
-        Command::Db { action } => return db_command(action, &config, &db_path, stdout),
-        Command::Status { format } => {
-            // A read-only or full database can still be inspected.
-            let store = Store::open_existing(&db_path)?;
-            let now = Utc::now();
-            let status = crate::status::gather(&store, now)?;
-            match format {
-                StatusFormat::Table => write!(stdout, "{}", status.table(now))?,
-                StatusFormat::Json => {
-                    serde_json::to_writer_pretty(&mut *stdout, &status)?;
-                    writeln!(stdout)?;
-                }
-            }
-        }
-        Command::Run => {
-            // Signals first: a stop asked for while starting up is seen as soon as the daemon
-            // loop begins (a second one ends the process at once).
-            let shutdown = crate::daemon::shutdown_signal();
-            let _lock = crate::daemon::lock_database(&db_path)?;
-            let pipeline = Pipeline::new(&config, reader(&config)?)?;
-            let mut store = open_synced(&config, &db_path)?;
-            pipeline.reread_stored(&mut store)?;
-            crate::daemon::run(&pipeline, &config, store, shutdown).await?;
-        }
-        Command::Poll { all } => {
-            let pipeline = Pipeline::new(&config, reader(&config)?)?;
-            let mut store = open_synced(&config, &db_path)?;
-            pipeline.reread_stored(&mut store)?;
-            let feeds = store.due_feeds(Utc::now(), all)?;
-            let gone = store.feeds()?.iter().filter(|f| f.gone_at.is_some()).count();
-            let progress = std::io::stdout().is_terminal().then(|| {
-                let bar = indicatif::ProgressBar::new(feeds.len() as u64);
-                if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds {elapsed}") {
-                    bar.set_style(style);
-                }
-                bar
-            });
-            let shutdown = crate::daemon::shutdown_signal();
-            let (_store, summary) = crate::poll::poll_feeds(&pipeline, store, feeds, shutdown, progress).await;
-            write!(stdout, "{}", summary.report())?;
-            if gone > 0 {
-                writeln!(stdout, "{gone} gone feeds not polled (see `stancewatch feeds list`)")?;
-            }
-            if !summary.storage_errors.is_empty() {
-                let what_to_do = if summary.storage_busy {
-                    "another process held the database's write lock too long; poll again"
-                } else {
-                    "check free disk space and that the file is writable"
-                };
-                anyhow::bail!(
-                    "{} poll results could not be saved to {}: {} — {what_to_do}",
-                    summary.storage_errors.len(),
-                    db_path.display(),
-                    summary.storage_errors[0]
-                );
-            }
-        }
-        Command::Feeds { action } => feeds_command(action, &config, &db_path, stdout)?,
-        Command::Stances { at, format } => {
-            let profile = Profile::load(config.profile_path.as_deref())?;
-            let store = Store::open_existing(&db_path)?;
-            let rows = crate::history::stances(&store, &profile, &config.changes, at.map(|d| d.date_naive()))?;
-            output::print(stdout, format, &rows, &crate::history::stance_columns())?;
-        }
-        Command::History { entity, format } => {
-            let profile = Profile::load(config.profile_path.as_deref())?;
-            known_entity(&profile, &entity)?;
-            let store = Store::open_existing(&db_path)?;
-            let report = crate::history::history(&store, &profile, &config.changes, &entity, Utc::now().date_naive())?;
-            crate::history::print_history(stdout, format, &report)?;
-        }
-        Command::Changes { since, entity, format } => {
-            let profile = Profile::load(config.profile_path.as_deref())?;
-            if let Some(e) = &entity {
-                known_entity(&profile, e)?;
-            }
-            let store = Store::open_existing(&db_path)?;
-            let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
-            crate::history::print_changes(stdout, format, &rows)?;
-        }
+        Command::Run => run_command(config, db_path).await,
+        Command::Poll { all } => poll_command(all, config, db_path, stdout).await,
+        Command::Feeds { action } => feeds_command(action, config, db_path, stdout),
+        Command::Stories(args) => stories_command(args, config, db_path, stdout),
+        Command::Stances { at, format } => stances_command(at, format, config, db_path, stdout),
+        Command::History { entity, format } => history_command(entity, format, config, db_path, stdout),
+        Command::Changes { since, entity, format } => changes_command(since, entity, format, config, db_path, stdout),
+        Command::Import { file, source } => import_command(file, source, config, db_path, stdout),
         Command::Digest { since, dry_run, send: _, html } => {
-            let profile = Profile::load(config.profile_path.as_deref())?;
-            // A dry run only reads.
-            let mut store = if dry_run { Store::open_existing(&db_path)? } else { open_synced(&config, &db_path)? };
-            let dry_run = dry_run.then_some(html);
-            return digest_command(&config, &profile, &mut store, since, dry_run, stdout);
+            digest_command(since, dry_run.then_some(html), config, db_path, stdout)
         }
-        Command::Outbox { action } => match action {
-            OutboxCommand::List { format } => {
-                let rows = Store::open_existing(&db_path)?.outbox()?;
-                output::print(stdout, format, &rows, &outbox_columns())?;
-            }
-            OutboxCommand::Retry => {
-                if !db_path.exists() {
-                    anyhow::bail!("no database at {}: there is no mail to retry", db_path.display());
-                }
-                let mut store = Store::open(&db_path)?;
-                let d = send_mail(&mut store, &config, true)?;
-                writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
-                if d.waiting + d.failed > 0 {
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        },
-        Command::Import { file, source } => {
-            let pipeline = Pipeline::new(&config, reader(&config)?)?;
-            let (text, origin) = read_input(Some(&file))?;
-            let source = source
-                .unwrap_or_else(|| file.file_stem().map_or("import".to_string(), |s| s.to_string_lossy().into_owned()));
-            let mut store = open_synced(&config, &db_path)?;
-            pipeline.reread_stored(&mut store)?;
-            let r = crate::import::import(&pipeline, &mut store, &text, &origin, &source)?;
-            writeln!(
-                stdout,
-                "imported {} items from {origin} as source `{source}`: {} new, {} updated, {} unchanged ({} joined existing story clusters)",
-                r.items, r.stored.new, r.stored.updated, r.stored.unchanged, r.stored.clustered
-            )?;
-            writeln!(
-                stdout,
-                "stance changes: {} confirmed, {} possible, {} upgraded, {} withdrawn (see `stancewatch changes`)",
-                r.changes.new_confirmed, r.changes.new_possible, r.changes.upgraded, r.changes.withdrawn
-            )?;
+        Command::Outbox { action } => outbox_command(action, config, db_path, stdout),
+        Command::Classify { file, explain } => classify_command(file, explain, config, stdout),
+        Command::Eval { files, folds, seed, verbose } => eval_command(&files, folds, seed, verbose, config, stdout),
+        Command::Train { files, output } => train_command(&files, &output, config, stdout),
+        Command::Status { format } => status_command(format, db_path, stdout),
+        Command::Db { action } => db_command(action, config, db_path, stdout),
+        Command::Config { action } => config_command(action, config, stdout),
+    }
+}
+
+/// `config check`: the resolved config, secrets hidden.
+fn config_command(action: ConfigCommand, config: Config, stdout: &mut dyn Write) -> Result<ExitCode> {
+    match action {
+        ConfigCommand::Check => write!(stdout, "{}", config.describe())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The topic profile the config names (`[profile] path`; the built-in one by default).
+fn load_profile(config: &Config) -> Result<Profile> {
+    Ok(Profile::load(config.profile_path.as_deref())?)
+}
+
+/// `run`: the daemon, until SIGINT or SIGTERM.
+async fn run_command(config: Config, db_path: PathBuf) -> Result<ExitCode> {
+    // Signals first: a stop asked for while starting up is seen as soon as the daemon
+    // loop begins (a second one ends the process at once).
+    let shutdown = crate::daemon::shutdown_signal();
+    let _lock = crate::daemon::lock_database(&db_path)?;
+    let pipeline = Pipeline::new(&config, reader(&config)?)?;
+    let mut store = open_synced(&config, &db_path)?;
+    pipeline.reread_stored(&mut store)?;
+    crate::daemon::run(&pipeline, &config, store, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `poll`: one cycle over the due feeds (every feed with `all`), and its summary.
+async fn poll_command(all: bool, config: Config, db_path: PathBuf, stdout: &mut dyn Write) -> Result<ExitCode> {
+    let pipeline = Pipeline::new(&config, reader(&config)?)?;
+    let mut store = open_synced(&config, &db_path)?;
+    pipeline.reread_stored(&mut store)?;
+    let feeds = store.due_feeds(Utc::now(), all)?;
+    let gone = store.feeds()?.iter().filter(|f| f.gone_at.is_some()).count();
+    let progress = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(feeds.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds {elapsed}") {
+            bar.set_style(style);
         }
-        Command::Classify { file, explain } => {
-            let classifier = reader(&config)?;
-            let (text, source) = read_input(file.as_deref())?;
-            for (n, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                // The same checks as `import`: a bad `published` is an error, not ignored.
-                let crate::import::Item { input: item, published } =
-                    crate::import::parse_item(line, n + 1, &source).map_err(UsageError)?;
-                let (c, trace) = classifier.explain(&crate::stance::StoryText {
-                    title: &item.title,
-                    summary: item.summary.as_deref().unwrap_or(""),
-                    content: item.content.as_deref().unwrap_or(""),
-                    published: published.map(|d| d.date_naive()),
-                });
-                let id = item.id.unwrap_or_else(|| serde_json::Value::String((n + 1).to_string()));
-                if explain {
-                    for line in trace {
-                        eprintln!("{id}: {line}");
-                    }
-                }
-                let out =
-                    serde_json::json!({"id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts});
-                writeln!(stdout, "{out}")?;
+        bar
+    });
+    let shutdown = crate::daemon::shutdown_signal();
+    let (_store, summary) = crate::poll::poll_feeds(&pipeline, store, feeds, shutdown, progress).await;
+    write!(stdout, "{}", summary.report())?;
+    if gone > 0 {
+        writeln!(stdout, "{gone} gone feeds not polled (see `stancewatch feeds list`)")?;
+    }
+    if !summary.storage_errors.is_empty() {
+        let what_to_do = if summary.storage_busy {
+            "another process held the database's write lock too long; poll again"
+        } else {
+            "check free disk space and that the file is writable"
+        };
+        anyhow::bail!(
+            "{} poll results could not be saved to {}: {} — {what_to_do}",
+            summary.storage_errors.len(),
+            db_path.display(),
+            summary.storage_errors[0]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stories`: one line per story cluster (every article with `--all`), filtered.
+fn stories_command(args: StoriesArgs, config: Config, db_path: PathBuf, stdout: &mut dyn Write) -> Result<ExitCode> {
+    let StoriesArgs { since, until, search, limit, all, entity, stance, format } = args;
+    if stance.is_some() && entity.is_none() {
+        return Err(UsageError("--stance needs --entity (whose stance?)".into()).into());
+    }
+    let profile = load_profile(&config)?;
+    if let Some(e) = &entity {
+        known_entity(&profile, e)?;
+    }
+    let store = Store::open_existing(&db_path)?;
+    let stance = stance.as_deref().and_then(Stance::parse);
+    let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
+    let columns = if all { article_columns() } else { cluster_columns() };
+    output::print(stdout, format, &rows, &columns)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stances`: every entity's stance now, or as of `at`.
+fn stances_command(
+    at: Option<DateTime<Utc>>,
+    format: Format,
+    config: Config,
+    db_path: PathBuf,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let profile = load_profile(&config)?;
+    let store = Store::open_existing(&db_path)?;
+    let rows = crate::history::stances(&store, &profile, &config.changes, at.map(|d| d.date_naive()))?;
+    output::print(stdout, format, &rows, &crate::history::stance_columns())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `history ENTITY`: the entity's stance strip and its change events.
+fn history_command(
+    entity: String,
+    format: Format,
+    config: Config,
+    db_path: PathBuf,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let profile = load_profile(&config)?;
+    known_entity(&profile, &entity)?;
+    let store = Store::open_existing(&db_path)?;
+    let report = crate::history::history(&store, &profile, &config.changes, &entity, Utc::now().date_naive())?;
+    crate::history::print_history(stdout, format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `changes`: the detected change events, of one entity or all.
+fn changes_command(
+    since: Option<DateTime<Utc>>,
+    entity: Option<String>,
+    format: Format,
+    config: Config,
+    db_path: PathBuf,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let profile = load_profile(&config)?;
+    if let Some(e) = &entity {
+        known_entity(&profile, e)?;
+    }
+    let store = Store::open_existing(&db_path)?;
+    let rows = store.changes(entity.as_deref(), since.map(|d| d.date_naive()))?;
+    crate::history::print_changes(stdout, format, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `import FILE`: archived items stored as backfill of a source.
+fn import_command(
+    file: PathBuf,
+    source: Option<String>,
+    config: Config,
+    db_path: PathBuf,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let pipeline = Pipeline::new(&config, reader(&config)?)?;
+    let (text, origin) = read_input(Some(&file))?;
+    let source =
+        source.unwrap_or_else(|| file.file_stem().map_or("import".to_string(), |s| s.to_string_lossy().into_owned()));
+    let mut store = open_synced(&config, &db_path)?;
+    pipeline.reread_stored(&mut store)?;
+    let r = crate::import::import(&pipeline, &mut store, &text, &origin, &source)?;
+    writeln!(
+        stdout,
+        "imported {} items from {origin} as source `{source}`: {} new, {} updated, {} unchanged ({} joined existing story clusters)",
+        r.items, r.stored.new, r.stored.updated, r.stored.unchanged, r.stored.clustered
+    )?;
+    writeln!(
+        stdout,
+        "stance changes: {} confirmed, {} possible, {} upgraded, {} withdrawn (see `stancewatch changes`)",
+        r.changes.new_confirmed, r.changes.new_possible, r.changes.upgraded, r.changes.withdrawn
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `classify [FILE|-]`: JSON Lines items in, one classification per line out (no database).
+fn classify_command(file: Option<PathBuf>, explain: bool, config: Config, stdout: &mut dyn Write) -> Result<ExitCode> {
+    let classifier = reader(&config)?;
+    let (text, source) = read_input(file.as_deref())?;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        // The same checks as `import`: a bad `published` is an error, not ignored.
+        let crate::import::Item { input: item, published } =
+            crate::import::parse_item(line, n + 1, &source).map_err(UsageError)?;
+        let (c, trace) = classifier.explain(&crate::stance::StoryText {
+            title: &item.title,
+            summary: item.summary.as_deref().unwrap_or(""),
+            content: item.content.as_deref().unwrap_or(""),
+            published: published.map(|d| d.date_naive()),
+        });
+        let id = item.id.unwrap_or_else(|| serde_json::Value::String((n + 1).to_string()));
+        if explain {
+            for line in trace {
+                eprintln!("{id}: {line}");
             }
         }
-        Command::Eval { files, folds, seed, verbose } => {
-            let items = read_labelled_files(&files)?;
-            match folds {
-                Some(k) => {
-                    if k < 2 || k > items.len() {
-                        return Err(UsageError(format!(
-                            "--folds {k}: needs at least 2 folds and no more folds than items ({})",
-                            items.len()
-                        ))
-                        .into());
-                    }
-                    let rules = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
-                    let settings = crate::stance::TrainSettings::default();
-                    let cv = crate::stance::eval::cross_validate(&rules, &items, k, seed, &settings);
-                    write!(stdout, "{}", cv.render(verbose))?;
-                }
-                None => {
-                    let report = crate::stance::eval::evaluate(&reader(&config)?, &items);
-                    write!(stdout, "{}", report.render(verbose))?;
-                }
+        let out = serde_json::json!({"id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts});
+        writeln!(stdout, "{out}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eval FILE...`: the reader's figures on labelled items, or cross-validated ones with `folds`.
+fn eval_command(
+    files: &[PathBuf],
+    folds: Option<usize>,
+    seed: u64,
+    verbose: bool,
+    config: Config,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let items = read_labelled_files(files)?;
+    match folds {
+        Some(k) => {
+            if k < 2 || k > items.len() {
+                return Err(UsageError(format!(
+                    "--folds {k}: needs at least 2 folds and no more folds than items ({})",
+                    items.len()
+                ))
+                .into());
             }
+            let rules = crate::stance::Classifier::new(load_profile(&config)?);
+            let settings = crate::stance::TrainSettings::default();
+            let cv = crate::stance::eval::cross_validate(&rules, &items, k, seed, &settings);
+            write!(stdout, "{}", cv.render(verbose))?;
         }
-        Command::Train { files, output } => {
-            let items = read_labelled_files(&files)?;
-            let rules = crate::stance::Classifier::new(Profile::load(config.profile_path.as_deref())?);
-            let started = std::time::Instant::now();
-            let model = crate::stance::model::train(&rules, &items, &crate::stance::TrainSettings::default());
-            std::fs::write(&output, model.to_json()).with_context(|| {
-                format!("cannot write the model to {} (check the folder exists and is writable)", output.display())
-            })?;
-            writeln!(
-                stdout,
-                "trained on {} items ({} story-organisation pairs) in {:.1} s: {}",
-                model.trained_on.items,
-                model.trained_on.pairs,
-                started.elapsed().as_secs_f64(),
-                output.display()
-            )?;
+        None => {
+            let report = crate::stance::eval::evaluate(&reader(&config)?, &items);
+            write!(stdout, "{}", report.render(verbose))?;
         }
-        Command::Stories { since, until, search, limit, all, entity, stance, format } => {
-            if stance.is_some() && entity.is_none() {
-                return Err(UsageError("--stance needs --entity (whose stance?)".into()).into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `train FILE... -o MODEL.json`: fit the reader's model and write it.
+fn train_command(files: &[PathBuf], output: &Path, config: Config, stdout: &mut dyn Write) -> Result<ExitCode> {
+    let items = read_labelled_files(files)?;
+    let rules = crate::stance::Classifier::new(load_profile(&config)?);
+    let started = std::time::Instant::now();
+    let model = crate::stance::model::train(&rules, &items, &crate::stance::TrainSettings::default());
+    std::fs::write(output, model.to_json()).with_context(|| {
+        format!("cannot write the model to {} (check the folder exists and is writable)", output.display())
+    })?;
+    writeln!(
+        stdout,
+        "trained on {} items ({} story-organisation pairs) in {:.1} s: {}",
+        model.trained_on.items,
+        model.trained_on.pairs,
+        started.elapsed().as_secs_f64(),
+        output.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: the service at a glance, for people or as JSON.
+fn status_command(format: StatusFormat, db_path: PathBuf, stdout: &mut dyn Write) -> Result<ExitCode> {
+    // A read-only or full database can still be inspected.
+    let store = Store::open_existing(&db_path)?;
+    let now = Utc::now();
+    let status = crate::status::gather(&store, now)?;
+    match format {
+        StatusFormat::Table => write!(stdout, "{}", status.table(now))?,
+        StatusFormat::Json => {
+            serde_json::to_writer_pretty(&mut *stdout, &status)?;
+            writeln!(stdout)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outbox list|retry`: the stored mail, or a send of everything pending (exit 1 if any is left).
+fn outbox_command(action: OutboxCommand, config: Config, db_path: PathBuf, stdout: &mut dyn Write) -> Result<ExitCode> {
+    match action {
+        OutboxCommand::List { format } => {
+            let rows = Store::open_existing(&db_path)?.outbox()?;
+            output::print(stdout, format, &rows, &outbox_columns())?;
+        }
+        OutboxCommand::Retry => {
+            if !db_path.exists() {
+                anyhow::bail!("no database at {}: there is no mail to retry", db_path.display());
             }
-            let profile = Profile::load(config.profile_path.as_deref())?;
-            if let Some(e) = &entity {
-                known_entity(&profile, e)?;
+            let mut store = Store::open(&db_path)?;
+            let d = send_mail(&mut store, &config, true)?;
+            writeln!(stdout, "{} sent, {} waiting to be retried, {} refused", d.sent, d.waiting, d.failed)?;
+            if d.waiting + d.failed > 0 {
+                return Ok(ExitCode::from(1));
             }
-            let store = Store::open_existing(&db_path)?;
-            let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
-            let columns = if all { article_columns() } else { cluster_columns() };
-            output::print(stdout, format, &rows, &columns)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -538,31 +629,34 @@ fn send_mail(store: &mut Store, config: &Config, all: bool) -> Result<crate::mai
     delivered
 }
 
-/// `digest`: compose what no digest has covered; print it, or queue it and send it.
+/// `digest`: compose what no digest has covered; print it (`dry_run`: `Some(html)`), or queue it
+/// and send it (exit 1 if mail is left waiting).
 fn digest_command(
-    config: &Config,
-    profile: &Profile,
-    store: &mut Store,
     since: Option<DateTime<Utc>>,
     dry_run: Option<bool>,
+    config: Config,
+    db_path: PathBuf,
     stdout: &mut dyn Write,
 ) -> Result<ExitCode> {
+    let profile = load_profile(&config)?;
+    // A dry run only reads.
+    let mut store = if dry_run.is_some() { Store::open_existing(&db_path)? } else { open_synced(&config, &db_path)? };
     let now = Utc::now();
     // To the nanosecond: two manual digests in one second are two digests.
     let period = format!("manual:{}", now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
     if let Some(html) = dry_run {
-        match crate::mail::compose_digest(store, config, profile, since, now)? {
+        match crate::mail::compose_digest(&store, &config, &profile, since, now)? {
             Some(c) if html => write!(stdout, "{}", c.html)?,
             Some(c) => write!(stdout, "Subject: {}\n\n{}", c.subject, c.text)?,
             None => writeln!(stdout, "nothing new since the last digest: no digest composed")?,
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(queued) = crate::mail::queue_digest(store, config, profile, since, &period, now)? else {
+    let Some(queued) = crate::mail::queue_digest(&mut store, &config, &profile, since, &period, now)? else {
         writeln!(stdout, "nothing new since the last digest: no digest composed")?;
         return Ok(ExitCode::SUCCESS);
     };
-    let d = send_mail(store, config, false)?;
+    let d = send_mail(&mut store, &config, false)?;
     writeln!(
         stdout,
         "digest of {} story clusters ({} older backfilled ones counted) to {} recipients: {} sent, {} waiting, {} refused",
@@ -601,7 +695,6 @@ fn known_entity(profile: &Profile, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// A file's text, or standard input for `None` / "-"; with a name for error messages.
 /// The stance reader the config asks for (`[profile] path` and `model`).
 fn reader(config: &Config) -> Result<crate::stance::Classifier> {
     Ok(crate::stance::model::load_classifier(config.profile_path.as_deref(), &config.model)?)
@@ -617,6 +710,7 @@ fn read_labelled_files(files: &[PathBuf]) -> Result<Vec<crate::stance::eval::Lab
     Ok(items)
 }
 
+/// A file's text, or standard input for `None` / "-"; with a name for error messages.
 fn read_input(file: Option<&Path>) -> Result<(String, String)> {
     match file {
         Some(p) if p != Path::new("-") => {
@@ -639,10 +733,11 @@ fn open_synced(config: &Config, db_path: &Path) -> Result<Store> {
     Ok(store)
 }
 
-fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn Write) -> Result<ExitCode> {
+/// `db migrate|check|backup|vacuum`.
+fn db_command(action: DbCommand, config: Config, db_path: PathBuf, out: &mut dyn Write) -> Result<ExitCode> {
     match action {
         DbCommand::Migrate => {
-            let mut store = Store::open_unmigrated(db_path)?;
+            let mut store = Store::open_unmigrated(&db_path)?;
             let applied = store.migrate()?;
             if applied.is_empty() {
                 writeln!(out, "{}: schema is up to date (version {})", db_path.display(), store.schema_version()?)?;
@@ -659,7 +754,7 @@ fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn 
                 .into());
             }
             // A full disk or read-only file system still allows the check.
-            let store = Store::open_unmigrated(db_path).or_else(|_| Store::open_read_only(db_path))?;
+            let store = Store::open_unmigrated(&db_path).or_else(|_| Store::open_read_only(&db_path))?;
             let report = store.check()?;
             writeln!(out, "database: {}", db_path.display())?;
             writeln!(out, "integrity: {}", report.integrity.join("; "))?;
@@ -681,12 +776,12 @@ fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn 
             if !db_path.exists() {
                 anyhow::bail!("no database at {}: nothing to back up", db_path.display());
             }
-            let store = Store::open_read_only(db_path)?;
+            let store = Store::open_read_only(&db_path)?;
             store.backup_to(&file)?;
             writeln!(out, "backed up {} to {}", db_path.display(), file.display())?;
         }
         DbCommand::Vacuum => {
-            let mut store = Store::open(db_path)?;
+            let mut store = Store::open(&db_path)?;
             let upkeep = store.upkeep(&config.storage, Utc::now())?;
             if upkeep.irrelevant_blanked + upkeep.content_blanked > 0 {
                 writeln!(
@@ -702,8 +797,9 @@ fn db_command(action: DbCommand, config: &Config, db_path: &Path, out: &mut dyn 
     Ok(ExitCode::SUCCESS)
 }
 
-fn feeds_command(action: FeedsCommand, config: &Config, db_path: &Path, out: &mut dyn Write) -> Result<()> {
-    let mut store = open_synced(config, db_path)?;
+/// `feeds list|add|remove|import|export`.
+fn feeds_command(action: FeedsCommand, config: Config, db_path: PathBuf, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut store = open_synced(&config, &db_path)?;
     match action {
         FeedsCommand::List { format } => {
             let now = Utc::now();
@@ -766,12 +862,12 @@ fn feeds_command(action: FeedsCommand, config: &Config, db_path: &Path, out: &mu
             write!(out, "{}", crate::opml::render(&feeds))?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(serde::Serialize)]
 struct FeedListRow {
-    health: &'static str,
+    health: FeedHealth,
     #[serde(flatten)]
     feed: FeedRow,
 }
@@ -779,7 +875,7 @@ struct FeedListRow {
 fn feed_columns() -> Vec<Column<FeedListRow>> {
     vec![
         Column::new("id", 6, |r: &FeedListRow| r.feed.id.to_string()),
-        Column::new("health", 11, |r| r.health.to_string()),
+        Column::new("health", 11, |r| r.health.label().to_string()),
         Column::new("name", 30, |r| r.feed.display_name().to_string()),
         Column::new("url", 60, |r| r.feed.url.clone()),
         Column::new("last_poll", 20, |r| r.feed.last_polled_at.clone().unwrap_or_default()),
@@ -814,8 +910,12 @@ fn stances_cell(r: &StoryRow) -> String {
     if r.relevant == Some(false) {
         return "-".into();
     }
-    let cells: Vec<String> =
-        r.entities.iter().filter(|e| e.stance != "neutral").map(|e| format!("{}:{}", e.entity, e.stance)).collect();
+    let cells: Vec<String> = r
+        .entities
+        .iter()
+        .filter(|e| e.stance != Stance::Neutral)
+        .map(|e| format!("{}:{}", e.entity, e.stance.as_str()))
+        .collect();
     cells.join(" ")
 }
 
@@ -829,16 +929,6 @@ fn article_columns() -> Vec<Column<StoryRow>> {
         Column::new("stances", 40, stances_cell),
         Column::new("url", 200, |r| r.url.clone().unwrap_or_default()),
     ]
-}
-
-/// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
-pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The config file shipped in `config/`; also the built-in defaults when no file is found.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config/stancewatch.toml");
@@ -17,18 +17,11 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config/stancewatch.toml")
 pub const DEFAULT_CONFIG_PATH: &str = "config/stancewatch.toml";
 
 /// A configuration problem: exit code 2, and a message that says what to change.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct ConfigError {
     pub message: String,
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn config_error(source: &str, key: &str, problem: impl fmt::Display) -> ConfigError {
     ConfigError { message: format!("{source}: `{key}`: {problem}") }
@@ -148,16 +141,19 @@ pub struct AlertSettings {
     pub changes: bool,
 }
 
-// ---- the file's shape (serde), kept private: the rest of the program sees only `Config` ----
+// ---- the file's shape (serde), kept private: the rest of the program sees only `Config`. ----
+// Read by `parse`; written by `Config::describe` (so what `config check` prints reads back).
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     storage: RawStorage,
+    #[serde(default, skip_serializing_if = "RawHttp::is_unset")]
+    http: RawHttp,
     #[serde(default)]
     poll: RawPoll,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     feed: Vec<RawFeed>,
     #[serde(default)]
     email: RawEmail,
@@ -169,19 +165,24 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default)]
     changes: RawChanges,
+    /// Last: `describe` notes what the built-in profile and model stand for below it.
     #[serde(default)]
     profile: RawProfile,
-    #[serde(default)]
-    http: RawHttp,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+impl RawHttp {
+    fn is_unset(&self) -> bool {
+        self.listen.is_none()
+    }
+}
+
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawChanges {
     expected_gap: Option<String>,
@@ -196,7 +197,7 @@ struct RawChanges {
     require_certain: Option<bool>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawDedup {
     window: Option<String>,
@@ -206,7 +207,7 @@ struct RawDedup {
     tracking_params: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     database: Option<String>,
@@ -215,7 +216,7 @@ struct RawStorage {
     maintenance: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawPoll {
     interval: Option<String>,
@@ -228,7 +229,7 @@ struct RawPoll {
     user_agent: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
     url: String,
@@ -236,7 +237,7 @@ struct RawFeed {
     interval: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawEmail {
     from: Option<String>,
@@ -246,7 +247,7 @@ struct RawEmail {
     smtp: Option<RawSmtp>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawSmtp {
     host: String,
@@ -260,7 +261,7 @@ struct RawSmtp {
     timeout: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawDigest {
     every: Option<String>,
@@ -268,13 +269,13 @@ struct RawDigest {
     timezone: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawAlerts {
     changes: Option<bool>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     path: Option<String>,
@@ -322,6 +323,9 @@ pub(crate) fn describe_toml_error(text: &str, source: &str, e: &toml::de::Error)
     }
 }
 
+/// The fallbacks here are the defaults: `config/stancewatch.toml` and README.md's example show
+/// them, and tests (`the_default_file_says_what_an_empty_config_gets`, `the_readme_shows_the_defaults`)
+/// hold the three to the same values.
 fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
     let err = |key: &str, problem: String| config_error(source, key, problem);
     let duration = |key: &str, value: &Option<String>, default: &str| -> Result<Duration, ConfigError> {
@@ -658,134 +662,178 @@ fn parse_time_of_day(text: &str) -> Result<u32, String> {
 }
 
 impl Config {
-    /// The resolved config as TOML-like text for `config check`. Secrets are never printed: only
-    /// where they come from.
+    /// The resolved config as TOML for `config check`: every setting spelled out, paths made
+    /// absolute. It reads back as the same config. Secrets are never printed (the file's shape
+    /// has no place for them): only where they come from, noted in a comment.
     pub fn describe(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let _ = writeln!(out, "# resolved from {}", self.source);
-        let keep = |d: Option<Duration>| d.map_or("all".to_string(), |d| humantime::format_duration(d).to_string());
-        let _ = writeln!(
-            out,
-            "[storage]\ndatabase = {:?}\nkeep_irrelevant_text = \"{}\"\nkeep_content = \"{}\"\nmaintenance = \"{}\"\n",
-            abs(&self.database).display().to_string(),
-            keep(self.storage.keep_irrelevant_text),
-            keep(self.storage.keep_content),
-            humantime::format_duration(self.storage.maintenance_every)
-        );
-        if let Some(addr) = self.http_listen {
-            let _ = writeln!(out, "[http]\nlisten = \"{addr}\"\n");
+        let mut out = format!("# resolved from {}\n", self.source);
+        match toml::to_string(&self.to_raw()) {
+            Ok(text) => out.push_str(&text),
+            Err(e) => out.push_str(&format!("# cannot print the settings: {e}\n")),
         }
+        if let Transport::Smtp(smtp) = &self.email.transport {
+            match &smtp.password {
+                Some(PasswordSource::Env(var)) => {
+                    let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
+                    note_after_value(&mut out, "[email.smtp]", "password_env", &format!("{set}; value hidden"));
+                }
+                Some(PasswordSource::File(_)) => {
+                    note_after_value(&mut out, "[email.smtp]", "password_file", "value hidden")
+                }
+                None => {}
+            }
+        }
+        // `[profile]` is the last table: what its absent keys stand for follows it.
+        if self.profile_path.is_none() {
+            out.push_str("# built-in ai-openness profile\n");
+        }
+        if self.model == crate::stance::model::ModelChoice::Default {
+            out.push_str("# model: the profile's own (built-in, or NAME.model.json beside it)\n");
+        }
+        out
+    }
+
+    /// The resolved config in the file's own shape, every value in a form `parse` reads back.
+    fn to_raw(&self) -> RawConfig {
+        use crate::stance::model::ModelChoice;
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+        let span = |d: Duration| humantime::format_duration(d).to_string();
+        let keep = |d: Option<Duration>| Some(d.map_or_else(|| "all".to_string(), span));
+        let secs = |s: i64| span(Duration::from_secs(s.max(0) as u64));
         let p = &self.poll;
-        let _ = writeln!(
-            out,
-            "[poll]\ninterval = \"{}\"\nconcurrency = {}\nper_host = {}\ntimeout = \"{}\"\nmax_body = {}\n\
-             max_backoff = \"{}\"\nmax_interval = \"{}\"\nuser_agent = {:?}\n",
-            humantime::format_duration(p.interval),
-            p.concurrency,
-            p.per_host,
-            humantime::format_duration(p.timeout),
-            p.max_body,
-            humantime::format_duration(p.max_backoff),
-            humantime::format_duration(p.max_interval),
-            p.user_agent
-        );
-        for f in &self.feeds {
-            let _ = writeln!(out, "[[feed]]\nurl = {:?}", f.url);
-            if let Some(n) = &f.name {
-                let _ = writeln!(out, "name = {n:?}");
-            }
-            if let Some(i) = f.interval {
-                let _ = writeln!(out, "interval = \"{}\"", humantime::format_duration(i));
-            }
-            out.push('\n');
-        }
-        let e = &self.email;
-        let _ = writeln!(out, "[email]\nfrom = {:?}\nto = {:?}", e.from, e.to);
-        match &e.transport {
-            Transport::File { dir } => {
-                let _ = writeln!(out, "transport = \"file\"\noutbox_dir = {:?}\n", abs(dir).display().to_string());
-            }
+        let (transport, outbox_dir, smtp) = match &self.email.transport {
+            Transport::File { dir } => ("file", Some(abs(dir)), None),
             Transport::Smtp(s) => {
                 let security = match s.security {
                     Security::StartTls => "starttls",
                     Security::Tls => "tls",
                     Security::None => "none",
                 };
-                let _ = writeln!(
-                    out,
-                    "transport = \"smtp\"\n\n[email.smtp]\nhost = {:?}\nport = {}\nsecurity = \"{security}\"",
-                    s.host, s.port
-                );
-                if let Some(u) = &s.username {
-                    let _ = writeln!(out, "username = {u:?}");
-                }
-                match &s.password {
-                    Some(PasswordSource::Env(var)) => {
-                        let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
-                        let _ = writeln!(out, "password_env = {var:?}  # {set}; value hidden");
-                    }
-                    Some(PasswordSource::File(path)) => {
-                        let _ = writeln!(out, "password_file = {:?}  # value hidden", path.display().to_string());
-                    }
-                    None => {}
-                }
-                let _ = writeln!(
-                    out,
-                    "allow_insecure_auth = {}\ntimeout = \"{}\"\n",
-                    s.allow_insecure_auth,
-                    humantime::format_duration(s.timeout)
-                );
+                let smtp = RawSmtp {
+                    host: s.host.clone(),
+                    port: Some(i64::from(s.port)),
+                    security: Some(security.into()),
+                    username: s.username.clone(),
+                    password_env: match &s.password {
+                        Some(PasswordSource::Env(var)) => Some(var.clone()),
+                        _ => None,
+                    },
+                    password_file: match &s.password {
+                        Some(PasswordSource::File(path)) => Some(path.display().to_string()),
+                        _ => None,
+                    },
+                    allow_insecure_auth: s.allow_insecure_auth,
+                    timeout: Some(span(s.timeout)),
+                };
+                ("smtp", None, Some(smtp))
             }
-        }
-        let every = match self.digest.every {
-            DigestEvery::Hourly => "hourly".to_string(),
-            DigestEvery::Daily => "daily".to_string(),
-            DigestEvery::Weekly => "weekly".to_string(),
-            DigestEvery::Interval(d) => humantime::format_duration(d).to_string(),
         };
-        let _ = writeln!(
-            out,
-            "[digest]\nevery = \"{every}\"\nat = \"{:02}:{:02}\"\ntimezone = \"{}\"\n",
-            self.digest.at_minutes / 60,
-            self.digest.at_minutes % 60,
-            self.digest.timezone
-        );
-        let _ = writeln!(out, "[alerts]\nchanges = {}\n", self.alerts.changes);
         let d = &self.dedup;
-        let _ = writeln!(
-            out,
-            "[dedup]\nwindow = \"{}\"\nshingle_jaccard = {}\ncluster_window = \"{}\"\ntitle_jaccard = {}\ntracking_params = {:?}\n",
-            humantime::format_duration(std::time::Duration::from_secs(d.window_secs as u64)),
-            d.shingle_jaccard,
-            humantime::format_duration(std::time::Duration::from_secs(d.cluster_window_secs as u64)),
-            d.title_jaccard,
-            d.extra_tracking_params
-        );
         let c = &self.changes;
-        let _ = writeln!(
-            out,
-            "[changes]\nexpected_gap = \"{}d\"\nprior_strength = {}\nconfirm_posterior = {}\npossible_posterior = {}\nmin_reports = {}\nwindow = \"{}d\"\nmin_outlets = {}\nrequire_certain = {}\n",
-            c.expected_days_between_changes.round(),
-            c.prior_strength,
-            c.confirm_posterior,
-            c.possible_posterior,
-            c.min_reports,
-            c.window_days,
-            c.min_outlets,
-            c.require_certain
-        );
-        match &self.profile_path {
-            Some(p) => {
-                let _ = writeln!(out, "[profile]\npath = {:?}", p.display().to_string());
-            }
-            None => {
-                let _ = writeln!(out, "[profile]\n# built-in ai-openness profile");
-            }
+        RawConfig {
+            storage: RawStorage {
+                database: Some(abs(&self.database)),
+                keep_irrelevant_text: keep(self.storage.keep_irrelevant_text),
+                keep_content: keep(self.storage.keep_content),
+                maintenance: Some(span(self.storage.maintenance_every)),
+            },
+            http: RawHttp { listen: self.http_listen.map(|a| a.to_string()) },
+            poll: RawPoll {
+                interval: Some(span(p.interval)),
+                concurrency: Some(p.concurrency as i64),
+                per_host: Some(p.per_host as i64),
+                timeout: Some(span(p.timeout)),
+                max_body: Some(format_size(p.max_body)),
+                max_backoff: Some(span(p.max_backoff)),
+                max_interval: Some(span(p.max_interval)),
+                user_agent: Some(p.user_agent.clone()),
+            },
+            feed: self
+                .feeds
+                .iter()
+                .map(|f| RawFeed { url: f.url.clone(), name: f.name.clone(), interval: f.interval.map(span) })
+                .collect(),
+            email: RawEmail {
+                from: Some(self.email.from.clone()),
+                to: Some(self.email.to.clone()),
+                transport: Some(transport.into()),
+                outbox_dir,
+                smtp,
+            },
+            digest: RawDigest {
+                every: Some(match self.digest.every {
+                    DigestEvery::Hourly => "hourly".to_string(),
+                    DigestEvery::Daily => "daily".to_string(),
+                    DigestEvery::Weekly => "weekly".to_string(),
+                    DigestEvery::Interval(d) => span(d),
+                }),
+                at: Some(format!("{:02}:{:02}", self.digest.at_minutes / 60, self.digest.at_minutes % 60)),
+                timezone: Some(self.digest.timezone.to_string()),
+            },
+            alerts: RawAlerts { changes: Some(self.alerts.changes) },
+            dedup: RawDedup {
+                window: Some(secs(d.window_secs)),
+                shingle_jaccard: Some(d.shingle_jaccard),
+                cluster_window: Some(secs(d.cluster_window_secs)),
+                title_jaccard: Some(d.title_jaccard),
+                tracking_params: Some(d.extra_tracking_params.clone()),
+            },
+            changes: RawChanges {
+                expected_gap: Some(format_days(c.expected_days_between_changes)),
+                prior_strength: Some(c.prior_strength),
+                confirm_posterior: Some(c.confirm_posterior),
+                possible_posterior: Some(c.possible_posterior),
+                min_reports: Some(c.min_reports),
+                window: Some(format!("{}d", c.window_days)),
+                min_outlets: Some(c.min_outlets),
+                require_certain: Some(c.require_certain),
+            },
+            profile: RawProfile {
+                path: self.profile_path.as_ref().map(|p| p.display().to_string()),
+                model: match &self.model {
+                    ModelChoice::Default => None,
+                    ModelChoice::Rules => Some("rules".into()),
+                    ModelChoice::File(p) => Some(p.display().to_string()),
+                },
+            },
         }
-        let _ = writeln!(out, "{}", self.model.describe());
-        out
+    }
+}
+
+/// Append `  # note` to the line that sets `key` in `table` of TOML text (after the value's
+/// closing quotes when a string value spans lines).
+fn note_after_value(text: &mut String, table: &str, key: &str, note: &str) {
+    let Some(table_at) = text.find(&format!("\n{table}\n")) else { return };
+    let Some(key_at) = text[table_at..].find(&format!("\n{key} = ")).map(|i| table_at + i + key.len() + 4) else {
+        return;
+    };
+    let value = &text[key_at..];
+    let end = ["\"\"\"", "'''"]
+        .into_iter()
+        .find(|quotes| value.starts_with(quotes))
+        .and_then(|quotes| value[3..].find(quotes).map(|i| 3 + i + 3))
+        .unwrap_or_else(|| value.find('\n').unwrap_or(value.len()));
+    text.insert_str(key_at + end, &format!("  # {note}"));
+}
+
+/// A byte count the way `parse_size` reads it, in the largest binary unit that divides it.
+fn format_size(bytes: u64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b.is_multiple_of(1 << 30) => format!("{}GiB", b >> 30),
+        b if b.is_multiple_of(1 << 20) => format!("{}MiB", b >> 20),
+        b if b.is_multiple_of(1 << 10) => format!("{}KiB", b >> 10),
+        b => b.to_string(),
+    }
+}
+
+/// Days as a duration `parse_duration` reads: "1460d", or exact seconds when not whole days.
+fn format_days(days: f64) -> String {
+    let secs = (days * 86_400.0).round().max(0.0) as u64;
+    if secs.is_multiple_of(86_400) {
+        format!("{}d", secs / 86_400)
+    } else {
+        humantime::format_duration(Duration::from_secs(secs)).to_string()
     }
 }
 
@@ -888,5 +936,141 @@ mod tests {
         let c = parse(text, "c.toml").unwrap();
         let out = c.describe();
         assert!(out.contains("password_file") && out.contains("value hidden"), "{out}");
+    }
+
+    /// A config that sets something everywhere, in forms `describe` writes differently.
+    const EVERYTHING: &str = r#"
+[storage]
+keep_irrelevant_text = "365d"
+keep_content = "730d"
+maintenance = "1h 30m"
+[http]
+listen = "127.0.0.1:9464"
+[poll]
+max_body = "1500"
+interval = "45m"
+[[feed]]
+url = "https://example.org/a.rss"
+name = "A \"quoted\" name"
+interval = "15m"
+[[feed]]
+url = "https://example.org/b.rss"
+[email]
+from = "sw <sw@example.org>"
+to = ["a@example.org", "B <b@example.org>"]
+transport = "smtp"
+[email.smtp]
+host = "mail.example.org"
+security = "tls"
+username = "sw"
+password_env = "SW_UNIT_TEST_PASSWORD"
+timeout = "45s"
+[digest]
+every = "6h"
+at = "07:05"
+timezone = "Europe/Berlin"
+[alerts]
+changes = false
+[dedup]
+window = "48h"
+tracking_params = ["ref_src", "x"]
+[changes]
+expected_gap = "36h"
+prior_strength = 2.5
+min_clusters = 0
+window = "14d"
+[profile]
+path = "profiles/other.toml"
+model = "rules"
+"#;
+
+    /// `text` resolved, printed by `describe`, and that output resolved again.
+    fn round_trip(text: &str) -> (Config, Config) {
+        let first = parse(text, "first.toml").unwrap();
+        let printed = first.describe();
+        let second = parse(&printed, "printed.toml").unwrap_or_else(|e| panic!("{e}\n{printed}"));
+        (first, second)
+    }
+
+    #[test]
+    fn config_check_output_reads_back_as_the_same_config() {
+        let file_transport = "[email]\noutbox_dir = \"mail\"\n[profile]\nmodel = \"models/x.model.json\"\n";
+        let password_file = "[email]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\
+                             username = \"u\"\npassword_file = \"/run/secret\"\nallow_insecure_auth = true\n";
+        for text in ["", DEFAULT_CONFIG_TOML, EVERYTHING, file_transport, password_file] {
+            let (first, second) = round_trip(text);
+            assert_eq!(first.to_raw(), second.to_raw(), "{text}");
+            let body = |c: &Config| c.describe().split_once('\n').map(|(_, rest)| rest.to_string()).unwrap();
+            assert_eq!(body(&first), body(&second));
+            // Beyond the printed form: the settings the program runs on.
+            assert_eq!((first.dedup, first.changes), (second.dedup, second.changes));
+            assert_eq!(
+                (first.feeds, first.email.to, first.http_listen),
+                (second.feeds, second.email.to, second.http_listen)
+            );
+            assert_eq!((first.poll.max_body, first.digest.every), (second.poll.max_body, second.digest.every));
+        }
+    }
+
+    #[test]
+    fn describe_keeps_secrets_out_and_says_where_they_come_from() {
+        let c = parse(EVERYTHING, "c.toml").unwrap();
+        let out = c.describe();
+        assert!(out.contains("password_env = \"SW_UNIT_TEST_PASSWORD\"  # NOT set; value hidden\n"), "{out}");
+        assert!(out.contains("max_body = \"1500\"") && out.contains("expected_gap = \"1day 12h\""), "{out}");
+        assert!(out.contains("[http]\nlisten = \"127.0.0.1:9464\"") && out.contains("min_reports = 1"), "{out}");
+        assert!(!out.contains("built-in ai-openness profile") && !out.contains("# model:"), "{out}");
+        let defaults = parse("", "c.toml").unwrap().describe();
+        assert!(defaults.starts_with("# resolved from c.toml\n[storage]\n"), "{defaults}");
+        assert!(defaults.ends_with("[profile]\n# built-in ai-openness profile\n# model: the profile's own (built-in, or NAME.model.json beside it)\n"), "{defaults}");
+        assert!(!defaults.contains("[http]") && !defaults.contains("[[feed]]"), "{defaults}");
+    }
+
+    #[test]
+    fn a_note_follows_its_value_even_one_spanning_lines() {
+        let mut text = "a = 1\n\n[t]\nx = \"\"\"\none\ntwo\"\"\"\ny = 2\n".to_string();
+        note_after_value(&mut text, "[t]", "x", "hidden");
+        assert_eq!(text, "a = 1\n\n[t]\nx = \"\"\"\none\ntwo\"\"\"  # hidden\ny = 2\n");
+        let mut text = "[t]\ny = 2\n\n[u]\nx = 'a'\n".to_string();
+        note_after_value(&mut text, "[u]", "x", "n");
+        assert!(text.ends_with("x = 'a'  # n\n"), "{text}");
+    }
+
+    #[test]
+    fn sizes_and_days_are_printed_as_they_are_read() {
+        for bytes in [1024, 1500, 15 << 20, 3 << 30, 1 << 40, (1 << 20) + 1] {
+            assert_eq!(parse_size(&format_size(bytes)).unwrap(), bytes, "{}", format_size(bytes));
+        }
+        assert_eq!(format_size(15 << 20), "15MiB");
+        assert_eq!(format_days(1460.0), "1460d");
+        assert_eq!(parse_duration(&format_days(1.5)).unwrap(), Duration::from_secs(36 * 3600));
+    }
+
+    /// The settings that hold everywhere, whatever the config: feeds are the config's own.
+    fn settings(text: &str) -> RawConfig {
+        RawConfig { feed: Vec::new(), ..parse(text, "c.toml").unwrap().to_raw() }
+    }
+
+    #[test]
+    fn the_default_file_says_what_an_empty_config_gets() {
+        // The fallbacks in `validate` and the values written in config/stancewatch.toml agree, so
+        // the file documents the defaults; the settings types' own defaults agree as well.
+        assert_eq!(settings(DEFAULT_CONFIG_TOML), settings(""));
+        let empty = parse("", "c.toml").unwrap();
+        assert_eq!(empty.dedup, crate::dedup::DedupSettings::default());
+        assert_eq!(empty.changes, crate::timeline::ChangeSettings::default());
+    }
+
+    #[test]
+    fn the_readme_shows_the_defaults() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration").expect("a Configuration section")..];
+        let block = section.split("```toml\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a toml block");
+        let mut table: toml::Table = toml::from_str(block).unwrap();
+        // Examples rather than defaults: a feed, the optional listener, a recipient.
+        table.remove("feed");
+        table.remove("http");
+        table.get_mut("email").and_then(|e| e.as_table_mut()).and_then(|e| e.remove("to"));
+        assert_eq!(settings(&toml::to_string(&table).unwrap()), settings(""), "README.md's config block");
     }
 }

@@ -173,6 +173,7 @@ pub async fn run(
             Ok(Some(next)) => (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE),
             Ok(None) | Err(_) => MAX_IDLE,
         };
+        tracing::debug!(wait_ms = wait.as_millis() as u64, "cycle finished (poll, mail, upkeep); waiting");
         wait_or_stop(&mut shutdown_rx, wait.max(Duration::from_millis(200))).await;
     }
     crate::service::notify("STOPPING=1");

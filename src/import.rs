@@ -38,6 +38,12 @@ pub struct ItemInput {
     pub published: Option<String>,
 }
 
+/// A line of the file is not an importable item (the message names the file and line): the
+/// input is wrong, not the program or the database.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
 /// What an import stored.
 #[derive(Debug, Default)]
 pub struct ImportReport {
@@ -61,7 +67,7 @@ pub fn parse_item(line: &str, n: usize, origin: &str) -> Result<Item, String> {
     if input.title.trim().is_empty() {
         return Err(at("empty title".into()));
     }
-    let published = input.published.as_deref().map(crate::cli::parse_date).transpose().map_err(at)?;
+    let published = input.published.as_deref().map(crate::dates::parse_date).transpose().map_err(at)?;
     Ok(Item { input, published })
 }
 
@@ -100,7 +106,7 @@ fn read_items(text: &str, origin: &str, source: &str) -> Result<Vec<NewStory>, S
 
 /// Import `text` (JSON Lines from `origin`) as stories of source `source`.
 pub fn import(pipeline: &Pipeline, store: &mut Store, text: &str, origin: &str, source: &str) -> Result<ImportReport> {
-    let mut stories = read_items(text, origin, source).map_err(crate::cli::UsageError)?;
+    let mut stories = read_items(text, origin, source).map_err(BadInput)?;
     let started = Utc::now();
     let last_before = store.max_story_id()?;
     let mut feed = store.import_source(source)?;

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dates;
 pub mod dedup;
 pub mod feed;
 pub mod fetch;

@@ -58,6 +58,19 @@ impl PollSummary {
         self.storage_errors.push(format!("{what}: {e:#}"));
     }
 
+    /// The cycle's totals as `poll_runs` stores them.
+    pub fn run_row(&self, started_at: DateTime<Utc>) -> crate::store::PollRun {
+        crate::store::PollRun {
+            started_at,
+            feeds: self.feeds,
+            ok: self.fetched,
+            not_modified: self.not_modified,
+            failed: self.failures.len(),
+            new_stories: self.new_stories,
+            updated: self.updated_stories,
+        }
+    }
+
     /// The human summary `poll` prints.
     pub fn report(&self) -> String {
         use std::fmt::Write;
@@ -248,7 +261,7 @@ pub async fn poll_feeds(
     };
     summary.feeds = total;
     summary.interrupted = interrupted;
-    if let Err(e) = store.record_poll_run(started, &summary) {
+    if let Err(e) = store.record_poll_run(&summary.run_row(started)) {
         summary.storage_failed("poll run log", &e);
     }
     if let Err(e) = pipeline.refresh_timelines(&mut store, last_before, started) {

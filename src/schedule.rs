@@ -4,7 +4,8 @@
 //! server's Cache-Control / Expires, up to `max_interval` — plus a little jitter so feeds added
 //! together drift apart. After a failure, exponential backoff from the interval with "equal
 //! jitter", capped at `max_backoff` so a failing feed is retried at least that often and never
-//! stops for good; a Retry-After from the server is obeyed instead.
+//! stops for good; a Retry-After from the server is obeyed instead. The same doubling spaces
+//! the outbox's retries of a message the mail server turned away for now.
 
 use std::time::Duration;
 
@@ -53,7 +54,8 @@ pub fn after_failure(
     now + to_chrono(delay)
 }
 
-fn to_chrono(d: Duration) -> chrono::Duration {
+/// A wait as a chrono duration (a year for one too long to represent).
+pub fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
 }
 

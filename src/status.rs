@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{ChangeRow, FeedRow, Store, StoreCounts};
+use crate::store::{ChangeRow, FeedHealth, FeedRow, Store, StoreCounts};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -57,7 +57,7 @@ pub struct ProblemFeed {
     pub url: String,
     pub name: Option<String>,
     /// `backing_off`, `failing` (for more than a day) or `gone`.
-    pub health: &'static str,
+    pub health: FeedHealth,
     pub error_kind: Option<String>,
     pub last_error: Option<String>,
     pub failing_since: Option<String>,
@@ -98,21 +98,21 @@ pub fn counts(store: &Store, now: DateTime<Utc>) -> Result<Status> {
         let health = f.health(now);
         feeds.total += 1;
         match health {
-            "ok" => feeds.ok += 1,
-            "new" => feeds.new += 1,
-            "backing off" => feeds.backing_off += 1,
-            "failing" => feeds.failing += 1,
-            "gone" => feeds.gone += 1,
-            _ => feeds.removed += 1,
+            FeedHealth::Ok => feeds.ok += 1,
+            FeedHealth::New => feeds.new += 1,
+            FeedHealth::BackingOff => feeds.backing_off += 1,
+            FeedHealth::Failing => feeds.failing += 1,
+            FeedHealth::Gone => feeds.gone += 1,
+            FeedHealth::Removed => feeds.removed += 1,
         }
-        if matches!(health, "backing off" | "failing" | "gone") {
+        if health.is_problem() {
             problems.push(problem(f, health));
         }
     }
     // The worst first: gone, then failing, then backing off; longest failing first within each.
-    let rank = |h: &str| match h {
-        "gone" => 0,
-        "failing" => 1,
+    let rank = |h: FeedHealth| match h {
+        FeedHealth::Gone => 0,
+        FeedHealth::Failing => 1,
         _ => 2,
     };
     problems.sort_by(|a, b| {
@@ -146,9 +146,9 @@ fn wal_path(db: &std::path::Path) -> std::path::PathBuf {
     name.into()
 }
 
-fn problem(f: FeedRow, health: &'static str) -> ProblemFeed {
+fn problem(f: FeedRow, health: FeedHealth) -> ProblemFeed {
     ProblemFeed {
-        health: if health == "backing off" { "backing_off" } else { health },
+        health,
         url: f.url,
         name: f.name.or(f.title),
         error_kind: f.error_kind,
@@ -204,7 +204,7 @@ impl Status {
         if !self.problem_feeds.is_empty() {
             let _ = writeln!(out, "\nfeeds needing attention:");
             for p in &self.problem_feeds {
-                let health = if p.health == "backing_off" { "backing off" } else { p.health };
+                let health = p.health.label();
                 let why = match (&p.error_kind, &p.last_error) {
                     (Some(k), Some(e)) => format!("{k}: {e}"),
                     (_, Some(e)) => e.clone(),

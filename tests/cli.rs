@@ -55,6 +55,37 @@ fn config_check_prints_the_resolved_config_without_secrets() {
 }
 
 #[test]
+fn config_check_output_loaded_as_a_config_gives_the_same_config() {
+    let sb = Sandbox::new_raw(
+        "[poll]\nmax_body = \"1500\"\n\n[[feed]]\nurl = \"https://example.org/ai.rss\"\nname = \"A \\\"quoted\\\" name\"\n\
+         interval = \"15m\"\n\n[email]\nto = [\"a@example.org\"]\ntransport = \"smtp\"\n[email.smtp]\n\
+         host = \"mail.example.org\"\nusername = \"sw\"\npassword_env = \"SW_TEST_SECRET\"\n\n\
+         [changes]\nexpected_gap = \"36h\"\n\n[http]\nlisten = \"127.0.0.1:9464\"\n",
+    );
+    let check = |config: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))
+            .args(["--config", config.to_str().unwrap(), "config", "check"])
+            .current_dir(sb.dir.path())
+            .env_remove("SW_TEST_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = check(&sb.config);
+    let again = sb.dir.path().join("printed.toml");
+    std::fs::write(&again, &printed).unwrap();
+    let reprinted = check(&again);
+    let body = |text: &str| text.split_once('\n').unwrap().1.to_string();
+    assert_eq!(body(&reprinted), body(&printed), "the printed config resolves to itself");
+    assert!(reprinted.starts_with(&format!("# resolved from {}\n", again.display())), "{reprinted}");
+    assert!(
+        printed.contains("max_body = \"1500\"") && printed.contains("password_env = \"SW_TEST_SECRET\"  #"),
+        "{printed}"
+    );
+}
+
+#[test]
 fn works_from_any_directory_on_built_in_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stancewatch"))

@@ -80,7 +80,7 @@ fn hostile_feed_html_never_reaches_a_digest() {
                 published: s.published_at.to_rfc3339(),
                 outlets: vec![s.outlet.clone(), "other.example".into()],
                 entity: Some("meta".into()),
-                stance: Some("open".into()),
+                stance: Some(stancewatch::stance::Stance::Open),
                 backfill: false,
                 stories: vec![i as i64],
             })

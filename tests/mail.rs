@@ -52,6 +52,22 @@ fn parts(data: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Signals once a line of `child`'s standard error (piped) contains `text`; keeps reading to the
+/// end, so the child never blocks on a full pipe.
+fn log_line(child: &mut std::process::Child, text: &'static str) -> std::sync::mpsc::Receiver<()> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(text) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx
+}
+
 fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
     data.lines()
         .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
@@ -186,14 +202,22 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
     let refs: Vec<(&str, &str, &str)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
     feeds.set("/ai.xml", Route::ok(rss_items(&refs)));
     let sb = Sandbox::new_raw(&smtp_config(&feeds.url("/ai.xml"), &["ana@example.org"], smtp.port, "3s"));
-    let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while smtp.received().len() < 2 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    // The first cycle polls, finds the change, and mails the alert and the period's digest; the
+    // daemon says at debug level when a cycle is over.
+    let daemon = || {
+        let mut child = sb
+            .command()
+            .arg("run")
+            .env("STANCEWATCH_LOG", "stancewatch=debug")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let cycle_done = log_line(&mut child, "cycle finished");
+        cycle_done.recv_timeout(std::time::Duration::from_secs(30)).expect("the daemon finished a cycle");
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        assert!(child.wait().unwrap().success());
+    };
+    daemon();
     let mail = smtp.received();
     let subjects: Vec<&str> = mail.iter().filter_map(|m| header(&m.data, "Subject")).collect();
     assert_eq!(mail.len(), 2, "{subjects:?}");
@@ -207,11 +231,8 @@ fn run_sends_a_change_alert_and_the_digest_each_once() {
     let text = parts(&digest.data)[0].1.replace("=\r\n", "");
     assert!(text.contains("older stories from first polls and imports were stored"), "{text}");
 
-    // Started again: nothing is sent twice.
-    let mut child = sb.command().arg("run").stderr(std::process::Stdio::null()).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    // Started again: once its first cycle (alerts, digest, retries) is over, nothing was sent twice.
+    daemon();
     assert_eq!(smtp.received().len(), 2);
 }
 

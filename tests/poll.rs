@@ -188,7 +188,7 @@ fn every_failure_leaves_the_right_state_and_the_cycle_goes_on() {
         feeds.as_array().unwrap().iter().find(|f| f["config_url"] == server.url(path)).unwrap()["health"].clone()
     };
     assert_eq!(health_of("/gone.xml"), "gone");
-    assert_eq!(health_of("/broken.xml"), "backing off");
+    assert_eq!(health_of("/broken.xml"), "backing_off", "the word `status` and /metrics use");
     assert_eq!(health_of("/good.xml"), "ok");
 }
 

@@ -9,7 +9,6 @@ pub mod identity;
 pub mod text;
 
 use std::borrow::Cow;
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -86,12 +85,17 @@ impl NewStory {
 }
 
 /// Why a body is not a feed. Grouped by [`ParseError::kind`] in reports.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ParseError {
+    #[error("the response body is empty")]
     Empty,
+    #[error("not a feed: no RSS channel, Atom feed or JSON Feed found (is the URL a web page rather than its feed?)")]
     NotAFeed,
+    #[error("malformed XML: {0}")]
     Xml(String),
+    #[error("malformed JSON feed: {0}")]
     Json(String),
+    #[error("unreadable feed: {0}")]
     Other(String),
 }
 
@@ -106,23 +110,6 @@ impl ParseError {
         }
     }
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::Empty => write!(f, "the response body is empty"),
-            ParseError::NotAFeed => write!(
-                f,
-                "not a feed: no RSS channel, Atom feed or JSON Feed found (is the URL a web page rather than its feed?)"
-            ),
-            ParseError::Xml(e) => write!(f, "malformed XML: {e}"),
-            ParseError::Json(e) => write!(f, "malformed JSON feed: {e}"),
-            ParseError::Other(e) => write!(f, "unreadable feed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Parse a feed body. `base_url` resolves relative links; `fetched_at` stands in for missing or
 /// impossible dates. Never panics on any input.

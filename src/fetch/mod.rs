@@ -9,7 +9,6 @@
 mod headers;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,35 +42,28 @@ pub struct Fetched {
 }
 
 /// Why a fetch gave no feed. `kind()` is a stable word stored with the feed and used in reports.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// 410: the feed is gone for good (after following any redirects).
-    Gone {
-        moved_to: Option<String>,
-    },
+    #[error("410 Gone: the publisher removed the feed; find its new address")]
+    Gone { moved_to: Option<String> },
     /// 429 or 503, with the server's Retry-After when it gave one.
-    RateLimited {
-        status: u16,
-        retry_after: Option<Duration>,
-    },
+    #[error("HTTP {status} {}: {}", reason(*.status), retry_hint(.retry_after))]
+    RateLimited { status: u16, retry_after: Option<Duration> },
     /// Any other non-success status.
-    Status {
-        status: u16,
-    },
-    Timeout {
-        after: Duration,
-    },
-    TooLarge {
-        limit: u64,
-    },
+    #[error("HTTP {status} {}", reason(*.status))]
+    Status { status: u16 },
+    #[error("timed out after {} (raise [poll] timeout if the server is just slow)", humantime::format_duration(*.after))]
+    Timeout { after: Duration },
+    #[error("response larger than the {limit} byte limit (raise [poll] max_body if the feed is really that big)")]
+    TooLarge { limit: u64 },
     /// The connection failed or broke (refused, reset, DNS, TLS, truncated body).
-    Connect {
-        message: String,
-    },
+    #[error("connection failed: {message}")]
+    Connect { message: String },
+    #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
-    BadRedirect {
-        location: String,
-    },
+    #[error("redirect to an unusable address {location:?}")]
+    BadRedirect { location: String },
 }
 
 impl FetchError {
@@ -96,44 +88,13 @@ impl FetchError {
     }
 }
 
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Gone { .. } => write!(f, "410 Gone: the publisher removed the feed; find its new address"),
-            FetchError::RateLimited { status, retry_after: Some(d) } => {
-                write!(
-                    f,
-                    "HTTP {status} {}: asked to retry in {}",
-                    reason(*status),
-                    humantime::format_duration(Duration::from_secs(d.as_secs()))
-                )
-            }
-            FetchError::RateLimited { status, retry_after: None } => {
-                write!(f, "HTTP {status} {}: backing off", reason(*status))
-            }
-            FetchError::Status { status } => write!(f, "HTTP {status} {}", reason(*status)),
-            FetchError::Timeout { after } => {
-                write!(
-                    f,
-                    "timed out after {} (raise [poll] timeout if the server is just slow)",
-                    humantime::format_duration(*after)
-                )
-            }
-            FetchError::TooLarge { limit } => {
-                write!(
-                    f,
-                    "response larger than the {} byte limit (raise [poll] max_body if the feed is really that big)",
-                    limit
-                )
-            }
-            FetchError::Connect { message } => write!(f, "connection failed: {message}"),
-            FetchError::TooManyRedirects => write!(f, "more than {MAX_REDIRECTS} redirects"),
-            FetchError::BadRedirect { location } => write!(f, "redirect to an unusable address {location:?}"),
-        }
+/// "asked to retry in 2m" (the server's Retry-After, to the second), else "backing off".
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("asked to retry in {}", humantime::format_duration(Duration::from_secs(d.as_secs()))),
+        None => "backing off".into(),
     }
 }
-
-impl std::error::Error for FetchError {}
 
 fn reason(status: u16) -> &'static str {
     StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
@@ -309,4 +270,33 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 
 fn closed() -> FetchError {
     FetchError::Connect { message: "shutting down".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_failed_and_what_to_do() {
+        let said = |e: FetchError| e.to_string();
+        assert_eq!(
+            said(FetchError::RateLimited { status: 429, retry_after: Some(Duration::from_millis(120_500)) }),
+            "HTTP 429 Too Many Requests: asked to retry in 2m"
+        );
+        assert_eq!(
+            said(FetchError::RateLimited { status: 503, retry_after: None }),
+            "HTTP 503 Service Unavailable: backing off"
+        );
+        assert_eq!(said(FetchError::Status { status: 404 }), "HTTP 404 Not Found");
+        assert_eq!(
+            said(FetchError::Timeout { after: Duration::from_secs(20) }),
+            "timed out after 20s (raise [poll] timeout if the server is just slow)"
+        );
+        assert_eq!(
+            said(FetchError::TooLarge { limit: 1024 }),
+            "response larger than the 1024 byte limit (raise [poll] max_body if the feed is really that big)"
+        );
+        assert_eq!(said(FetchError::TooManyRedirects), "more than 10 redirects");
+        assert_eq!(said(FetchError::BadRedirect { location: "x:y".into() }), "redirect to an unusable address \"x:y\"");
+    }
 }

@@ -7,7 +7,6 @@
 //! for long). A handler waits at most [`BUSY_AFTER`] for its turn and its answer, and a full
 //! queue refuses at once: either way the handler gets [`ReadError::Busy`].
 
-use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, TrySendError};
@@ -37,27 +36,20 @@ pub struct Reader {
 }
 
 /// Why a read has no answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// The reader did not answer in time, or too many reads were waiting.
+    #[error("busy: the database reader did not answer in time; try again")]
     Busy,
     /// The database could not be opened or the read failed: the error, for people.
+    #[error("{0}")]
     Unreadable(String),
     /// The read panicked (the reader recovers and serves the next one).
+    #[error("the database read crashed")]
     Crashed,
     /// The reader thread is gone.
+    #[error("the database reader has stopped")]
     Stopped,
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Busy => write!(f, "busy: the database reader did not answer in time; try again"),
-            ReadError::Unreadable(e) => f.write_str(e),
-            ReadError::Crashed => write!(f, "the database read crashed"),
-            ReadError::Stopped => write!(f, "the database reader has stopped"),
-        }
-    }
 }
 
 impl Reader {

@@ -21,8 +21,8 @@ const SUMMARY_CHARS: usize = 240;
 /// A feed that needs attention, for the health section.
 pub struct FeedProblem {
     pub name: String,
-    /// "failing" (for more than a day) or "gone".
-    pub health: &'static str,
+    /// Failing (for more than a day) or gone.
+    pub health: crate::store::FeedHealth,
     pub error: Option<String>,
 }
 
@@ -193,7 +193,11 @@ pub fn compose(input: &DigestInput) -> Composed {
         let _ = writeln!(text, "{name}");
         let _ = write!(html, "<h3 style=\"font-size:15px;margin-bottom:4px\">{}</h3><ul>", esc(name));
         for c in clusters {
-            let stance = c.stance.as_deref().filter(|s| *s != "neutral").map(|s| format!("[{s}] ")).unwrap_or_default();
+            let stance = c
+                .stance
+                .filter(|s| *s != crate::stance::Stance::Neutral)
+                .map(|s| format!("[{}] ", s.as_str()))
+                .unwrap_or_default();
             let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
             let also =
                 if others.is_empty() { String::new() } else { format!(" — also covered by {}", others.join(", ")) };
@@ -223,7 +227,8 @@ pub fn compose(input: &DigestInput) -> Composed {
         let _ = writeln!(text, "FEED HEALTH\n");
         let _ = write!(html, "<h2 style=\"font-size:16px\">Feed health</h2><ul>");
         for f in input.feeds {
-            let what = if f.health == "gone" { "gone (410)" } else { "failing for more than a day" };
+            let what =
+                if f.health == crate::store::FeedHealth::Gone { "gone (410)" } else { "failing for more than a day" };
             let error = f.error.as_deref().map(|e| format!(": {}", one_line(e))).unwrap_or_default();
             let _ = writeln!(text, "  - {} — {what}{error}", one_line(&f.name));
             let _ = write!(html, "<li>{} — {}{}</li>", esc(&f.name), what, esc(&error));
@@ -395,7 +400,7 @@ mod tests {
             published: "2026-11-20T10:00:00Z".into(),
             outlets: vec!["news.example".into()],
             entity: Some("meta".into()),
-            stance: Some("open".into()),
+            stance: Some(crate::stance::Stance::Open),
             backfill: false,
             stories: vec![1],
         }

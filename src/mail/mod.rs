@@ -25,10 +25,12 @@ use lettre::{Transport as _, transport::smtp};
 
 use crate::config::{Config, DigestEvery, EmailSettings, PasswordSource, Security, Transport};
 use crate::stance::Profile;
-use crate::store::Store;
+use crate::store::{FeedHealth, Store};
 
 /// The longest a failed message waits before its next attempt.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
+/// The wait after a message's first temporary failure; it doubles with each further one.
+const FIRST_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// How the configured transport sends.
 pub enum Mailer {
@@ -432,7 +434,7 @@ fn prepared_inputs(store: &Store, config: &Config, profile: &Profile, now: DateT
         .into_iter()
         .filter_map(|f| {
             let health = f.health(now);
-            matches!(health, "failing" | "gone").then(|| digest::FeedProblem {
+            matches!(health, FeedHealth::Failing | FeedHealth::Gone).then(|| digest::FeedProblem {
                 name: f.display_name().to_string(),
                 health,
                 error: f.last_error.clone(),
@@ -643,10 +645,11 @@ fn queue_scheduled(store: &mut Store, config: &Config, profile: &Profile, checke
     Ok(())
 }
 
-/// Backoff: 1, 2, 4 ... minutes, at most an hour.
+/// Backoff after `attempts` failed sends: 1, 2, 4 ... minutes, at most an hour (the feeds'
+/// doubling, from a minute, without jitter: a handful of messages need no spreading out).
 fn next_attempt(attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let wait = Duration::from_secs(60u64.saturating_mul(1 << attempts.clamp(0, 10))).min(MAX_RETRY_WAIT);
-    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+    let failures = u32::try_from(attempts.max(0)).unwrap_or(u32::MAX).saturating_add(1);
+    now + crate::schedule::to_chrono(crate::schedule::backoff(FIRST_RETRY_WAIT, failures, MAX_RETRY_WAIT))
 }
 
 #[cfg(test)]
@@ -658,7 +661,11 @@ mod tests {
         let now = Utc::now();
         assert_eq!((next_attempt(0, now) - now).num_seconds(), 60);
         assert_eq!((next_attempt(3, now) - now).num_seconds(), 480);
+        assert_eq!((next_attempt(5, now) - now).num_seconds(), 1920);
+        assert_eq!((next_attempt(6, now) - now).num_seconds(), 3600);
         assert_eq!((next_attempt(30, now) - now).num_seconds(), 3600);
+        assert_eq!((next_attempt(i64::MAX, now) - now).num_seconds(), 3600);
+        assert_eq!((next_attempt(-1, now) - now).num_seconds(), 60);
     }
 
     #[test]

@@ -54,6 +54,12 @@ impl Certainty {
             Certainty::Question => "question",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Certainty> {
+        [Certainty::Certain, Certainty::Probable, Certainty::Possible, Certainty::Question]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
 }
 
 /// What a story says about one entity.

@@ -376,15 +376,6 @@ impl ModelChoice {
     pub fn beside(profile: &std::path::Path) -> std::path::PathBuf {
         profile.with_extension("model.json")
     }
-
-    /// The config line that says which model decides.
-    pub fn describe(&self) -> String {
-        match self {
-            ModelChoice::Default => "# model: the profile's own (built-in, or NAME.model.json beside it)".into(),
-            ModelChoice::Rules => "model = \"rules\"".into(),
-            ModelChoice::File(p) => format!("model = {:?}", p.display().to_string()),
-        }
-    }
 }
 
 /// The reader the config asks for: the profile, and the model that decides with it.

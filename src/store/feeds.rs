@@ -40,24 +40,70 @@ pub struct FeedRow {
     pub backfilled: Option<i64>,
 }
 
+/// A feed's health, from its polling state. Scripts read [`FeedHealth::as_str`] (JSON,
+/// `/metrics` labels); people read [`FeedHealth::label`] (tables, the digest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedHealth {
+    /// Polled successfully last time.
+    Ok,
+    /// Never polled successfully yet, no failure either.
+    New,
+    /// Failing for less than a day: retried with backoff.
+    BackingOff,
+    /// Failing for more than a day.
+    Failing,
+    /// 410 Gone: no longer polled.
+    Gone,
+    /// Removed with `feeds remove` (kept for its stories, not polled).
+    Removed,
+}
+
+impl FeedHealth {
+    /// The stable word: ok, new, backing_off, failing, gone, removed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedHealth::Ok => "ok",
+            FeedHealth::New => "new",
+            FeedHealth::BackingOff => "backing_off",
+            FeedHealth::Failing => "failing",
+            FeedHealth::Gone => "gone",
+            FeedHealth::Removed => "removed",
+        }
+    }
+
+    /// The word for people: as [`FeedHealth::as_str`], with "backing off" in two words.
+    pub fn label(self) -> &'static str {
+        match self {
+            FeedHealth::BackingOff => "backing off",
+            other => other.as_str(),
+        }
+    }
+
+    /// Backing off, failing or gone: a feed someone may need to look at.
+    pub fn is_problem(self) -> bool {
+        matches!(self, FeedHealth::BackingOff | FeedHealth::Failing | FeedHealth::Gone)
+    }
+}
+
 impl FeedRow {
-    /// A short word for people: ok, new, backing off, failing, gone, removed.
-    pub fn health(&self, now: DateTime<Utc>) -> &'static str {
+    /// The feed's health as of `now` (failing means: for more than a day).
+    pub fn health(&self, now: DateTime<Utc>) -> FeedHealth {
         if !self.active {
-            "removed"
+            FeedHealth::Removed
         } else if self.gone_at.is_some() {
-            "gone"
+            FeedHealth::Gone
         } else if self.consecutive_failures == 0 {
-            if self.last_success_at.is_some() { "ok" } else { "new" }
+            if self.last_success_at.is_some() { FeedHealth::Ok } else { FeedHealth::New }
         } else if self
             .failing_since
             .as_deref()
             .and_then(parse_time)
             .is_some_and(|since| now - since > chrono::Duration::days(1))
         {
-            "failing"
+            FeedHealth::Failing
         } else {
-            "backing off"
+            FeedHealth::BackingOff
         }
     }
 
@@ -144,6 +190,20 @@ impl FeedUpdate {
             moved_to: None,
         }
     }
+}
+
+/// One cycle's totals, as a `poll_runs` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollRun {
+    pub started_at: DateTime<Utc>,
+    /// Feeds the cycle set out to poll.
+    pub feeds: usize,
+    /// Fetched and parsed (200).
+    pub ok: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+    pub new_stories: usize,
+    pub updated: usize,
 }
 
 /// What `feeds add` did.
@@ -337,20 +397,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Record one cycle's totals in `poll_runs`.
-    pub fn record_poll_run(&mut self, started: DateTime<Utc>, summary: &crate::poll::PollSummary) -> Result<()> {
+    /// Record one cycle's totals in `poll_runs` (finished now).
+    pub fn record_poll_run(&mut self, run: &PollRun) -> Result<()> {
+        let count = |n: usize| n as i64;
         self.conn.execute(
             "INSERT INTO poll_runs (started_at, finished_at, feeds, ok, not_modified, failed, new_stories, updated)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                time_text(started),
+                time_text(run.started_at),
                 super::now_text(),
-                summary.feeds as i64,
-                summary.fetched as i64,
-                summary.not_modified as i64,
-                summary.failures.len() as i64,
-                summary.new_stories as i64,
-                summary.updated_stories as i64,
+                count(run.feeds),
+                count(run.ok),
+                count(run.not_modified),
+                count(run.failed),
+                count(run.new_stories),
+                count(run.updated),
             ],
         )?;
         Ok(())
@@ -443,4 +504,29 @@ fn write_poll(
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_has_one_word_for_scripts_and_one_for_people() {
+        let all = [
+            FeedHealth::Ok,
+            FeedHealth::New,
+            FeedHealth::BackingOff,
+            FeedHealth::Failing,
+            FeedHealth::Gone,
+            FeedHealth::Removed,
+        ];
+        for h in all {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str(), "JSON says what as_str says");
+        }
+        assert_eq!(FeedHealth::BackingOff.as_str(), "backing_off");
+        assert_eq!(FeedHealth::BackingOff.label(), "backing off");
+        assert_eq!(FeedHealth::Failing.label(), "failing");
+        let problems: Vec<FeedHealth> = all.into_iter().filter(|h| h.is_problem()).collect();
+        assert_eq!(problems, [FeedHealth::BackingOff, FeedHealth::Failing, FeedHealth::Gone]);
+    }
 }

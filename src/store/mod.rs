@@ -12,6 +12,7 @@ mod outbox;
 mod status;
 mod stories;
 mod timeline;
+mod values;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags};
 
 pub use care::Upkeep;
-pub use feeds::{AddOutcome, FeedRow, FeedState, FeedUpdate};
+pub use feeds::{AddOutcome, FeedHealth, FeedRow, FeedState, FeedUpdate, PollRun};
 pub use outbox::{NewMessage, OutboxRow, PendingCluster};
 pub use status::StoreCounts;
 pub use stories::{StoredCounts, StoryFilter, StoryRow};

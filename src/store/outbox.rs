@@ -14,6 +14,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Store, time_text};
+use crate::stance::Stance;
 
 /// A relevant story cluster no digest has covered yet.
 #[derive(Debug, Clone, Serialize)]
@@ -30,7 +31,7 @@ pub struct PendingCluster {
     pub outlets: Vec<String>,
     /// The organisation it says most about, with that stance.
     pub entity: Option<String>,
-    pub stance: Option<String>,
+    pub stance: Option<Stance>,
     /// All its articles came from a first poll or an import (history, not news).
     pub backfill: bool,
     pub stories: Vec<i64>,
@@ -92,7 +93,7 @@ impl Store {
         for row in rows {
             let (cluster, id, title, url, outlet, published, backfill, main, summary) = row?;
             let (entity, stance) = match main.as_deref().and_then(|m| m.split_once(' ')) {
-                Some((e, s)) => (Some(e.to_string()), Some(s.to_string())),
+                Some((e, s)) => (Some(e.to_string()), Stance::parse(s)),
                 None => (None, None),
             };
             let c = clusters.entry(cluster).or_insert_with(|| PendingCluster {
@@ -111,7 +112,7 @@ impl Store {
             if !outlet.is_empty() && !c.outlets.contains(&outlet) {
                 c.outlets.push(outlet);
             }
-            if c.entity.is_none() || c.stance.as_deref() == Some("neutral") {
+            if c.entity.is_none() || c.stance == Some(Stance::Neutral) {
                 (c.entity, c.stance) = (entity.or(c.entity.take()), stance.or(c.stance.take()));
             }
             c.backfill &= backfill;

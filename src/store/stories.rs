@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, time_text};
 use crate::dedup::{ClusterIndex, StoredStory};
 use crate::feed::{KeyKind, NewStory};
-use crate::stance::Classification;
+use crate::stance::{Certainty, Classification, Stance};
 
 /// `store_settings` key of the fingerprint (profile and engine) the stored readings come from.
 const READING_KEY: &str = "stance_reading";
@@ -141,14 +141,13 @@ fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for e in &c.entities {
-        let (stance, certainty, basis) = (e.stance.as_str(), e.certainty.as_str(), e.basis.as_str());
-        entity.execute(params![id, e.entity, stance, e.confidence, certainty, e.evidence, basis])?;
+        entity.execute(params![id, e.entity, e.stance, e.confidence, e.certainty, e.evidence, e.basis.as_str()])?;
     }
     let mut shift = tx.prepare_cached(
         "INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for sh in &c.shifts {
-        shift.execute(params![id, sh.entity, sh.from.as_str(), sh.to.as_str()])?;
+        shift.execute(params![id, sh.entity, sh.from, sh.to])?;
     }
     Ok(())
 }
@@ -284,7 +283,7 @@ pub struct StoryFilter {
     /// Only stories (clusters) that speak about this entity...
     pub entity: Option<String>,
     /// ...with this stance.
-    pub stance: Option<String>,
+    pub stance: Option<Stance>,
 }
 
 /// A stored story as the CLI shows it. In cluster mode it stands for its whole cluster: the
@@ -320,17 +319,17 @@ pub struct StoryRow {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoryEntity {
     pub entity: String,
-    pub stance: String,
+    pub stance: Stance,
     pub confidence: f64,
-    pub certainty: String,
+    pub certainty: Certainty,
     pub evidence: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoryShift {
     pub entity: String,
-    pub from: String,
-    pub to: String,
+    pub from: Stance,
+    pub to: Stance,
 }
 
 impl Store {
