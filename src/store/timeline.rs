@@ -1,26 +1,16 @@
-//! The timeline's SQL: each entity's evidence as one observation per story cluster, and the
-//! change events found in it (reconciled, so recomputing never duplicates an event).
-
-use std::collections::BTreeMap;
+//! The timeline's SQL: each entity's stored readings as rows (`timeline::EvidenceSource`; the
+//! evidence rule is the timeline's), and the change events found in them (reconciled, so
+//! recomputing never duplicates an event).
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Store, parse_time, time_text};
-use crate::stance::{Certainty, Stance};
-use crate::timeline::{Change, Level, Observation};
-
-/// What saving a recomputed timeline changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SavedChanges {
-    pub new_possible: usize,
-    pub new_confirmed: usize,
-    /// `possible` changes now confirmed.
-    pub upgraded: usize,
-    pub withdrawn: usize,
-}
+use super::{Store, time_text};
+use crate::stance::{Basis, Certainty, Stance};
+pub use crate::timeline::SavedChanges;
+use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, StoredReading};
 
 /// One evidence story of a change (DESIGN 4.2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,141 +54,76 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     })
 }
 
-fn certainty_weight(text: &str) -> f64 {
-    match text {
-        "certain" => Certainty::Certain.weight(),
-        "probable" => Certainty::Probable.weight(),
-        "possible" => Certainty::Possible.weight(),
-        _ => Certainty::Question.weight(),
-    }
-}
-
-impl Store {
-    /// The entity's evidence up to `until` (inclusive): for each story cluster with relevant
-    /// stories that report a position of it (licence disputes and critics' opinions are not
-    /// its policy), the stance most of the cluster's weight says, on the
-    /// cluster's earliest published day, with its independent reports (articles whose text
-    /// overlaps by `copy_jaccard` or more are copies, one report). Independent of the order
-    /// stories were stored in.
-    pub fn entity_observations(
-        &self,
-        entity: &str,
-        until: Option<NaiveDate>,
-        copy_jaccard: f64,
-    ) -> Result<Vec<Observation>> {
-        self.entity_observations_after(entity, until, 0, copy_jaccard)
-    }
-
-    /// Like `entity_observations`, from the stories with ids above `after_id` only.
-    pub fn entity_observations_after(
-        &self,
-        entity: &str,
-        until: Option<NaiveDate>,
-        after_id: i64,
-        copy_jaccard: f64,
-    ) -> Result<Vec<Observation>> {
+impl EvidenceSource for Store {
+    /// Every stored reading of `entity` (the timeline decides which are evidence): one row per
+    /// (story, entity), with the story's cluster, time, outlet, address and wording.
+    fn readings(&self, entity: &str, until: Option<NaiveDate>, after_id: i64) -> Result<Vec<StoredReading>> {
         let until = until.map(|d| format!("{d}T23:59:59Z"));
         // All of an entity's rows through its index; only the newest through the story ids.
         let entity_match = if after_id > 0 { "+e.entity = ?1" } else { "e.entity = ?1" };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.cluster_id, s.id, s.published_at, s.outlet, coalesce(s.canonical_url, s.url, s.title),
-                    e.stance, e.confidence, e.certainty, h.to_stance, s.title, s.summary
+                    s.relevant, e.stance, e.confidence, e.certainty, e.basis, h.to_stance, s.title, s.summary
              FROM story_entities e JOIN stories s ON s.id = e.story_id
              LEFT JOIN story_shifts h ON h.story_id = e.story_id AND h.entity = e.entity
-             WHERE e.story_id > ?3 AND {entity_match} AND s.relevant = 1 AND e.stance != 'neutral'
-               AND e.basis = 'report' AND (?2 IS NULL OR s.published_at <= ?2)"
+             WHERE e.story_id > ?3 AND {entity_match} AND (?2 IS NULL OR s.published_at <= ?2)"
         ))?;
-        struct Row {
-            id: i64,
-            published: String,
-            outlet: Option<String>,
-            key: String,
-            stance: Stance,
-            vote: f64,
-            certain: bool,
-            hedged: bool,
-            shift_to: Option<String>,
-            title: String,
-            summary: String,
-        }
-        let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
         let rows = stmt.query_map(params![entity, until, after_id], |r| {
-            let stance: String = r.get(5)?;
-            let confidence: f64 = r.get(6)?;
-            let certainty: String = r.get(7)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                Row {
-                    id: r.get(1)?,
-                    published: r.get(2)?,
-                    outlet: r.get(3)?,
-                    key: r.get(4)?,
-                    stance: Stance::parse(&stance).unwrap_or(Stance::Neutral),
-                    // How hedged the wording is matters most; the classifier's margin
-                    // between open and closed cues tempers it.
-                    vote: certainty_weight(&certainty) * confidence.clamp(0.0, 1.0).sqrt(),
-                    certain: certainty == "certain",
-                    hedged: matches!(certainty.as_str(), "probable" | "possible"),
-                    shift_to: r.get(8)?,
-                    title: r.get(9)?,
-                    summary: r.get(10)?,
-                },
-            ))
+            Ok(StoredReading {
+                cluster: r.get(0)?,
+                story: r.get(1)?,
+                published: r.get(2)?,
+                outlet: r.get(3)?,
+                address: r.get(4)?,
+                relevant: r.get::<_, Option<i64>>(5)? == Some(1),
+                stance: Stance::parse(r.get_ref(6)?.as_str()?).unwrap_or(Stance::Neutral),
+                confidence: r.get(7)?,
+                certainty: certainty(r.get_ref(8)?.as_str()?),
+                basis: basis(r.get_ref(9)?.as_str()?),
+                shift_to: r.get_ref(10)?.as_str_or_null()?.and_then(Stance::parse),
+                title: r.get(11)?,
+                summary: r.get(12)?,
+            })
         })?;
-        for row in rows {
-            let (cluster, row) = row?;
-            clusters.entry(cluster).or_default().push(row);
-        }
-        let mut out = Vec::with_capacity(clusters.len());
-        for (_, mut rows) in clusters {
-            rows.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.key.cmp(&b.key)));
-            let mut votes = [0.0f64; 3];
-            for r in &rows {
-                if let Some(k) = crate::timeline::stance_index(r.stance) {
-                    votes[k] += r.vote;
-                }
-            }
-            let k = (0..3).fold(0, |best, k| if votes[k] > votes[best] { k } else { best });
-            let stance = crate::timeline::STANCES[k];
-            let mine: Vec<&Row> = rows.iter().filter(|r| r.stance == stance).collect();
-            let Some(first) = mine.first() else { continue };
-            let day = first.published.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            let Some(date) = day.or_else(|| parse_time(&first.published).map(|t| t.date_naive())) else { continue };
-            let mut outlets: Vec<String> = mine.iter().filter_map(|r| r.outlet.clone()).collect();
-            outlets.sort();
-            outlets.dedup();
-            // One report per outlet that wrote the event up itself: the first of its articles
-            // that is not a copy of a report already counted. (Most clusters have one outlet.)
-            let mut reports: Vec<(Option<&str>, crate::dedup::Wording)> = Vec::new();
-            if mine.iter().any(|r| r.outlet != first.outlet) {
-                for r in &mine {
-                    let outlet = r.outlet.as_deref();
-                    if reports.iter().any(|(o, _)| *o == outlet) {
-                        continue;
-                    }
-                    let wording = crate::dedup::Wording::of(&r.title, &r.summary);
-                    if !reports.iter().any(|(_, w)| w.same_headline(&wording) || w.same_text(&wording, copy_jaccard)) {
-                        reports.push((outlet, wording));
-                    }
-                }
-            }
-            out.push(Observation {
-                date,
-                order_key: mine.iter().map(|r| r.key.as_str()).min().unwrap_or_default().to_string(),
-                stance,
-                weight: mine.iter().map(|r| r.vote).fold(0.0, f64::max).min(1.0),
-                certain: mine.iter().any(|r| r.certain),
-                hedged: mine.iter().all(|r| r.hedged),
-                reports_change: mine.iter().any(|r| r.shift_to.as_deref() == Some(stance.as_str())),
-                outlets,
-                reports: reports.len().max(1),
-                stories: mine.iter().map(|r| r.id).collect(),
-            });
-        }
-        crate::timeline::sort_observations(&mut out);
-        Ok(out)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn max_story_id(&self) -> Result<i64> {
+        Store::max_story_id(self)
+    }
+
+    fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> Result<bool> {
+        Store::only_new_clusters(self, entity, after_id, since)
+    }
+}
+
+impl ChangeSink for Store {
+    fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
+        Store::save_changes(self, entity, changes, now)
+    }
+}
+
+/// A stored certainty (a value this version does not know reads as the weakest, a question).
+fn certainty(text: &str) -> Certainty {
+    match text {
+        "certain" => Certainty::Certain,
+        "probable" => Certainty::Probable,
+        "possible" => Certainty::Possible,
+        _ => Certainty::Question,
+    }
+}
+
+/// A stored basis (a value this version does not know reads as a passing mention).
+fn basis(text: &str) -> Basis {
+    match text {
+        "report" => Basis::Report,
+        "dispute" => Basis::Dispute,
+        "opinion" => Basis::Opinion,
+        _ => Basis::Mention,
+    }
+}
+
+impl Store {
     /// Entities with evidence in stories stored after story `after_id` or changed since `since`.
     pub fn entities_touched(&self, after_id: i64, since: DateTime<Utc>) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
