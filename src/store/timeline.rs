@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Store, time_text};
 use crate::stance::{Basis, Certainty, Stance};
 pub use crate::timeline::SavedChanges;
-use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, StoredReading};
+use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, ReadingFilter, StoredReading};
 
 /// One evidence story of a change (DESIGN 4.2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -55,9 +55,16 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
 }
 
 impl EvidenceSource for Store {
-    /// Every stored reading of `entity` (the timeline decides which are evidence): one row per
-    /// (story, entity), with the story's cluster, time, outlet, address and wording.
-    fn readings(&self, entity: &str, until: Option<NaiveDate>, after_id: i64) -> Result<Vec<StoredReading>> {
+    /// The stored readings of `entity` that `filter` admits (the timeline decides which are
+    /// evidence): one row per (story, entity), with the story's cluster, time, outlet, address
+    /// and wording.
+    fn readings(
+        &self,
+        entity: &str,
+        until: Option<NaiveDate>,
+        after_id: i64,
+        filter: &ReadingFilter,
+    ) -> Result<Vec<StoredReading>> {
         let until = until.map(|d| format!("{d}T23:59:59Z"));
         // All of an entity's rows through its index; only the newest through the story ids.
         let entity_match = if after_id > 0 { "+e.entity = ?1" } else { "e.entity = ?1" };
@@ -66,7 +73,8 @@ impl EvidenceSource for Store {
                     s.relevant, e.stance, e.confidence, e.certainty, e.basis, h.to_stance, s.title, s.summary
              FROM story_entities e JOIN stories s ON s.id = e.story_id
              LEFT JOIN story_shifts h ON h.story_id = e.story_id AND h.entity = e.entity
-             WHERE e.story_id > ?3 AND {entity_match} AND (?2 IS NULL OR s.published_at <= ?2)"
+             WHERE e.story_id > ?3 AND {entity_match} AND (?2 IS NULL OR s.published_at <= ?2){}",
+            filter_sql(filter)
         ))?;
         let rows = stmt.query_map(params![entity, until, after_id], |r| {
             Ok(StoredReading {
@@ -101,6 +109,16 @@ impl ChangeSink for Store {
     fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
         Store::save_changes(self, entity, changes, now)
     }
+}
+
+/// `filter` as conditions on `e` (story_entities) and `s` (stories). The stance condition
+/// leaves out readings through the `(entity, stance)` index, before their rows are read.
+fn filter_sql(filter: &ReadingFilter) -> String {
+    let list = |values: Vec<&str>| values.iter().map(|v| format!("'{v}'")).collect::<Vec<_>>().join(", ");
+    let stances = list(filter.stances.iter().map(|s| s.as_str()).collect());
+    let bases = list(filter.bases.iter().map(|b| b.as_str()).collect());
+    let relevant = if filter.relevant_only { " AND s.relevant = 1" } else { "" };
+    format!(" AND e.stance IN ({stances}) AND e.basis IN ({bases}){relevant}")
 }
 
 /// A stored certainty (a value this version does not know reads as the weakest, a question).
@@ -292,4 +310,105 @@ impl Store {
 
 fn evidence_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {
     Ok(EvidenceRow { story: r.get(0)?, url: r.get(1)?, source: r.get(2)?, published: r.get(3)?, title: r.get(4)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stance::{Basis, Certainty, Stance};
+
+    /// One story per combination of relevance, stance and basis, each read for `meta`.
+    fn store_with_every_kind_of_reading(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("t.db")).unwrap();
+        store.conn.execute("INSERT INTO feeds (url, added_at) VALUES ('http://127.0.0.1/f.xml', 't')", []).unwrap();
+        let mut id = 0;
+        for relevant in [None, Some(0), Some(1)] {
+            for stance in ReadingFilter::ALL.stances {
+                for basis in ReadingFilter::ALL.bases {
+                    id += 1;
+                    store
+                        .conn
+                        .execute(
+                            "INSERT INTO stories (id, feed_id, entry_key, entry_key_kind, url, canonical_url, title,
+                                                  summary, published_at, fetched_at, content_hash, relevant, cluster_id,
+                                                  outlet)
+                             VALUES (?1, 1, ?1, 'hash', 'http://x.example/' || ?1, NULL, 'title ' || ?1, 'summary',
+                                     '2025-01-01T00:00:00Z', 't', 'h', ?2, 1, 'x.example')",
+                            params![id, relevant],
+                        )
+                        .unwrap();
+                    store
+                        .conn
+                        .execute(
+                            "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+                             VALUES (?1, 'meta', ?2, 0.5, 'probable', 'why', ?3)",
+                            params![id, stance.as_str(), basis.as_str()],
+                        )
+                        .unwrap();
+                }
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn the_query_selects_what_the_reading_filter_admits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_every_kind_of_reading(dir.path());
+        let all = store.readings("meta", None, 0, &ReadingFilter::ALL).unwrap();
+        assert_eq!(all.len(), 3 * 4 * 4);
+        let ids = |rows: Vec<StoredReading>| {
+            let mut ids: Vec<i64> = rows.into_iter().map(|r| r.story).collect();
+            ids.sort();
+            ids
+        };
+        let admitted: Vec<StoredReading> = all.iter().filter(|r| ReadingFilter::EVIDENCE.admits(r)).cloned().collect();
+        assert_eq!(admitted.len(), 3, "relevant reports of a stance");
+        let evidence = store.readings("meta", None, 0, &ReadingFilter::EVIDENCE).unwrap();
+        assert_eq!(ids(evidence), ids(admitted.clone()));
+        // The newest stories only, read without the entity index.
+        let newest = store.readings("meta", None, 40, &ReadingFilter::EVIDENCE).unwrap();
+        assert_eq!(ids(newest), ids(admitted.into_iter().filter(|r| r.story > 40).collect()));
+        assert!(
+            store.readings("meta", NaiveDate::from_ymd_opt(2024, 12, 31), 0, &ReadingFilter::ALL).unwrap().is_empty()
+        );
+        assert!(store.readings("openai", None, 0, &ReadingFilter::ALL).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_reading_row_carries_the_story_and_its_reported_shift() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_every_kind_of_reading(dir.path());
+        store
+            .conn
+            .execute_batch(
+                "UPDATE stories SET canonical_url = 'https://x.example/c', outlet = NULL WHERE id = 2;
+                 UPDATE story_entities SET certainty = 'certain', confidence = 0.75 WHERE story_id = 2;
+                 INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (2, 'meta', 'closed', 'open');",
+            )
+            .unwrap();
+        let rows = store.readings("meta", None, 0, &ReadingFilter::ALL).unwrap();
+        let row = rows.iter().find(|r| r.story == 2).unwrap();
+        assert_eq!(
+            *row,
+            StoredReading {
+                cluster: 1,
+                story: 2,
+                published: "2025-01-01T00:00:00Z".into(),
+                outlet: None,
+                address: "https://x.example/c".into(),
+                relevant: false,
+                stance: Stance::Open,
+                confidence: 0.75,
+                certainty: Certainty::Certain,
+                basis: Basis::Dispute,
+                shift_to: Some(Stance::Open),
+                title: "title 2".into(),
+                summary: "summary".into(),
+            }
+        );
+        let other = rows.iter().find(|r| r.story == 3).unwrap();
+        assert_eq!((other.address.as_str(), other.outlet.as_deref()), ("http://x.example/3", Some("x.example")));
+        assert_eq!((other.certainty, other.shift_to), (Certainty::Probable, None));
+    }
 }

@@ -3,8 +3,9 @@
 //! cluster, how strongly it is said, and how many independent reports carry it.
 //!
 //! Pure functions over [`StoredReading`]s, the rows the store hands out (see
-//! [`EvidenceSource`](super::EvidenceSource)); the result does not depend on the order of the
-//! rows, so it does not depend on the order stories were stored in.
+//! [`EvidenceSource`](super::EvidenceSource)) — those [`ReadingFilter::EVIDENCE`] selects; the
+//! result does not depend on the order of the rows, so it does not depend on the order stories
+//! were stored in.
 
 use std::collections::BTreeMap;
 
@@ -41,11 +42,44 @@ pub struct StoredReading {
     pub summary: String,
 }
 
-/// Whether a reading is evidence of the entity's stance: a relevant story that reports what the
-/// entity itself does or says, with a stance. Passing mentions, licence disputes and critics'
-/// opinions are not its policy, and a neutral reading takes no position.
+/// Which readings a timeline reads, as data: a source leaves the others out when it reads (the
+/// store makes it part of its query, so readings that cannot be evidence stay on disk), and
+/// [`is_evidence`] applies it to each row again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadingFilter {
+    /// Only stories judged relevant.
+    pub relevant_only: bool,
+    /// Only readings of these stances.
+    pub stances: &'static [Stance],
+    /// Only readings resting on these bases.
+    pub bases: &'static [Basis],
+}
+
+impl ReadingFilter {
+    /// The evidence rule's choice: a relevant story that reports what the entity itself does or
+    /// says, with a stance. Passing mentions, licence disputes and critics' opinions are not
+    /// its policy, and a neutral reading takes no position.
+    pub const EVIDENCE: ReadingFilter = ReadingFilter {
+        relevant_only: true,
+        stances: &[Stance::Open, Stance::Closed, Stance::Mixed],
+        bases: &[Basis::Report],
+    };
+
+    /// Every reading.
+    pub const ALL: ReadingFilter = ReadingFilter {
+        relevant_only: false,
+        stances: &[Stance::Open, Stance::Closed, Stance::Mixed, Stance::Neutral],
+        bases: &[Basis::Report, Basis::Dispute, Basis::Opinion, Basis::Mention],
+    };
+
+    pub fn admits(&self, r: &StoredReading) -> bool {
+        (r.relevant || !self.relevant_only) && self.stances.contains(&r.stance) && self.bases.contains(&r.basis)
+    }
+}
+
+/// Whether a reading is evidence of the entity's stance ([`ReadingFilter::EVIDENCE`]).
 pub fn is_evidence(r: &StoredReading) -> bool {
-    r.relevant && r.stance != Stance::Neutral && r.basis == Basis::Report
+    ReadingFilter::EVIDENCE.admits(r)
 }
 
 /// How much a reading's voice weighs in its cluster: how hedged the wording is matters most

@@ -26,15 +26,21 @@ use serde::Serialize;
 use crate::stance::Stance;
 
 pub use bocpd::Detector;
-pub use evidence::{StoredReading, cluster_observation, independent_reports, is_evidence, observations, vote};
+pub use evidence::{ReadingFilter, StoredReading, is_evidence, observations, vote};
 
 /// Where timelines read their evidence: the stored readings of an entity, and what a poll
 /// cycle needs to know to append new evidence instead of recomputing (as `dedup`'s index loads
 /// stored stories through a callback, the timeline loads its rows through this).
 pub trait EvidenceSource {
-    /// `entity`'s readings in stories with ids above `after_id` (0: all), published up to the
-    /// end of `until` (all when None), in any order.
-    fn readings(&self, entity: &str, until: Option<NaiveDate>, after_id: i64) -> anyhow::Result<Vec<StoredReading>>;
+    /// `entity`'s readings that `filter` admits, in stories with ids above `after_id` (0: all),
+    /// published up to the end of `until` (all when None), in any order.
+    fn readings(
+        &self,
+        entity: &str,
+        until: Option<NaiveDate>,
+        after_id: i64,
+        filter: &ReadingFilter,
+    ) -> anyhow::Result<Vec<StoredReading>>;
 
     /// The largest story id (0 when there are none).
     fn max_story_id(&self) -> anyhow::Result<i64>;
@@ -70,7 +76,7 @@ pub fn entity_observations(
     until: Option<NaiveDate>,
     copy_jaccard: f64,
 ) -> anyhow::Result<Vec<Observation>> {
-    Ok(observations(source.readings(entity, until, 0)?, copy_jaccard))
+    Ok(observations(source.readings(entity, until, 0, &ReadingFilter::EVIDENCE)?, copy_jaccard))
 }
 
 /// What one story cluster says about one entity.
@@ -413,7 +419,8 @@ pub fn refresh(
             && c.max_story_id == last_before
             && store.only_new_clusters(entity, last_before, since)?
         {
-            let new = observations(store.readings(entity, None, last_before)?, settings.copy_jaccard);
+            let readings = store.readings(entity, None, last_before, &ReadingFilter::EVIDENCE)?;
+            let new = observations(readings, settings.copy_jaccard);
             let last_day = c.last_day();
             if new.first().is_none_or(|f| last_day.is_none_or(|d| f.date >= d)) {
                 let detector = c.extend(new);
@@ -471,11 +478,14 @@ mod tests {
             entity: &str,
             until: Option<NaiveDate>,
             after_id: i64,
+            filter: &ReadingFilter,
         ) -> anyhow::Result<Vec<StoredReading>> {
             assert_eq!(entity, "meta");
             let until = until.map(|d| format!("{d}T23:59:59Z"));
-            let rows =
-                self.readings.iter().filter(|r| r.story > after_id && until.as_ref().is_none_or(|u| r.published <= *u));
+            let rows = self
+                .readings
+                .iter()
+                .filter(|r| r.story > after_id && until.as_ref().is_none_or(|u| r.published <= *u) && filter.admits(r));
             Ok(rows.cloned().collect())
         }
 
