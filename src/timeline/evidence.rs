@@ -107,7 +107,7 @@ pub fn observations(readings: Vec<StoredReading>, copy_jaccard: f64) -> Vec<Obse
 /// stories as its evidence. None when no story says the winning stance (a cluster without
 /// weight, whose stories are not open) or its date cannot be read. Sorts `rows` by published
 /// time, then address, then story id.
-pub fn cluster_observation(rows: &mut [StoredReading], copy_jaccard: f64) -> Option<Observation> {
+fn cluster_observation(rows: &mut [StoredReading], copy_jaccard: f64) -> Option<Observation> {
     rows.sort_by(|a, b| {
         a.published.cmp(&b.published).then_with(|| a.address.cmp(&b.address)).then(a.story.cmp(&b.story))
     });
@@ -145,7 +145,7 @@ pub fn cluster_observation(rows: &mut [StoredReading], copy_jaccard: f64) -> Opt
 /// content words, or title and summary overlapping by `copy_jaccard`). Copies of one article,
 /// however many outlets carry them, are one report; one outlet is one report however many
 /// articles it ran.
-pub fn independent_reports(mine: &[&StoredReading], copy_jaccard: f64) -> usize {
+fn independent_reports(mine: &[&StoredReading], copy_jaccard: f64) -> usize {
     let Some(first) = mine.first() else { return 1 };
     // Most clusters have one outlet: nothing to compare.
     if mine.iter().all(|r| r.outlet == first.outlet) {
