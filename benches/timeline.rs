@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use stancewatch::stance::Profile;
 use stancewatch::store::Store;
-use stancewatch::timeline::{ChangeSettings, TimelineCache, detect, entity_timeline, refresh};
+use stancewatch::timeline::{ChangeSettings, TimelineCache, detect, entity_observations, entity_timeline, refresh};
 
 const STORIES: i64 = 100_000;
 
@@ -52,7 +52,7 @@ fn main() {
     let entities = vec!["meta".to_string()];
 
     let t = Instant::now();
-    let observations = store.entity_observations("meta", None, ChangeSettings::default().copy_jaccard).unwrap();
+    let observations = entity_observations(&store, "meta", None, settings.copy_jaccard).unwrap();
     let load = t.elapsed();
     let t = Instant::now();
     let timeline = detect(profile.entity("meta").and_then(|e| e.prior), &observations, &settings);

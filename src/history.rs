@@ -127,7 +127,7 @@ pub fn history(
     entity: &str,
     today: NaiveDate,
 ) -> Result<HistoryReport> {
-    let observations = store.entity_observations(entity, None, settings.copy_jaccard)?;
+    let observations = crate::timeline::entity_observations(store, entity, None, settings.copy_jaccard)?;
     let timeline = crate::timeline::timeline_of(profile, settings, entity, None, &observations);
     let prior = profile.entity(entity).and_then(|e| e.prior);
     let first = [prior.map(|p| p.1), observations.first().map(|o| o.date)].into_iter().flatten().min();

@@ -1,26 +1,16 @@
-//! The timeline's SQL: each entity's evidence as one observation per story cluster, and the
-//! change events found in it (reconciled, so recomputing never duplicates an event).
-
-use std::collections::BTreeMap;
+//! The timeline's SQL: each entity's stored readings as rows (`timeline::EvidenceSource`; the
+//! evidence rule is the timeline's), and the change events found in them (reconciled, so
+//! recomputing never duplicates an event).
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Store, parse_time, time_text};
-use crate::stance::{Certainty, Stance};
-use crate::timeline::{Change, Level, Observation};
-
-/// What saving a recomputed timeline changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SavedChanges {
-    pub new_possible: usize,
-    pub new_confirmed: usize,
-    /// `possible` changes now confirmed.
-    pub upgraded: usize,
-    pub withdrawn: usize,
-}
+use super::{Store, time_text};
+use crate::stance::{Basis, Certainty, Stance};
+pub use crate::timeline::SavedChanges;
+use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, ReadingFilter, StoredReading};
 
 /// One evidence story of a change (DESIGN 4.2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,141 +54,94 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     })
 }
 
-fn certainty_weight(text: &str) -> f64 {
-    match text {
-        "certain" => Certainty::Certain.weight(),
-        "probable" => Certainty::Probable.weight(),
-        "possible" => Certainty::Possible.weight(),
-        _ => Certainty::Question.weight(),
-    }
-}
-
-impl Store {
-    /// The entity's evidence up to `until` (inclusive): for each story cluster with relevant
-    /// stories that report a position of it (licence disputes and critics' opinions are not
-    /// its policy), the stance most of the cluster's weight says, on the
-    /// cluster's earliest published day, with its independent reports (articles whose text
-    /// overlaps by `copy_jaccard` or more are copies, one report). Independent of the order
-    /// stories were stored in.
-    pub fn entity_observations(
-        &self,
-        entity: &str,
-        until: Option<NaiveDate>,
-        copy_jaccard: f64,
-    ) -> Result<Vec<Observation>> {
-        self.entity_observations_after(entity, until, 0, copy_jaccard)
-    }
-
-    /// Like `entity_observations`, from the stories with ids above `after_id` only.
-    pub fn entity_observations_after(
+impl EvidenceSource for Store {
+    /// The stored readings of `entity` that `filter` admits (the timeline decides which are
+    /// evidence): one row per (story, entity), with the story's cluster, time, outlet, address
+    /// and wording.
+    fn readings(
         &self,
         entity: &str,
         until: Option<NaiveDate>,
         after_id: i64,
-        copy_jaccard: f64,
-    ) -> Result<Vec<Observation>> {
+        filter: &ReadingFilter,
+    ) -> Result<Vec<StoredReading>> {
         let until = until.map(|d| format!("{d}T23:59:59Z"));
         // All of an entity's rows through its index; only the newest through the story ids.
         let entity_match = if after_id > 0 { "+e.entity = ?1" } else { "e.entity = ?1" };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.cluster_id, s.id, s.published_at, s.outlet, coalesce(s.canonical_url, s.url, s.title),
-                    e.stance, e.confidence, e.certainty, h.to_stance, s.title, s.summary
+                    s.relevant, e.stance, e.confidence, e.certainty, e.basis, h.to_stance, s.title, s.summary
              FROM story_entities e JOIN stories s ON s.id = e.story_id
              LEFT JOIN story_shifts h ON h.story_id = e.story_id AND h.entity = e.entity
-             WHERE e.story_id > ?3 AND {entity_match} AND s.relevant = 1 AND e.stance != 'neutral'
-               AND e.basis = 'report' AND (?2 IS NULL OR s.published_at <= ?2)"
+             WHERE e.story_id > ?3 AND {entity_match} AND (?2 IS NULL OR s.published_at <= ?2){}",
+            filter_sql(filter)
         ))?;
-        struct Row {
-            id: i64,
-            published: String,
-            outlet: Option<String>,
-            key: String,
-            stance: Stance,
-            vote: f64,
-            certain: bool,
-            hedged: bool,
-            shift_to: Option<String>,
-            title: String,
-            summary: String,
-        }
-        let mut clusters: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
         let rows = stmt.query_map(params![entity, until, after_id], |r| {
-            let stance: String = r.get(5)?;
-            let confidence: f64 = r.get(6)?;
-            let certainty: String = r.get(7)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                Row {
-                    id: r.get(1)?,
-                    published: r.get(2)?,
-                    outlet: r.get(3)?,
-                    key: r.get(4)?,
-                    stance: Stance::parse(&stance).unwrap_or(Stance::Neutral),
-                    // How hedged the wording is matters most; the classifier's margin
-                    // between open and closed cues tempers it.
-                    vote: certainty_weight(&certainty) * confidence.clamp(0.0, 1.0).sqrt(),
-                    certain: certainty == "certain",
-                    hedged: matches!(certainty.as_str(), "probable" | "possible"),
-                    shift_to: r.get(8)?,
-                    title: r.get(9)?,
-                    summary: r.get(10)?,
-                },
-            ))
+            Ok(StoredReading {
+                cluster: r.get(0)?,
+                story: r.get(1)?,
+                published: r.get(2)?,
+                outlet: r.get(3)?,
+                address: r.get(4)?,
+                relevant: r.get::<_, Option<i64>>(5)? == Some(1),
+                stance: Stance::parse(r.get_ref(6)?.as_str()?).unwrap_or(Stance::Neutral),
+                confidence: r.get(7)?,
+                certainty: certainty(r.get_ref(8)?.as_str()?),
+                basis: basis(r.get_ref(9)?.as_str()?),
+                shift_to: r.get_ref(10)?.as_str_or_null()?.and_then(Stance::parse),
+                title: r.get(11)?,
+                summary: r.get(12)?,
+            })
         })?;
-        for row in rows {
-            let (cluster, row) = row?;
-            clusters.entry(cluster).or_default().push(row);
-        }
-        let mut out = Vec::with_capacity(clusters.len());
-        for (_, mut rows) in clusters {
-            rows.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.key.cmp(&b.key)));
-            let mut votes = [0.0f64; 3];
-            for r in &rows {
-                if let Some(k) = crate::timeline::stance_index(r.stance) {
-                    votes[k] += r.vote;
-                }
-            }
-            let k = (0..3).fold(0, |best, k| if votes[k] > votes[best] { k } else { best });
-            let stance = crate::timeline::STANCES[k];
-            let mine: Vec<&Row> = rows.iter().filter(|r| r.stance == stance).collect();
-            let Some(first) = mine.first() else { continue };
-            let day = first.published.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            let Some(date) = day.or_else(|| parse_time(&first.published).map(|t| t.date_naive())) else { continue };
-            let mut outlets: Vec<String> = mine.iter().filter_map(|r| r.outlet.clone()).collect();
-            outlets.sort();
-            outlets.dedup();
-            // One report per outlet that wrote the event up itself: the first of its articles
-            // that is not a copy of a report already counted. (Most clusters have one outlet.)
-            let mut reports: Vec<(Option<&str>, crate::dedup::Wording)> = Vec::new();
-            if mine.iter().any(|r| r.outlet != first.outlet) {
-                for r in &mine {
-                    let outlet = r.outlet.as_deref();
-                    if reports.iter().any(|(o, _)| *o == outlet) {
-                        continue;
-                    }
-                    let wording = crate::dedup::Wording::of(&r.title, &r.summary);
-                    if !reports.iter().any(|(_, w)| w.same_headline(&wording) || w.same_text(&wording, copy_jaccard)) {
-                        reports.push((outlet, wording));
-                    }
-                }
-            }
-            out.push(Observation {
-                date,
-                order_key: mine.iter().map(|r| r.key.as_str()).min().unwrap_or_default().to_string(),
-                stance,
-                weight: mine.iter().map(|r| r.vote).fold(0.0, f64::max).min(1.0),
-                certain: mine.iter().any(|r| r.certain),
-                hedged: mine.iter().all(|r| r.hedged),
-                reports_change: mine.iter().any(|r| r.shift_to.as_deref() == Some(stance.as_str())),
-                outlets,
-                reports: reports.len().max(1),
-                stories: mine.iter().map(|r| r.id).collect(),
-            });
-        }
-        crate::timeline::sort_observations(&mut out);
-        Ok(out)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn max_story_id(&self) -> Result<i64> {
+        Store::max_story_id(self)
+    }
+
+    fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> Result<bool> {
+        Store::only_new_clusters(self, entity, after_id, since)
+    }
+}
+
+impl ChangeSink for Store {
+    fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
+        Store::save_changes(self, entity, changes, now)
+    }
+}
+
+/// `filter` as conditions on `e` (story_entities) and `s` (stories). The stance condition
+/// leaves out readings through the `(entity, stance)` index, before their rows are read.
+fn filter_sql(filter: &ReadingFilter) -> String {
+    let list = |values: Vec<&str>| values.iter().map(|v| format!("'{v}'")).collect::<Vec<_>>().join(", ");
+    let stances = list(filter.stances.iter().map(|s| s.as_str()).collect());
+    let bases = list(filter.bases.iter().map(|b| b.as_str()).collect());
+    let relevant = if filter.relevant_only { " AND s.relevant = 1" } else { "" };
+    format!(" AND e.stance IN ({stances}) AND e.basis IN ({bases}){relevant}")
+}
+
+/// A stored certainty (a value this version does not know reads as the weakest, a question).
+fn certainty(text: &str) -> Certainty {
+    match text {
+        "certain" => Certainty::Certain,
+        "probable" => Certainty::Probable,
+        "possible" => Certainty::Possible,
+        _ => Certainty::Question,
+    }
+}
+
+/// A stored basis (a value this version does not know reads as a passing mention).
+fn basis(text: &str) -> Basis {
+    match text {
+        "report" => Basis::Report,
+        "dispute" => Basis::Dispute,
+        "opinion" => Basis::Opinion,
+        _ => Basis::Mention,
+    }
+}
+
+impl Store {
     /// Entities with evidence in stories stored after story `after_id` or changed since `since`.
     pub fn entities_touched(&self, after_id: i64, since: DateTime<Utc>) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
@@ -367,4 +310,105 @@ impl Store {
 
 fn evidence_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {
     Ok(EvidenceRow { story: r.get(0)?, url: r.get(1)?, source: r.get(2)?, published: r.get(3)?, title: r.get(4)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stance::{Basis, Certainty, Stance};
+
+    /// One story per combination of relevance, stance and basis, each read for `meta`.
+    fn store_with_every_kind_of_reading(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("t.db")).unwrap();
+        store.conn.execute("INSERT INTO feeds (url, added_at) VALUES ('http://127.0.0.1/f.xml', 't')", []).unwrap();
+        let mut id = 0;
+        for relevant in [None, Some(0), Some(1)] {
+            for stance in ReadingFilter::ALL.stances {
+                for basis in ReadingFilter::ALL.bases {
+                    id += 1;
+                    store
+                        .conn
+                        .execute(
+                            "INSERT INTO stories (id, feed_id, entry_key, entry_key_kind, url, canonical_url, title,
+                                                  summary, published_at, fetched_at, content_hash, relevant, cluster_id,
+                                                  outlet)
+                             VALUES (?1, 1, ?1, 'hash', 'http://x.example/' || ?1, NULL, 'title ' || ?1, 'summary',
+                                     '2025-01-01T00:00:00Z', 't', 'h', ?2, 1, 'x.example')",
+                            params![id, relevant],
+                        )
+                        .unwrap();
+                    store
+                        .conn
+                        .execute(
+                            "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+                             VALUES (?1, 'meta', ?2, 0.5, 'probable', 'why', ?3)",
+                            params![id, stance.as_str(), basis.as_str()],
+                        )
+                        .unwrap();
+                }
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn the_query_selects_what_the_reading_filter_admits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_every_kind_of_reading(dir.path());
+        let all = store.readings("meta", None, 0, &ReadingFilter::ALL).unwrap();
+        assert_eq!(all.len(), 3 * 4 * 4);
+        let ids = |rows: Vec<StoredReading>| {
+            let mut ids: Vec<i64> = rows.into_iter().map(|r| r.story).collect();
+            ids.sort();
+            ids
+        };
+        let admitted: Vec<StoredReading> = all.iter().filter(|r| ReadingFilter::EVIDENCE.admits(r)).cloned().collect();
+        assert_eq!(admitted.len(), 3, "relevant reports of a stance");
+        let evidence = store.readings("meta", None, 0, &ReadingFilter::EVIDENCE).unwrap();
+        assert_eq!(ids(evidence), ids(admitted.clone()));
+        // The newest stories only, read without the entity index.
+        let newest = store.readings("meta", None, 40, &ReadingFilter::EVIDENCE).unwrap();
+        assert_eq!(ids(newest), ids(admitted.into_iter().filter(|r| r.story > 40).collect()));
+        assert!(
+            store.readings("meta", NaiveDate::from_ymd_opt(2024, 12, 31), 0, &ReadingFilter::ALL).unwrap().is_empty()
+        );
+        assert!(store.readings("openai", None, 0, &ReadingFilter::ALL).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_reading_row_carries_the_story_and_its_reported_shift() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_every_kind_of_reading(dir.path());
+        store
+            .conn
+            .execute_batch(
+                "UPDATE stories SET canonical_url = 'https://x.example/c', outlet = NULL WHERE id = 2;
+                 UPDATE story_entities SET certainty = 'certain', confidence = 0.75 WHERE story_id = 2;
+                 INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (2, 'meta', 'closed', 'open');",
+            )
+            .unwrap();
+        let rows = store.readings("meta", None, 0, &ReadingFilter::ALL).unwrap();
+        let row = rows.iter().find(|r| r.story == 2).unwrap();
+        assert_eq!(
+            *row,
+            StoredReading {
+                cluster: 1,
+                story: 2,
+                published: "2025-01-01T00:00:00Z".into(),
+                outlet: None,
+                address: "https://x.example/c".into(),
+                relevant: false,
+                stance: Stance::Open,
+                confidence: 0.75,
+                certainty: Certainty::Certain,
+                basis: Basis::Dispute,
+                shift_to: Some(Stance::Open),
+                title: "title 2".into(),
+                summary: "summary".into(),
+            }
+        );
+        let other = rows.iter().find(|r| r.story == 3).unwrap();
+        assert_eq!((other.address.as_str(), other.outlet.as_deref()), ("http://x.example/3", Some("x.example")));
+        assert_eq!((other.certainty, other.shift_to), (Certainty::Probable, None));
+    }
 }

@@ -12,15 +12,72 @@
 //! A change needs an observed earlier regime. The profile's prior is a starting point, not an
 //! observation: until a cluster has shown the prior's stance, a move away from it that the
 //! evidence supports is a [`Calibration`] of the first regime, and no change event.
+//!
+//! The observations come from `evidence.rs` (the evidence rule, over the rows an
+//! [`EvidenceSource`] hands out); [`refresh`] saves what it finds through a [`ChangeSink`]. The
+//! store implements both, and no SQL is here.
 
 mod bocpd;
+mod evidence;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::stance::Stance;
 
 pub use bocpd::Detector;
+pub use evidence::{ReadingFilter, StoredReading, is_evidence, observations, vote};
+
+/// Where timelines read their evidence: the stored readings of an entity, and what a poll
+/// cycle needs to know to append new evidence instead of recomputing (as `dedup`'s index loads
+/// stored stories through a callback, the timeline loads its rows through this).
+pub trait EvidenceSource {
+    /// `entity`'s readings that `filter` admits, in stories with ids above `after_id` (0: all),
+    /// published up to the end of `until` (all when None), in any order.
+    fn readings(
+        &self,
+        entity: &str,
+        until: Option<NaiveDate>,
+        after_id: i64,
+        filter: &ReadingFilter,
+    ) -> anyhow::Result<Vec<StoredReading>>;
+
+    /// The largest story id (0 when there are none).
+    fn max_story_id(&self) -> anyhow::Result<i64>;
+
+    /// Whether all of `entity`'s readings in stories above `after_id` are in clusters of their
+    /// own (none joined or merged an older cluster) and no older story about it changed since
+    /// `since`: then the new evidence can be appended to a timeline computed before.
+    fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> anyhow::Result<bool>;
+}
+
+/// Where [`refresh`] keeps the change events it finds.
+pub trait ChangeSink {
+    /// Store `entity`'s recomputed changes (all of them: known ones are updated, ones no
+    /// longer found withdrawn).
+    fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> anyhow::Result<SavedChanges>;
+}
+
+/// What saving a recomputed timeline changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SavedChanges {
+    pub new_possible: usize,
+    pub new_confirmed: usize,
+    /// `possible` changes now confirmed.
+    pub upgraded: usize,
+    pub withdrawn: usize,
+}
+
+/// The entity's observations up to `until` (inclusive; all when None): one per story cluster
+/// with evidence of its stance (see `evidence.rs`), in the order the timeline reads them.
+pub fn entity_observations(
+    source: &impl EvidenceSource,
+    entity: &str,
+    until: Option<NaiveDate>,
+    copy_jaccard: f64,
+) -> anyhow::Result<Vec<Observation>> {
+    Ok(observations(source.readings(entity, until, 0, &ReadingFilter::EVIDENCE)?, copy_jaccard))
+}
 
 /// What one story cluster says about one entity.
 #[derive(Debug, Clone, PartialEq)]
@@ -263,13 +320,13 @@ pub(crate) fn confirms(
 
 /// The timeline of `entity` from the stored stories up to `until` (all when None).
 pub fn entity_timeline(
-    store: &crate::store::Store,
+    source: &impl EvidenceSource,
     profile: &crate::stance::Profile,
     settings: &ChangeSettings,
     entity: &str,
     until: Option<NaiveDate>,
 ) -> anyhow::Result<Timeline> {
-    let observations = store.entity_observations(entity, until, settings.copy_jaccard)?;
+    let observations = entity_observations(source, entity, until, settings.copy_jaccard)?;
     Ok(timeline_of(profile, settings, entity, until, &observations))
 }
 
@@ -344,16 +401,16 @@ impl Cached {
 /// cycle and import: a late story re-evaluates its entity's whole timeline, so the result never
 /// depends on arrival order.
 pub fn refresh(
-    store: &mut crate::store::Store,
+    store: &mut (impl EvidenceSource + ChangeSink),
     profile: &crate::stance::Profile,
     settings: &ChangeSettings,
     entities: &[String],
     cache: &TimelineCache,
     last_before: i64,
-    since: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<crate::store::SavedChanges> {
-    let mut total = crate::store::SavedChanges::default();
-    let now = chrono::Utc::now();
+    since: DateTime<Utc>,
+) -> anyhow::Result<SavedChanges> {
+    let mut total = SavedChanges::default();
+    let now = Utc::now();
     let max_id = store.max_story_id()?;
     for entity in entities {
         let cached = cache.lock().remove(entity);
@@ -362,7 +419,8 @@ pub fn refresh(
             && c.max_story_id == last_before
             && store.only_new_clusters(entity, last_before, since)?
         {
-            let new = store.entity_observations_after(entity, None, last_before, settings.copy_jaccard)?;
+            let readings = store.readings(entity, None, last_before, &ReadingFilter::EVIDENCE)?;
+            let new = observations(readings, settings.copy_jaccard);
             let last_day = c.last_day();
             if new.first().is_none_or(|f| last_day.is_none_or(|d| f.date >= d)) {
                 let detector = c.extend(new);
@@ -373,7 +431,7 @@ pub fn refresh(
         let (cached, detector) = match appended {
             Some(pair) => pair,
             None => {
-                let observations = store.entity_observations(entity, None, settings.copy_jaccard)?;
+                let observations = entity_observations(store, entity, None, settings.copy_jaccard)?;
                 let base = Detector::new(profile.entity(entity).and_then(|e| e.prior), settings.clone());
                 let mut c = Cached { observations: Vec::new(), base_count: 0, base, max_story_id: 0 };
                 let detector = c.extend(observations);
@@ -400,4 +458,93 @@ pub fn refresh(
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stance::{Basis, Certainty, Profile};
+
+    /// Rows in memory: `refresh` needs no database.
+    #[derive(Default)]
+    struct Memory {
+        readings: Vec<StoredReading>,
+        saved: Vec<Change>,
+    }
+
+    impl EvidenceSource for Memory {
+        fn readings(
+            &self,
+            entity: &str,
+            until: Option<NaiveDate>,
+            after_id: i64,
+            filter: &ReadingFilter,
+        ) -> anyhow::Result<Vec<StoredReading>> {
+            assert_eq!(entity, "meta");
+            let until = until.map(|d| format!("{d}T23:59:59Z"));
+            let rows = self
+                .readings
+                .iter()
+                .filter(|r| r.story > after_id && until.as_ref().is_none_or(|u| r.published <= *u) && filter.admits(r));
+            Ok(rows.cloned().collect())
+        }
+
+        fn max_story_id(&self) -> anyhow::Result<i64> {
+            Ok(self.readings.iter().map(|r| r.story).max().unwrap_or(0))
+        }
+
+        fn only_new_clusters(&self, _: &str, after_id: i64, _: DateTime<Utc>) -> anyhow::Result<bool> {
+            Ok(self.readings.iter().filter(|r| r.story > after_id).all(|r| r.cluster > after_id))
+        }
+    }
+
+    impl ChangeSink for Memory {
+        fn save_changes(&mut self, _: &str, changes: &[Change], _: DateTime<Utc>) -> anyhow::Result<SavedChanges> {
+            self.saved = changes.to_vec();
+            Ok(SavedChanges::default())
+        }
+    }
+
+    /// A year of weekly open reports, then closed ones, each story a cluster of its own.
+    fn weekly(story: i64) -> StoredReading {
+        let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(7 * story as u64);
+        let outlet = format!("outlet{}.example", story % 5);
+        StoredReading {
+            cluster: story,
+            story,
+            published: format!("{day}T12:00:00Z"),
+            address: format!("https://{outlet}/{story}"),
+            outlet: Some(outlet),
+            relevant: true,
+            stance: if story <= 52 { Stance::Open } else { Stance::Closed },
+            confidence: 0.9,
+            certainty: Certainty::Certain,
+            basis: Basis::Report,
+            shift_to: None,
+            title: format!("Story {story}"),
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn refresh_reads_rows_through_its_source_and_appending_matches_recomputing() {
+        let profile = Profile::builtin();
+        let settings = ChangeSettings::default();
+        let entities = vec!["meta".to_string()];
+        let since = Utc::now();
+        let (mut cycles, cache) = (Memory::default(), TimelineCache::default());
+        for batch in (1..=70).collect::<Vec<i64>>().chunks(4) {
+            let last_before = cycles.max_story_id().unwrap();
+            cycles.readings.extend(batch.iter().map(|&s| weekly(s)));
+            refresh(&mut cycles, &profile, &settings, &entities, &cache, last_before, since).unwrap();
+        }
+        let mut once = Memory { readings: cycles.readings.clone(), ..Memory::default() };
+        refresh(&mut once, &profile, &settings, &entities, &TimelineCache::default(), 0, since).unwrap();
+        assert_eq!(cycles.saved, once.saved);
+        let confirmed: Vec<(Stance, Stance)> =
+            once.saved.iter().filter(|c| c.level == Level::Confirmed).map(|c| (c.from, c.to)).collect();
+        assert_eq!(confirmed, vec![(Stance::Open, Stance::Closed)]);
+        let timeline = entity_timeline(&once, &profile, &settings, "meta", None).unwrap();
+        assert_eq!(timeline.changes, once.saved);
+    }
 }
