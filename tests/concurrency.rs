@@ -9,6 +9,7 @@ use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::{request, stop, wait_for};
 use common::http::{Route, TestServer};
 use common::sandbox::{Sandbox, rss};
 use common::smtp::{Received, SmtpServer};
@@ -30,39 +31,6 @@ fn ai_items(prefix: &str) -> String {
         (&format!("{prefix}1"), &format!("Meta releases Llama {prefix} as open weights under a permissive licence")),
         (&format!("{prefix}2"), &format!("OpenAI keeps its {prefix} model proprietary and API-only")),
     ])
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// SIGTERM, then the exit code and what the process wrote to stderr.
-fn stop(mut child: Child) -> (Option<i32>, String) {
-    // SAFETY: kill(2) on our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut stderr).unwrap();
-    }
-    (status.code(), stderr)
-}
-
-/// `/healthz` of the daemon listening on `port`: (status code, body).
-fn healthz(port: u16) -> Option<(u16, String)> {
-    use std::io::Write as _;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((code, body))
 }
 
 /// How many times each Message-ID reached the server.
@@ -261,7 +229,7 @@ fn cli_writes_during_a_daemon_poll_wait_for_it_and_succeed() {
     let port = SmtpServer::free_port();
     let sb = Sandbox::with_feeds(&urls, &format!("timeout = \"5s\"\n\n[http]\nlisten = \"127.0.0.1:{port}\""));
     let daemon = sb.command().arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for("the endpoint", Duration::from_secs(30), || healthz(port).is_some());
+    wait_for("the endpoint", Duration::from_secs(30), || request(port, "GET", "/healthz").is_some());
     let import = sb.path().join("items.jsonl");
     for round in 0..10 {
         let lines: String = (0..50)
@@ -275,13 +243,13 @@ fn cli_writes_during_a_daemon_poll_wait_for_it_and_succeed() {
         std::fs::write(&import, lines).unwrap();
         sb.ok(&["import", import.to_str().unwrap(), "--source", "test"]);
         sb.ok(&["feeds", "add", &format!("http://127.0.0.1:9/extra{round}.xml")]);
-        let (code, body) = healthz(port).unwrap_or((0, String::new()));
+        let (code, body) = request(port, "GET", "/healthz").unwrap_or((0, String::new()));
         assert!(code == 200 || body.starts_with("starting"), "healthz {code}: {body}");
     }
     wait_for("every feed polled", Duration::from_secs(60), || {
         (0..20).all(|i| feeds.hits(&format!("/f{i}.xml")) > 0) && sb.count("SELECT count(*) FROM stories") == 500 + 40
     });
-    let (code, body) = healthz(port).unwrap();
+    let (code, body) = request(port, "GET", "/healthz").unwrap();
     assert_eq!(code, 200, "{body}");
     let (code, stderr) = stop(daemon);
     assert_eq!(code, Some(0), "{stderr}");

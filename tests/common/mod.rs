@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod daemon;
 pub mod http;
 pub mod sandbox;
 pub mod smtp;
