@@ -148,7 +148,7 @@ pub async fn run(
         }
         let stop = || *shutdown.borrow();
         match tokio::task::block_in_place(|| {
-            let profile = pipeline.classifier.profile();
+            let profile = pipeline.profile();
             crate::mail::scheduled(&mut store, config, profile, &mailer, &mut digest_checked, &stop)
         }) {
             Ok(d) if d.sent + d.waiting + d.failed > 0 => {

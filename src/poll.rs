@@ -123,8 +123,6 @@ impl PollSummary {
 pub struct Pipeline {
     pub poll: PollSettings,
     pub fetcher: Arc<Fetcher>,
-    /// The stance reader (the same one `ingest` uses), for what reads the profile.
-    pub classifier: Arc<Classifier>,
     /// Canonicalise → classify → sign, for every story stored.
     pub ingest: Arc<Ingest>,
     pub changes: crate::timeline::ChangeSettings,
@@ -138,11 +136,15 @@ impl Pipeline {
         Ok(Pipeline {
             poll: config.poll.clone(),
             fetcher: Arc::new(Fetcher::new(&config.poll)?),
-            classifier: ingest.classifier().clone(),
             ingest,
             changes: config.changes.clone(),
             timelines: Default::default(),
         })
+    }
+
+    /// The topic profile the stance reader works with.
+    pub fn profile(&self) -> &crate::stance::Profile {
+        self.ingest.classifier().profile()
     }
 
     /// Bring stored readings in line with the current profile (see `Ingest::reread_stored`).
@@ -157,18 +159,10 @@ impl Pipeline {
                 "stored stories read again with the current profile"
             );
             // Every timeline may read differently now.
-            let entities: Vec<String> = self.classifier.profile().entities.iter().map(|e| e.key.clone()).collect();
+            let entities: Vec<String> = self.profile().entities.iter().map(|e| e.key.clone()).collect();
             self.timelines.clear();
             let now = Utc::now();
-            crate::timeline::refresh(
-                store,
-                self.classifier.profile(),
-                &self.changes,
-                &entities,
-                &self.timelines,
-                0,
-                now,
-            )?;
+            crate::timeline::refresh(store, self.profile(), &self.changes, &entities, &self.timelines, 0, now)?;
         }
         Ok(())
     }
@@ -182,7 +176,7 @@ impl Pipeline {
         since: chrono::DateTime<Utc>,
     ) -> anyhow::Result<crate::store::SavedChanges> {
         let entities = store.entities_touched(last_before, since)?;
-        let profile = self.classifier.profile();
+        let profile = self.profile();
         crate::timeline::refresh(store, profile, &self.changes, &entities, &self.timelines, last_before, since)
     }
 

@@ -133,13 +133,11 @@ fn a_clean_shift_is_confirmed_by_the_evidence_rule() {
     assert!(h.confirmed().is_empty(), "two closed clusters are not yet a confirmed change: {:?}", h.changes());
     h.import(&[closed_item(410, 3, "c.example")], "archive");
     assert_eq!(h.confirmed(), vec![("open".into(), "closed".into(), date(400))], "{:?}", h.changes());
-    let stances =
-        stancewatch::history::stances(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, None).unwrap();
+    let stances = stancewatch::history::stances(&h.store, h.pipeline.profile(), &h.pipeline.changes, None).unwrap();
     let meta = stances.iter().find(|s| s.entity == "meta").unwrap();
     assert_eq!(meta.stance.as_str(), "closed");
     let before = NaiveDate::from_ymd_opt(2024, 6, 1);
-    let then =
-        stancewatch::history::stances(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, before).unwrap();
+    let then = stancewatch::history::stances(&h.store, h.pipeline.profile(), &h.pipeline.changes, before).unwrap();
     assert_eq!(then.iter().find(|s| s.entity == "meta").unwrap().stance.as_str(), "open", "the stance as of a date");
 }
 
@@ -152,8 +150,7 @@ fn evidence_against_a_prior_no_story_showed_calibrates_the_timeline_without_a_ch
     assert!(h.changes().is_empty(), "a calibration is no change event: {:?}", h.changes());
     let today = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
     let history = |h: &Harness| {
-        stancewatch::history::history(&h.store, h.pipeline.classifier.profile(), &h.pipeline.changes, "meta", today)
-            .unwrap()
+        stancewatch::history::history(&h.store, h.pipeline.profile(), &h.pipeline.changes, "meta", today).unwrap()
     };
     let report = history(&h);
     assert_eq!((report.stance.as_str(), report.since.as_deref()), ("closed", Some("2023-07-18")));
