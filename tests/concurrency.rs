@@ -12,19 +12,9 @@ use std::time::{Duration, Instant};
 use common::daemon::{request, stop, wait_for};
 use common::http::{Route, TestServer};
 use common::sandbox::{Sandbox, rss};
-use common::smtp::{Received, SmtpServer};
+use common::smtp::{Received, SmtpServer, smtp_config};
 
 const TO: [&str; 4] = ["ana@example.org", "ben@example.org", "cleo@example.org", "dan@example.org"];
-
-fn smtp_config(feed_url: &str, port: u16) -> String {
-    let to: Vec<String> = TO.iter().map(|t| format!("{t:?}")).collect();
-    format!(
-        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {feed_url:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
-         to = [{}]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
-         security = \"none\"\ntimeout = \"3s\"\n",
-        to.join(", ")
-    )
-}
 
 fn ai_items(prefix: &str) -> String {
     rss(&[
@@ -71,7 +61,7 @@ fn assert_each_stored_message_arrived_once(sb: &Sandbox, smtp: &SmtpServer) {
 fn pending_mail(feeds: &TestServer) -> (Sandbox, SmtpServer) {
     let port = SmtpServer::free_port();
     feeds.set("/ai.xml", Route::ok(ai_items("a")));
-    let sb = Sandbox::new_raw(&smtp_config(&feeds.url("/ai.xml"), port));
+    let sb = Sandbox::new_raw(&smtp_config(&feeds.url("/ai.xml"), &TO, port, "3s"));
     sb.ok(&["poll"]);
     let out = sb.run(&["digest", "--send", "--since", "2000-01-01"]);
     assert_eq!(out.status.code(), Some(1), "server down: {}", String::from_utf8_lossy(&out.stdout));

@@ -5,20 +5,9 @@ mod common;
 
 use common::http::{Route, TestServer};
 use common::sandbox::{Sandbox, rss};
-use common::smtp::SmtpServer;
+use common::smtp::{SmtpServer, smtp_config};
 
 const TO: [&str; 2] = ["ana@example.org", "ben@example.org"];
-
-/// Config for polling `feed_url` and mailing `to` over SMTP on 127.0.0.1:`port`.
-fn smtp_config(feed_url: &str, to: &[&str], port: u16, timeout: &str) -> String {
-    let to: Vec<String> = to.iter().map(|t| format!("{t:?}")).collect();
-    format!(
-        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {feed_url:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
-         to = [{}]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
-         security = \"none\"\ntimeout = \"{timeout}\"\n",
-        to.join(", ")
-    )
-}
 
 /// A sandbox polling one feed of AI-openness stories, mailing over SMTP to `port`.
 fn sandbox(feeds: &TestServer, port: u16) -> Sandbox {

@@ -16,6 +16,10 @@ use serde::Serialize;
 use super::{Store, time_text};
 use crate::stance::Stance;
 
+/// What returns a claim whose sender stopped to `pending`.
+const RELEASE: &str = "status = 'pending', claimed_by = NULL, lease_until = NULL,
+     last_error = 'the process sending it stopped before recording the result; sent again'";
+
 /// A relevant story cluster no digest has covered yet.
 #[derive(Debug, Clone, Serialize)]
 pub struct PendingCluster {
@@ -221,9 +225,10 @@ impl Store {
         let lapsed = self
             .conn
             .execute(
-                "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL,
-                     last_error = 'the process sending it stopped before recording the result; sent again'
-                 WHERE status = 'sending' AND lease_until < ?1 AND claimed_by != ?2",
+                &format!(
+                    "UPDATE outbox SET {RELEASE}
+                 WHERE status = 'sending' AND lease_until < ?1 AND claimed_by != ?2"
+                ),
                 params![time_text(now), me],
             )
             .map_err(|e| super::write_failure(&self.path, "return lapsed mail claims", e))?;
@@ -248,9 +253,10 @@ impl Store {
     pub fn release_claims(&mut self, owner: &str) -> Result<usize> {
         self.conn
             .execute(
-                "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL,
-                     last_error = 'the process sending it stopped before recording the result; sent again'
-                 WHERE status = 'sending' AND claimed_by = ?1",
+                &format!(
+                    "UPDATE outbox SET {RELEASE}
+                 WHERE status = 'sending' AND claimed_by = ?1"
+                ),
                 [owner],
             )
             .map_err(|e| super::write_failure(&self.path, "release a stopped sender's claims", e))

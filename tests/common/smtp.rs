@@ -5,6 +5,17 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+/// Config for polling `feed_url` and mailing `to` over SMTP on 127.0.0.1:`port`.
+pub fn smtp_config(feed_url: &str, to: &[&str], port: u16, timeout: &str) -> String {
+    let to: Vec<String> = to.iter().map(|t| format!("{t:?}")).collect();
+    format!(
+        "[poll]\ntimeout = \"2s\"\n\n[[feed]]\nurl = {feed_url:?}\n\n[email]\nfrom = \"stancewatch <sw@example.org>\"\n\
+         to = [{}]\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         security = \"none\"\ntimeout = \"{timeout}\"\n",
+        to.join(", ")
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct Received {
     pub from: String,
