@@ -93,10 +93,9 @@ impl Wording {
 
     /// From the headline's content words (and how many distinct) already split by the caller.
     fn from_headline(title: &str, headline: &[String], headline_words: usize, summary: &str) -> Wording {
-        let mut words = headline.to_vec();
-        words.extend(text::content_words(summary));
-        // The opening is what copies share; a long tail only costs memory.
-        words.truncate(MAX_BODY_WORDS);
+        // The opening is what copies share; a long tail only costs memory (and reading it, time).
+        let mut words: Vec<String> = headline.iter().take(MAX_BODY_WORDS).cloned().collect();
+        words.extend(text::content_words_upto(summary, MAX_BODY_WORDS - words.len()));
         Wording { title_key: text::hash(&[&text::title_key(title)]), headline_words, shingles: text::shingles(&words) }
     }
 

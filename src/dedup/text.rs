@@ -5,93 +5,94 @@ use std::hash::{Hash, Hasher};
 use unicode_normalization::UnicodeNormalization;
 
 /// Words too common to say anything about which story a text is.
+/// Sorted, for `binary_search`.
 const STOP_WORDS: &[&str] = &[
     "a",
+    "about",
+    "after",
+    "all",
+    "also",
+    "amid",
     "an",
-    "the",
     "and",
-    "or",
-    "but",
-    "of",
-    "to",
-    "in",
-    "on",
-    "for",
-    "with",
-    "at",
-    "by",
-    "from",
-    "as",
-    "is",
     "are",
-    "was",
-    "were",
+    "as",
+    "at",
     "be",
     "been",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "has",
-    "have",
-    "had",
-    "will",
-    "would",
+    "before",
+    "but",
+    "by",
     "can",
     "could",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "he",
+    "her",
+    "here",
+    "his",
+    "how",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
     "may",
     "might",
-    "new",
-    "says",
-    "said",
-    "say",
-    "after",
-    "before",
-    "about",
-    "into",
-    "over",
-    "than",
-    "then",
-    "now",
-    "just",
     "more",
     "most",
-    "how",
-    "why",
+    "new",
+    "no",
+    "not",
+    "now",
+    "of",
+    "on",
+    "or",
+    "our",
+    "out",
+    "over",
+    "report",
+    "reportedly",
+    "reports",
+    "s",
+    "said",
+    "say",
+    "says",
+    "she",
+    "so",
+    "than",
+    "that",
+    "the",
+    "their",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "up",
+    "via",
+    "was",
+    "we",
+    "were",
     "what",
-    "who",
     "when",
     "where",
     "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "yes",
     "you",
     "your",
-    "we",
-    "our",
-    "they",
-    "their",
-    "he",
-    "she",
-    "his",
-    "her",
-    "not",
-    "no",
-    "yes",
-    "up",
-    "out",
-    "so",
-    "if",
-    "all",
-    "also",
-    "here",
-    "there",
-    "report",
-    "reports",
-    "reportedly",
-    "via",
-    "amid",
-    "s",
 ];
 
 /// NFKC, lowercase, the outlet suffix removed, punctuation to spaces, spaces folded:
@@ -126,53 +127,88 @@ pub fn strip_outlet_suffix(title: &str) -> String {
 /// NFKC-normalised lowercase words (letters and digits; other characters separate words, except
 /// an inner `.` or `-` between alphanumerics, so "3.1" and "gpt-4o" stay one word).
 pub fn words(text: &str) -> Vec<String> {
-    // NFKC is a no-op on ASCII, the common case; skip its cost there.
-    let normalised: String =
-        if text.is_ascii() { text.to_ascii_lowercase() } else { text.nfkc().flat_map(char::to_lowercase).collect() };
-    let chars: Vec<char> = normalised.chars().collect();
     let mut out = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        let joiner = matches!(c, '.' | '-' | '\'' | '’')
-            && !current.is_empty()
-            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())
-            && chars[i - 1].is_alphanumeric();
-        if c.is_alphanumeric() || joiner {
-            current.push(c);
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    // Possessives: "meta's" → "meta"; other apostrophes go ("don't" → "dont").
-    out.into_iter()
-        .map(|w| {
-            let w = w.strip_suffix("'s").or_else(|| w.strip_suffix("’s")).unwrap_or(&w).to_string();
-            w.replace(['\'', '’'], "")
-        })
-        .collect()
+    each_word(text, |w| {
+        out.push(w);
+        true
+    });
+    out
 }
 
 /// Content words: stop words out, light suffix stemming so "releases" / "released" / "release"
 /// meet.
 pub fn content_words(text: &str) -> Vec<String> {
-    words(text).into_iter().filter(|w| !STOP_WORDS.contains(&w.as_str())).map(|w| stem(&w)).collect()
+    content_words_upto(text, usize::MAX)
 }
 
-fn stem(word: &str) -> String {
-    if word.chars().any(|c| c.is_ascii_digit()) || word.len() <= 4 {
-        return word.to_string();
+/// The first `limit` content words: a long text is only read as far as it is needed.
+pub fn content_words_upto(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if limit == 0 {
+        return out;
+    }
+    each_word(text, |w| {
+        if !is_stop_word(&w) {
+            out.push(stem(w));
+        }
+        out.len() < limit
+    });
+    out
+}
+
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// Calls `take` with each word in order until it returns false.
+fn each_word(text: &str, mut take: impl FnMut(String) -> bool) {
+    // NFKC is a no-op on ASCII, the common case; skip its cost there.
+    let normalised: String =
+        if text.is_ascii() { text.to_ascii_lowercase() } else { text.nfkc().flat_map(char::to_lowercase).collect() };
+    let mut current = String::new();
+    let mut previous = ' ';
+    let mut chars = normalised.chars().peekable();
+    while let Some(c) = chars.next() {
+        let joiner = matches!(c, '.' | '-' | '\'' | '’')
+            && !current.is_empty()
+            && previous.is_alphanumeric()
+            && chars.peek().is_some_and(|n| n.is_alphanumeric());
+        previous = c;
+        if c.is_alphanumeric() || joiner {
+            current.push(c);
+        } else if !current.is_empty() && !take(finish_word(std::mem::take(&mut current))) {
+            return;
+        }
+    }
+    if !current.is_empty() {
+        take(finish_word(current));
+    }
+}
+
+/// Possessives: "meta's" → "meta"; other apostrophes go ("don't" → "dont").
+fn finish_word(mut word: String) -> String {
+    if let Some(base) = word.strip_suffix("'s").or_else(|| word.strip_suffix("’s")) {
+        word.truncate(base.len());
+    }
+    if word.contains(['\'', '’']) {
+        word.retain(|c| !matches!(c, '\'' | '’'));
+    }
+    word
+}
+
+fn stem(mut word: String) -> String {
+    if word.len() <= 4 || word.bytes().any(|b| b.is_ascii_digit()) {
+        return word;
     }
     for suffix in ["ing", "ed", "es", "e", "s"] {
         if let Some(stem) = word.strip_suffix(suffix)
             && stem.len() >= 4
         {
-            return stem.to_string();
+            word.truncate(stem.len());
+            return word;
         }
     }
-    word.to_string()
+    word
 }
 
 /// Sorted, distinct hashes of a word list.
@@ -267,6 +303,18 @@ mod tests {
     fn content_words_drop_stop_words_and_stem() {
         assert_eq!(content_words("The lab releases the weights"), ["lab", "releas", "weight"]);
         assert_eq!(content_words("Lab released weights"), ["lab", "releas", "weight"]);
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_lookup() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_stop_word("the") && is_stop_word("amid") && !is_stop_word("weights"));
+    }
+
+    #[test]
+    fn content_words_stop_at_the_limit() {
+        assert_eq!(content_words_upto("The lab releases the weights today", 2), ["lab", "releas"]);
+        assert!(content_words_upto("lab", 0).is_empty());
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub struct Classifier {
     release_words: Vec<String>,
     /// Lowercased open product names per entity.
     open_products: Vec<Vec<String>>,
-    ai_words: aho_corasick::AhoCorasick,
+    ai_words: super::entities::PhraseAutomaton,
     /// Lowercased group nouns ("labs", "rivals").
     groups: Vec<String>,
     /// The learned reader that decides from the engine's features; without one the engine's

@@ -58,10 +58,10 @@ impl Pattern {
 }
 
 pub struct EntityMatcher {
-    names: AhoCorasick,
+    names: PhraseAutomaton,
     patterns: Vec<Pattern>,
-    context: AhoCorasick,
-    guards: AhoCorasick,
+    context: PhraseAutomaton,
+    guards: PhraseAutomaton,
     guard_entity: Vec<usize>,
 }
 
@@ -182,14 +182,32 @@ impl EntityMatcher {
 }
 
 /// One automaton over profile phrases: case-insensitive, longest match wins. Every phrase list
-/// of the profile is matched this way.
-pub fn phrase_automaton<P: AsRef<[u8]>>(phrases: &[P]) -> AhoCorasick {
-    AhoCorasickBuilder::new()
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(phrases)
-        .expect("profile phrases form a valid automaton")
+/// of the profile is matched this way. It is built when first used, so a run that reads no story
+/// (a poll where every feed answers 304, a digest, `status`) spends neither the time nor the
+/// megabytes of its tables.
+pub struct PhraseAutomaton {
+    phrases: Vec<String>,
+    built: std::sync::OnceLock<AhoCorasick>,
+}
+
+pub fn phrase_automaton<P: AsRef<str>>(phrases: &[P]) -> PhraseAutomaton {
+    let phrases = phrases.iter().map(|p| p.as_ref().to_string()).collect();
+    PhraseAutomaton { phrases, built: std::sync::OnceLock::new() }
+}
+
+impl std::ops::Deref for PhraseAutomaton {
+    type Target = AhoCorasick;
+
+    fn deref(&self) -> &AhoCorasick {
+        self.built.get_or_init(|| {
+            AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&self.phrases)
+                .expect("profile phrases form a valid automaton")
+        })
+    }
 }
 
 /// The match is not part of a longer word.

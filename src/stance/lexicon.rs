@@ -1,6 +1,6 @@
 //! The profile's cue phrases compiled into one automaton, and a sentence's cues found with it.
 
-use aho_corasick::AhoCorasick;
+use super::entities::PhraseAutomaton;
 
 use super::entities::whole_word;
 use super::profile::{Stance, StanceRules};
@@ -39,10 +39,10 @@ pub struct Found {
 }
 
 pub struct Lexicon {
-    automaton: AhoCorasick,
+    automaton: PhraseAutomaton,
     cues: Vec<Cue>,
     /// Topic words, matched apart: "model weights" must not hide "weights released".
-    topics: AhoCorasick,
+    topics: PhraseAutomaton,
     /// Phrases that begin with a change word ("ditching", "pivots from"): the longest match
     /// hides the shorter one, so they report the change too.
     also_change: Vec<bool>,

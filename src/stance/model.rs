@@ -415,7 +415,7 @@ impl ModelCell {
 
     pub fn builtin() -> ModelCell {
         ModelCell {
-            fingerprint: fingerprint_of(BUILTIN_MODEL_JSON),
+            fingerprint: BUILTIN_MODEL_FINGERPRINT.to_string(),
             text: BUILTIN_MODEL_JSON,
             model: std::sync::OnceLock::new(),
         }
@@ -431,6 +431,9 @@ impl ModelCell {
         &self.fingerprint
     }
 }
+
+/// `fingerprint_of(BUILTIN_MODEL_JSON)`, worked out by `build.rs`.
+const BUILTIN_MODEL_FINGERPRINT: &str = env!("STANCEWATCH_BUILTIN_MODEL_FINGERPRINT");
 
 fn fingerprint_of(text: &str) -> String {
     format!("{:016x}", fnv1a(text.as_bytes()))
@@ -764,6 +767,12 @@ mod tests {
 
     fn ex(features: &[&str], label: usize) -> Example {
         Example { features: features.iter().map(|f| (f.to_string(), 1.0)).collect(), label }
+    }
+
+    #[test]
+    fn the_built_in_fingerprint_from_the_build_is_that_of_the_compiled_in_model() {
+        assert_eq!(BUILTIN_MODEL_FINGERPRINT, fingerprint_of(BUILTIN_MODEL_JSON));
+        assert_eq!(ModelCell::builtin().fingerprint(), ModelCell::parsed(Model::builtin()).fingerprint());
     }
 
     #[test]

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_story_queries.sql", include_str!("../../migrations/0008_story_queries.sql")),
     ("0009_mention_basis.sql", include_str!("../../migrations/0009_mention_basis.sql")),
     ("0010_claimed_sends.sql", include_str!("../../migrations/0010_claimed_sends.sql")),
+    ("0011_unread_stories.sql", include_str!("../../migrations/0011_unread_stories.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.
@@ -443,6 +444,21 @@ mod tests {
     }
 
     #[test]
+    fn unread_stories_are_found_through_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db")).unwrap();
+        let plan: String = s
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM stories WHERE relevant IS NULL AND id > 0 ORDER BY id LIMIT 5",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("stories_unread"), "{plan}");
+    }
+
+    #[test]
     fn outbox_rows_survive_the_rebuild_that_adds_claims_and_the_instance_is_drawn_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open_unmigrated(&dir.path().join("t.db")).unwrap();
@@ -455,13 +471,14 @@ mod tests {
                             ('digest', 1, 'b@example.org', '<y@example.org>', 's', x'00', 'sent', 't', 't');",
             )
             .unwrap();
-        assert_eq!(s.migrate().unwrap(), ["0010_claimed_sends.sql"]);
+        assert_eq!(s.migrate_to(10).unwrap(), ["0010_claimed_sends.sql"]);
         let statuses: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.status).collect();
         assert_eq!(statuses, ["sent", "pending"]);
         let token = s.instance_token().unwrap();
         assert_eq!(token.len(), 16, "{token}");
         let other = Store::open(&dir.path().join("u.db")).unwrap();
         assert_ne!(other.instance_token().unwrap(), token, "each database draws its own");
+        s.migrate().unwrap();
         assert!(s.check().unwrap().ok());
     }
 

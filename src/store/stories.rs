@@ -47,8 +47,9 @@ pub(super) fn store_stories(
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO stories (feed_id, entry_key, entry_key_kind, guid, url, canonical_url, title, summary, content,
-             author, published_at, published_estimated, entry_updated_at, fetched_at, content_hash, backfill, outlet)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             author, published_at, published_estimated, entry_updated_at, fetched_at, content_hash, backfill, outlet,
+             relevant, relevance)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     let mut update = tx.prepare_cached(
         "UPDATE stories SET url = ?2, canonical_url = ?3, title = ?4, summary = ?5, content = ?6, author = ?7,
@@ -90,6 +91,8 @@ pub(super) fn store_stories(
                     s.content_hash,
                     backfill,
                     s.outlet,
+                    s.classification.as_ref().map(|c| c.relevant),
+                    s.classification.as_ref().map(|c| c.relevance),
                 ])?;
                 let id = tx.last_insert_rowid();
                 write_classification(tx, id, s, true)?;
@@ -126,13 +129,14 @@ fn write_classification(tx: &Transaction, id: i64, story: &NewStory, fresh: bool
     }
 }
 
+/// `fresh`: the story was inserted just now, with its relevance; else it replaces a reading.
 fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> Result<()> {
-    tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
-        id,
-        c.relevant,
-        c.relevance
-    ])?;
     if !fresh {
+        tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
+            id,
+            c.relevant,
+            c.relevance
+        ])?;
         tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
         tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
     }
@@ -173,13 +177,17 @@ impl Store {
     /// The next stories after id `after`, in id order, to read again: every one, or with
     /// `only_unread` those never read.
     pub fn stories_to_read(&self, after: i64, only_unread: bool, limit: usize) -> Result<Vec<StoredText>> {
+        // Unread stories through their partial index (`stories_unread`), not a scan.
+        let sql = if only_unread {
+            "SELECT id, title, summary, content, published_at FROM stories
+             WHERE relevant IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
+        } else {
+            "SELECT id, title, summary, content, published_at FROM stories WHERE id > ?1 ORDER BY id LIMIT ?2"
+        };
         let rows = self
             .conn
-            .prepare_cached(
-                "SELECT id, title, summary, content, published_at FROM stories
-                 WHERE id > ?1 AND (?2 = 0 OR relevant IS NULL) ORDER BY id LIMIT ?3",
-            )?
-            .query_map(params![after, only_unread, limit as i64], |r| {
+            .prepare_cached(sql)?
+            .query_map(params![after, limit as i64], |r| {
                 let published: String = r.get(4)?;
                 Ok(StoredText {
                     id: r.get(0)?,
