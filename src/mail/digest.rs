@@ -16,7 +16,7 @@ use crate::stance::Profile;
 use crate::store::{ChangeRow, PendingCluster};
 
 /// Longest summary shown under a story (bytes, cut at a character boundary).
-const SUMMARY_CHARS: usize = 240;
+pub const SUMMARY_CHARS: usize = 240;
 
 /// A feed that needs attention, for the health section.
 pub struct FeedProblem {

@@ -422,7 +422,8 @@ type Inputs =
     (Vec<crate::store::PendingCluster>, Vec<digest::Strip>, Vec<crate::store::ChangeRow>, Vec<digest::FeedProblem>);
 
 fn prepared_inputs(store: &Store, config: &Config, profile: &Profile, now: DateTime<Utc>) -> Result<Inputs> {
-    let pending = store.pending_clusters()?;
+    // A character more than the digest shows (in bytes), so it still sees which summaries it cuts.
+    let pending = store.pending_clusters(digest::SUMMARY_CHARS + 1)?;
     let last = store.last_digest_at()?;
     let changes: Vec<_> = store
         .changes(None, None)?

@@ -26,7 +26,7 @@ pub struct PendingCluster {
     pub cluster: i64,
     /// The cluster's earliest article.
     pub title: String,
-    /// Its summary (plain text).
+    /// Its summary (plain text), cut to the characters asked for.
     pub summary: String,
     pub url: Option<String>,
     pub outlet: String,
@@ -69,10 +69,12 @@ pub struct OutboxRow {
 }
 
 impl Store {
-    /// Relevant story clusters with no story in any digest, oldest first.
-    pub fn pending_clusters(&self) -> Result<Vec<PendingCluster>> {
+    /// Relevant story clusters with no story in any digest, oldest first, with summaries cut to
+    /// `summary_chars` characters (a digest of thousands of clusters shows a line of each).
+    pub fn pending_clusters(&self, summary_chars: usize) -> Result<Vec<PendingCluster>> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill, s.summary,
+            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill,
+                    substr(s.summary, 1, ?1),
                     (SELECT e.entity || ' ' || e.stance FROM story_entities e WHERE e.story_id = s.id
                      ORDER BY e.stance = 'neutral', e.confidence DESC LIMIT 1)
              FROM stories s
@@ -81,7 +83,7 @@ impl Store {
              ORDER BY s.cluster_id, s.published_at, s.id",
         )?;
         let mut clusters: BTreeMap<i64, PendingCluster> = BTreeMap::new();
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([summary_chars as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
