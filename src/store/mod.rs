@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use care::Upkeep;
 pub use feeds::{AddOutcome, FeedHealth, FeedRow, FeedState, FeedUpdate, PollRun};
-pub use outbox::{NewMessage, OutboxRow, PendingCluster};
+pub use outbox::{MessageBytes, NewMessage, OutboxRow, PendingCluster};
 pub use status::StoreCounts;
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
 pub use timeline::{ChangeRow, EvidenceRow, SavedChanges};

@@ -7,6 +7,7 @@
 //! returns the message to `pending`, so it is sent again only when the server may have it.
 
 use std::collections::BTreeMap;
+use std::io::{Seek, Write};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,9 @@ use crate::stance::Stance;
 /// What returns a claim whose sender stopped to `pending`.
 const RELEASE: &str = "status = 'pending', claimed_by = NULL, lease_until = NULL,
      last_error = 'the process sending it stopped before recording the result; sent again'";
+
+/// How much of a message is read or written at once.
+const BLOB_BUFFER: usize = 64 * 1024;
 
 /// A relevant story cluster no digest has covered yet.
 #[derive(Debug, Clone, Serialize)]
@@ -42,11 +46,29 @@ pub struct PendingCluster {
 }
 
 /// One message to store in the outbox.
-pub struct NewMessage {
+pub struct NewMessage<'a> {
     pub recipient: String,
     pub message_id: String,
     pub subject: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Box<dyn MessageBytes + 'a>,
+}
+
+/// A message's bytes, written into its outbox row as they are made: a large digest is never
+/// held whole in memory.
+pub trait MessageBytes {
+    /// How many bytes `write_to` writes.
+    fn size(&self) -> u64;
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+impl MessageBytes for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(self)
+    }
 }
 
 /// A stored message.
@@ -64,8 +86,6 @@ pub struct OutboxRow {
     pub server_reply: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
 }
 
 impl Store {
@@ -179,10 +199,18 @@ impl Store {
             }
             let mut queue = tx.prepare(
                 "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('digest', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                 VALUES ('digest', ?1, ?2, ?3, ?4, zeroblob(?5), ?6, ?6)",
             )?;
             for m in messages {
-                queue.execute(params![digest, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+                queue.execute(params![
+                    digest,
+                    m.recipient,
+                    m.message_id,
+                    m.subject,
+                    i64::try_from(m.bytes.size())?,
+                    now
+                ])?;
+                self.write_message_bytes(m)?;
             }
         }
         Ok(digest)
@@ -210,12 +238,42 @@ impl Store {
         {
             let mut queue = tx.prepare(
                 "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('alert', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                 VALUES ('alert', ?1, ?2, ?3, ?4, zeroblob(?5), ?6, ?6)",
             )?;
             for m in messages {
-                queue.execute(params![change_id, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+                if queue.execute(params![
+                    change_id,
+                    m.recipient,
+                    m.message_id,
+                    m.subject,
+                    i64::try_from(m.bytes.size())?,
+                    now
+                ])? == 1
+                {
+                    self.write_message_bytes(m)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Fill the message row just inserted (its `zeroblob`) with the message, as it is written.
+    fn write_message_bytes(&self, m: &NewMessage) -> Result<()> {
+        let row = self.conn.last_insert_rowid();
+        let mut blob = self.conn.blob_open("main", "outbox", "message", row, false)?;
+        let mut out = std::io::BufWriter::with_capacity(BLOB_BUFFER, &mut blob);
+        m.bytes.write_to(&mut out)?;
+        out.flush()?;
+        drop(out);
+        // A message shorter than it said would leave zeros in the row: refused, not stored.
+        anyhow::ensure!(blob.stream_position()? == m.bytes.size(), "message {} is shorter than measured", m.message_id);
+        Ok(())
+    }
+
+    /// Write stored message `id` to `out`, as it is read.
+    pub fn write_message(&self, id: i64, out: &mut dyn Write) -> Result<()> {
+        let mut blob = self.conn.blob_open("main", "outbox", "message", id, true)?;
+        std::io::copy(&mut std::io::BufReader::with_capacity(BLOB_BUFFER, &mut blob), out)?;
         Ok(())
     }
 
@@ -292,7 +350,7 @@ impl Store {
     fn outbox_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id, kind, recipient, message_id, subject, status, attempts, next_attempt_at, last_error,
-                    server_reply, created_at, sent_at, message FROM outbox {filter}"
+                    server_reply, created_at, sent_at FROM outbox {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok(OutboxRow {
@@ -308,7 +366,6 @@ impl Store {
                 server_reply: r.get(9)?,
                 created_at: r.get(10)?,
                 sent_at: r.get(11)?,
-                bytes: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -378,7 +435,7 @@ mod tests {
                 recipient: format!("r{i}@example.org"),
                 message_id: format!("<m{i}@example.org>"),
                 subject: "s".into(),
-                bytes: b"body".to_vec(),
+                bytes: Box::new(b"body".to_vec()),
             })
             .collect();
         store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &messages, Utc::now())).unwrap();
