@@ -38,6 +38,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_story_queries.sql", include_str!("../../migrations/0008_story_queries.sql")),
     ("0009_mention_basis.sql", include_str!("../../migrations/0009_mention_basis.sql")),
     ("0010_claimed_sends.sql", include_str!("../../migrations/0010_claimed_sends.sql")),
+    ("0011_outbox_messages.sql", include_str!("../../migrations/0011_outbox_messages.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.
@@ -455,13 +456,36 @@ mod tests {
                             ('digest', 1, 'b@example.org', '<y@example.org>', 's', x'00', 'sent', 't', 't');",
             )
             .unwrap();
-        assert_eq!(s.migrate().unwrap(), ["0010_claimed_sends.sql"]);
+        assert_eq!(s.migrate_to(10).unwrap(), ["0010_claimed_sends.sql"]);
         let statuses: Vec<String> = s.outbox().unwrap().into_iter().map(|r| r.status).collect();
         assert_eq!(statuses, ["sent", "pending"]);
         let token = s.instance_token().unwrap();
         assert_eq!(token.len(), 16, "{token}");
         let other = Store::open(&dir.path().join("u.db")).unwrap();
         assert_ne!(other.instance_token().unwrap(), token, "each database draws its own");
+        s.migrate().unwrap();
+        assert!(s.check().unwrap().ok());
+    }
+
+    #[test]
+    fn messages_survive_the_move_to_a_table_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_unmigrated(&dir.path().join("t.db")).unwrap();
+        s.migrate_to(10).unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO digests (period, created_at, clusters, backfilled) VALUES ('daily:2026-01-01', 't', 1, 0);
+                 INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, status, next_attempt_at, created_at)
+                     VALUES ('digest', 1, 'a@example.org', '<x@example.org>', 's', CAST('one' AS BLOB), 'pending', 't', 't'),
+                            ('digest', 1, 'b@example.org', '<y@example.org>', 's', CAST('two' AS BLOB), 'sent', 't', 't');",
+            )
+            .unwrap();
+        assert_eq!(s.migrate().unwrap(), ["0011_outbox_messages.sql"]);
+        for row in s.outbox().unwrap() {
+            let mut bytes = Vec::new();
+            s.write_message(row.id, &mut bytes).unwrap();
+            assert_eq!(bytes, if row.status == "sent" { b"two" } else { b"one" });
+        }
         assert!(s.check().unwrap().ok());
     }
 

@@ -198,19 +198,12 @@ impl Store {
                 }
             }
             let mut queue = tx.prepare(
-                "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('digest', ?1, ?2, ?3, ?4, zeroblob(?5), ?6, ?6)",
+                "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, next_attempt_at, created_at)
+                 VALUES ('digest', ?1, ?2, ?3, ?4, ?5, ?5)",
             )?;
             for m in messages {
-                queue.execute(params![
-                    digest,
-                    m.recipient,
-                    m.message_id,
-                    m.subject,
-                    i64::try_from(m.bytes.size())?,
-                    now
-                ])?;
-                self.write_message_bytes(m)?;
+                queue.execute(params![digest, m.recipient, m.message_id, m.subject, now])?;
+                self.insert_message_bytes(m)?;
             }
         }
         Ok(digest)
@@ -237,30 +230,27 @@ impl Store {
         let tx = &self.conn;
         {
             let mut queue = tx.prepare(
-                "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('alert', ?1, ?2, ?3, ?4, zeroblob(?5), ?6, ?6)",
+                "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, next_attempt_at, created_at)
+                 VALUES ('alert', ?1, ?2, ?3, ?4, ?5, ?5)",
             )?;
             for m in messages {
-                if queue.execute(params![
-                    change_id,
-                    m.recipient,
-                    m.message_id,
-                    m.subject,
-                    i64::try_from(m.bytes.size())?,
-                    now
-                ])? == 1
-                {
-                    self.write_message_bytes(m)?;
+                if queue.execute(params![change_id, m.recipient, m.message_id, m.subject, now])? == 1 {
+                    self.insert_message_bytes(m)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Fill the message row just inserted (its `zeroblob`) with the message, as it is written.
-    fn write_message_bytes(&self, m: &NewMessage) -> Result<()> {
+    /// Store the bytes of the outbox row just inserted: a zeroblob of their size, filled as they
+    /// are written.
+    fn insert_message_bytes(&self, m: &NewMessage) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO outbox_messages (id, message) VALUES (last_insert_rowid(), zeroblob(?1))",
+            [i64::try_from(m.bytes.size())?],
+        )?;
         let row = self.conn.last_insert_rowid();
-        let mut blob = self.conn.blob_open("main", "outbox", "message", row, false)?;
+        let mut blob = self.conn.blob_open("main", "outbox_messages", "message", row, false)?;
         let mut out = std::io::BufWriter::with_capacity(BLOB_BUFFER, &mut blob);
         m.bytes.write_to(&mut out)?;
         out.flush()?;
@@ -272,7 +262,7 @@ impl Store {
 
     /// Write stored message `id` to `out`, as it is read.
     pub fn write_message(&self, id: i64, out: &mut dyn Write) -> Result<()> {
-        let mut blob = self.conn.blob_open("main", "outbox", "message", id, true)?;
+        let mut blob = self.conn.blob_open("main", "outbox_messages", "message", id, true)?;
         std::io::copy(&mut std::io::BufReader::with_capacity(BLOB_BUFFER, &mut blob), out)?;
         Ok(())
     }
