@@ -6,7 +6,6 @@
 //! the claimant records the result. A lease that lapses — its process was killed mid-send —
 //! returns the message to `pending`, so it is sent again only when the server may have it.
 
-use std::collections::BTreeMap;
 use std::io::{Seek, Write};
 
 use anyhow::Result;
@@ -102,7 +101,8 @@ impl Store {
                  SELECT 1 FROM stories d JOIN digest_stories ds ON ds.story_id = d.id WHERE d.cluster_id = s.cluster_id)
              ORDER BY s.cluster_id, s.published_at, s.id",
         )?;
-        let mut clusters: BTreeMap<i64, PendingCluster> = BTreeMap::new();
+        // Rows come cluster by cluster, so each cluster is built in turn, with no map of them all.
+        let mut clusters: Vec<PendingCluster> = Vec::new();
         let rows = stmt.query_map([summary_chars as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -122,19 +122,22 @@ impl Store {
                 Some((e, s)) => (Some(e.to_string()), Stance::parse(s)),
                 None => (None, None),
             };
-            let c = clusters.entry(cluster).or_insert_with(|| PendingCluster {
-                cluster,
-                title,
-                summary,
-                url,
-                outlet: outlet.clone(),
-                published,
-                outlets: Vec::new(),
-                entity: None,
-                stance: None,
-                backfill: true,
-                stories: Vec::new(),
-            });
+            if clusters.last().is_none_or(|c| c.cluster != cluster) {
+                clusters.push(PendingCluster {
+                    cluster,
+                    title,
+                    summary,
+                    url,
+                    outlet: outlet.clone(),
+                    published,
+                    outlets: Vec::new(),
+                    entity: None,
+                    stance: None,
+                    backfill: true,
+                    stories: Vec::new(),
+                });
+            }
+            let c = clusters.last_mut().expect("the row's cluster is last");
             if !outlet.is_empty() && !c.outlets.contains(&outlet) {
                 c.outlets.push(outlet);
             }
@@ -144,9 +147,8 @@ impl Store {
             c.backfill &= backfill;
             c.stories.push(id);
         }
-        let mut out: Vec<PendingCluster> = clusters.into_values().collect();
-        out.sort_by(|a, b| a.published.cmp(&b.published).then(a.cluster.cmp(&b.cluster)));
-        Ok(out)
+        clusters.sort_by(|a, b| a.published.cmp(&b.published).then(a.cluster.cmp(&b.cluster)));
+        Ok(clusters)
     }
 
     /// A fingerprint of the change events (new, upgraded or withdrawn ones change it).
