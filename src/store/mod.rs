@@ -182,6 +182,12 @@ impl Store {
         }
     }
 
+    /// Keep at most `kib` KiB of database pages in memory. A one-shot command that reads most of
+    /// the database once, in no useful order, gains little from SQLite's default 2 MiB.
+    pub fn limit_page_cache(&self, kib: u32) -> Result<()> {
+        Ok(self.conn.pragma_update(None, "cache_size", -i64::from(kib))?)
+    }
+
     /// This database's identity (drawn once, at migration): part of every Message-ID.
     pub fn instance_token(&self) -> Result<String> {
         Ok(self.conn.query_row("SELECT token FROM instance WHERE id = 1", [], |r| r.get(0))?)
