@@ -629,6 +629,9 @@ fn send_mail(store: &mut Store, config: &Config, all: bool) -> Result<crate::mai
     delivered
 }
 
+/// SQLite's page cache for `digest`, which reads every pending story once, in cluster order.
+const DIGEST_PAGE_CACHE_KIB: u32 = 256;
+
 /// `digest`: compose what no digest has covered; print it (`dry_run`: `Some(html)`), or queue it
 /// and send it (exit 1 if mail is left waiting).
 fn digest_command(
@@ -641,6 +644,7 @@ fn digest_command(
     let profile = load_profile(&config)?;
     // A dry run only reads.
     let mut store = if dry_run.is_some() { Store::open_existing(&db_path)? } else { open_synced(&config, &db_path)? };
+    store.limit_page_cache(DIGEST_PAGE_CACHE_KIB)?;
     let now = Utc::now();
     // To the nanosecond: two manual digests in one second are two digests.
     let period = format!("manual:{}", now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));

@@ -28,9 +28,14 @@ pub fn open_for_write(path: &Path, truncate: bool) -> std::io::Result<std::fs::F
 
 /// Write `bytes` to `path` (replacing it), owner-only, flushed to the disk.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = open_for_write(path, true)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    write_with(path, &mut |out| out.write_all(bytes))
+}
+
+/// Write to `path` what `write` writes (replacing it), owner-only, flushed to the disk.
+pub fn write_with(path: &Path, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(open_for_write(path, true)?);
+    write(&mut out)?;
+    out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
 }
 
 /// Make an existing file or folder owner-only when it is readable by others (created by hand,

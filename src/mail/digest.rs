@@ -7,16 +7,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use anyhow::{Context, Result};
+use super::mime;
+
+use anyhow::Result;
 use chrono::{DateTime, Utc};
-use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 use crate::stance::Profile;
 use crate::store::{ChangeRow, PendingCluster};
 
 /// Longest summary shown under a story (bytes, cut at a character boundary).
-const SUMMARY_CHARS: usize = 240;
+pub const SUMMARY_CHARS: usize = 240;
 
 /// A feed that needs attention, for the health section.
 pub struct FeedProblem {
@@ -53,47 +55,108 @@ pub struct Composed {
 
 /// One line of text for a header or a list item: control characters become spaces.
 pub fn one_line(text: &str) -> String {
-    let s: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    Line(text).to_string()
+}
+
+/// [`one_line`], written where it goes instead of built first (a digest has thousands).
+struct Line<'a>(&'a str);
+
+impl Line<'_> {
+    /// Its words: runs of characters that are neither white space nor control characters.
+    fn words(&self) -> impl Iterator<Item = &str> {
+        self.0.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words().next().is_none()
+    }
+}
+
+impl std::fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, word) in self.words().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            f.write_str(word)?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of text, HTML-escaped.
+struct Esc<'a>(&'a str);
+
+impl std::fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, word) in Line(self.0).words().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            f.write_str(&html_escape::encode_text(word))?;
+        }
+        Ok(())
+    }
 }
 
 /// A link target mail clients may follow: http(s) only.
 fn safe_url(url: Option<&str>) -> Option<&str> {
-    url.map(str::trim).filter(|u| {
-        let lower = u.to_ascii_lowercase();
-        (lower.starts_with("https://") || lower.starts_with("http://")) && !u.chars().any(char::is_control)
-    })
+    let starts = |u: &str, scheme: &str| u.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme));
+    url.map(str::trim).filter(|u| (starts(u, "https://") || starts(u, "http://")) && !u.chars().any(char::is_control))
 }
 
-fn esc(text: &str) -> String {
-    html_escape::encode_text(&one_line(text)).into_owned()
+fn esc(text: &str) -> Esc<'_> {
+    Esc(text)
 }
 
-fn attr(text: &str) -> String {
-    html_escape::encode_double_quoted_attribute(text).into_owned()
+fn attr(text: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_double_quoted_attribute(text)
 }
 
 fn entity_name(profile: &Profile, key: &str) -> String {
     profile.entity(key).map_or_else(|| key.to_string(), |e| e.name.clone())
 }
 
+impl DigestInput<'_> {
+    /// The digest's subject line.
+    pub fn subject(&self) -> String {
+        let n = self.clusters.len();
+        match self.changes.iter().rfind(|c| c.level == "confirmed") {
+            Some(c) => one_line(&format!(
+                "stancewatch: {} moved {} → {}; {n} new {}",
+                entity_name(self.profile, &c.entity),
+                c.from,
+                c.to,
+                if n == 1 { "story" } else { "stories" }
+            )),
+            None if n == 0 && self.backfilled > 0 => {
+                format!("stancewatch: {} older stories about AI openness stored from new feeds", self.backfilled)
+            }
+            None => {
+                format!("stancewatch digest: {n} new {} about AI openness", if n == 1 { "story" } else { "stories" })
+            }
+        }
+    }
+}
+
 pub fn compose(input: &DigestInput) -> Composed {
+    let (mut text, mut html) = (String::new(), String::new());
+    write_digest(input, &mut text, &mut html);
+    Composed { subject: input.subject(), text, html }
+}
+
+impl mime::Alternatives for DigestInput<'_> {
+    fn write_parts(&self, text: &mut dyn Write, html: &mut dyn Write) {
+        write_digest(self, text, html);
+    }
+}
+
+/// The digest's text and HTML, written as they are composed.
+fn write_digest(input: &DigestInput, text: &mut dyn Write, html: &mut dyn Write) {
+    let subject = input.subject();
     let n = input.clusters.len();
     let confirmed: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "confirmed").collect();
     let possible: Vec<&ChangeRow> = input.changes.iter().filter(|c| c.level == "possible").collect();
-    let subject = match confirmed.last() {
-        Some(c) => one_line(&format!(
-            "stancewatch: {} moved {} → {}; {n} new {}",
-            entity_name(input.profile, &c.entity),
-            c.from,
-            c.to,
-            if n == 1 { "story" } else { "stories" }
-        )),
-        None if n == 0 && input.backfilled > 0 => {
-            format!("stancewatch: {} older stories about AI openness stored from new feeds", input.backfilled)
-        }
-        None => format!("stancewatch digest: {n} new {} about AI openness", if n == 1 { "story" } else { "stories" }),
-    };
 
     // Clusters by organisation, in the profile's order; one cluster under one organisation.
     let mut by_entity: BTreeMap<usize, Vec<&PendingCluster>> = BTreeMap::new();
@@ -106,8 +169,7 @@ pub fn compose(input: &DigestInput) -> Composed {
         by_entity.entry(rank).or_default().push(c);
     }
 
-    let mut text = String::new();
-    let mut html = String::from(
+    let _ = html.write_str(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>stancewatch digest</title></head>\
          <body style=\"font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222;max-width:720px\">",
     );
@@ -149,7 +211,7 @@ pub fn compose(input: &DigestInput) -> Composed {
             }
             let _ = write!(html, "<td style=\"padding-left:8px;font-size:11px;color:#666\">{}</td></tr>", esc(&range));
         }
-        html.push_str(
+        let _ = html.write_str(
             "</table><p style=\"font-size:11px;color:#666\">green open · red closed · amber mixed · grey no stance</p>",
         );
         let _ = writeln!(text);
@@ -181,7 +243,7 @@ pub fn compose(input: &DigestInput) -> Composed {
             let _ = write!(html, "</ul></li>");
         }
         let _ = writeln!(text);
-        html.push_str("</ul>");
+        let _ = html.write_str("</ul>");
     }
 
     if n > 0 {
@@ -201,8 +263,8 @@ pub fn compose(input: &DigestInput) -> Composed {
             let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
             let also =
                 if others.is_empty() { String::new() } else { format!(" — also covered by {}", others.join(", ")) };
-            let summary = one_line(crate::feed::text::truncate(&c.summary, SUMMARY_CHARS));
-            let _ = writeln!(text, "  - {stance}{} ({}){also}", one_line(&c.title), c.outlet);
+            let summary = Line(crate::feed::text::truncate(&c.summary, SUMMARY_CHARS));
+            let _ = writeln!(text, "  - {stance}{} ({}){also}", Line(&c.title), c.outlet);
             if !summary.is_empty() {
                 let _ = writeln!(text, "    {summary}");
             }
@@ -216,11 +278,11 @@ pub fn compose(input: &DigestInput) -> Composed {
                 link(&c.title, c.url.as_deref()),
                 esc(&c.outlet),
                 esc(&also),
-                esc(&summary)
+                esc(summary.0)
             );
         }
         let _ = writeln!(text);
-        html.push_str("</ul>");
+        let _ = html.write_str("</ul>");
     }
 
     if !input.feeds.is_empty() {
@@ -234,7 +296,7 @@ pub fn compose(input: &DigestInput) -> Composed {
             let _ = write!(html, "<li>{} — {}{}</li>", esc(&f.name), what, esc(&error));
         }
         let _ = writeln!(text);
-        html.push_str("</ul>");
+        let _ = html.write_str("</ul>");
     }
     if input.backfilled > 0 {
         let note = format!(
@@ -245,8 +307,7 @@ pub fn compose(input: &DigestInput) -> Composed {
         let _ = writeln!(text, "{note}");
         let _ = write!(html, "<p style=\"color:#666\">{}</p>", esc(&note));
     }
-    html.push_str("</body></html>\n");
-    Composed { subject, text, html }
+    let _ = html.write_str("</body></html>\n");
 }
 
 /// An alert for one confirmed change: what changed, since when, how sure, and the evidence.
@@ -305,10 +366,22 @@ fn strip_colour(stance: crate::stance::Stance) -> &'static str {
     }
 }
 
-fn link(title: &str, url: Option<&str>) -> String {
-    match safe_url(url) {
-        Some(u) => format!("<a href=\"{}\">{}</a>", attr(u), esc(title)),
-        None => esc(title),
+/// A story's title, linked when its URL is one to follow.
+fn link<'a>(title: &'a str, url: Option<&'a str>) -> Link<'a> {
+    Link { title, url }
+}
+
+struct Link<'a> {
+    title: &'a str,
+    url: Option<&'a str>,
+}
+
+impl std::fmt::Display for Link<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match safe_url(self.url) {
+            Some(u) => write!(f, "<a href=\"{}\">{}</a>", attr(u), esc(self.title)),
+            None => esc(self.title).fmt(f),
+        }
     }
 }
 
@@ -322,23 +395,24 @@ pub fn message_id(instance: &str, what: &str, recipient: &str, from: &Mailbox) -
     format!("<{hex}.{instance}@{}>", from.email.domain())
 }
 
-/// The whole message as sent: multipart/alternative, plain text and HTML.
-pub fn build_message(
+impl mime::Alternatives for Composed {
+    fn write_parts(&self, text: &mut dyn Write, html: &mut dyn Write) {
+        let _ = text.write_str(&self.text);
+        let _ = html.write_str(&self.html);
+    }
+}
+
+/// The whole message as sent: multipart/alternative, plain text and HTML, written when asked
+/// (a digest is composed as it is written, never held whole).
+pub fn build_message<'a>(
     from: &Mailbox,
     to: &Mailbox,
     message_id: &str,
-    composed: &Composed,
+    subject: &str,
+    body: &'a dyn mime::Alternatives,
     now: DateTime<Utc>,
-) -> Result<Vec<u8>> {
-    let message = Message::builder()
-        .from(from.clone())
-        .to(to.clone())
-        .subject(one_line(&composed.subject))
-        .message_id(Some(message_id.to_string()))
-        .date(now.into())
-        .multipart(MultiPart::alternative_plain_html(composed.text.clone(), composed.html.clone()))
-        .with_context(|| format!("cannot build the mail to {to}"))?;
-    Ok(message.formatted())
+) -> Result<mime::Message<'a>> {
+    mime::Message::new(from, to, &one_line(subject), message_id, now, body)
 }
 
 /// A digest ready to queue: its period key, what it lists and what it only counts.
@@ -346,10 +420,27 @@ pub struct Prepared<'a> {
     pub period: String,
     pub listed: Vec<&'a PendingCluster>,
     pub counted: Vec<&'a PendingCluster>,
-    pub composed: Composed,
+    strips: &'a [Strip],
+    changes: &'a [ChangeRow],
+    feeds: &'a [FeedProblem],
+    profile: &'a Profile,
 }
 
-/// Choose what the next digest covers and compose it. Without `since`: every cluster no digest
+impl Prepared<'_> {
+    /// What the digest says, to compose.
+    pub fn input(&self) -> DigestInput<'_> {
+        DigestInput {
+            clusters: &self.listed,
+            strips: self.strips,
+            backfilled: self.counted.len(),
+            changes: self.changes,
+            feeds: self.feeds,
+            profile: self.profile,
+        }
+    }
+}
+
+/// Choose what the next digest covers. Without `since`: every cluster no digest
 /// has covered, except backfilled ones older than one digest period (those are counted, stored
 /// as covered, and not listed — the history has them). With `since`: clusters first published
 /// since then. None when there is nothing to say.
@@ -381,9 +472,7 @@ pub fn prepare<'a>(
     if listed.is_empty() && changes.is_empty() && counted.is_empty() {
         return None;
     }
-    let composed =
-        compose(&DigestInput { clusters: &listed, strips, backfilled: counted.len(), changes, feeds, profile });
-    Some(Prepared { period, listed, counted, composed })
+    Some(Prepared { period, listed, counted, strips, changes, feeds, profile })
 }
 
 #[cfg(test)]
@@ -415,12 +504,14 @@ mod tests {
         let prepared = prepare(&old, &[], &[], &[], &profile, None, day, "p".into(), now).expect("a digest");
         assert!(prepared.listed.is_empty());
         assert_eq!(prepared.counted.len(), 1, "the cluster is recorded as covered");
-        assert!(prepared.composed.subject.contains("1 older stories"), "{}", prepared.composed.subject);
+        let subject = prepared.input().subject();
+        assert!(subject.contains("1 older stories"), "{subject}");
         assert!(prepare(&[], &[], &[], &[], &profile, None, day, "p".into(), now).is_none(), "nothing: no digest");
     }
 
     #[test]
     fn titles_cannot_inject_headers_and_long_subjects_are_encoded() {
+        use crate::store::MessageBytes;
         let profile = Profile::builtin();
         let evil =
             cluster("Meta releases Llama\r\nBcc: victim@example.org\r\n\r\n<script>x</script>", "javascript:alert(1)");
@@ -439,7 +530,11 @@ mod tests {
             subject: format!("Änderung\r\nBcc: x@example.org {}", "sehr lange Betreffzeile ".repeat(12)),
             ..composed
         };
-        let bytes = build_message(&from, &to, "<id@example.org>", &long, Utc::now()).unwrap();
+        let mut bytes = Vec::new();
+        build_message(&from, &to, "<id@example.org>", &long.subject, &long, Utc::now())
+            .unwrap()
+            .write_to(&mut bytes)
+            .unwrap();
         let text = String::from_utf8(bytes).unwrap();
         let headers = text.split("\r\n\r\n").next().unwrap();
         assert!(!headers.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{headers}");
@@ -451,6 +546,47 @@ mod tests {
         assert!(subject_lines.len() > 1, "a long subject is folded: {headers}");
         assert!(subject_lines.iter().all(|l| l.len() <= 998 && l.is_ascii()), "encoded (RFC 2047): {subject_lines:?}");
         assert!(subject_lines[0].contains("=?utf-8?"), "{subject_lines:?}");
+    }
+
+    #[test]
+    fn a_digest_is_written_as_lettre_builds_its_composed_text() {
+        use crate::store::MessageBytes;
+        let profile = Profile::builtin();
+        let clusters: Vec<PendingCluster> = (0..40)
+            .map(|i| PendingCluster {
+                outlets: vec!["news.example".into(), format!("other{i}.example")],
+                summary: format!("Résumé {i} — {}", "long words and = signs ".repeat(i % 7)),
+                entity: ["meta", "openai", "nobody"][i % 3].to_string().into(),
+                ..cluster(&format!("Story {i} <b>&</b> ünïcode"), &format!("https://news.example/{i}"))
+            })
+            .collect();
+        let listed: Vec<&PendingCluster> = clusters.iter().collect();
+        let input =
+            DigestInput { clusters: &listed, strips: &[], backfilled: 3, changes: &[], feeds: &[], profile: &profile };
+        let composed = compose(&input);
+        let from: Mailbox = "sw <sw@example.org>".parse().unwrap();
+        let to: Mailbox = "ana@example.org".parse().unwrap();
+        let now = Utc::now();
+        let (mut streamed, mut built) = (Vec::new(), Vec::new());
+        build_message(&from, &to, "<id@example.org>", &input.subject(), &input, now)
+            .unwrap()
+            .write_to(&mut streamed)
+            .unwrap();
+        build_message(&from, &to, "<id@example.org>", &composed.subject, &composed, now)
+            .unwrap()
+            .write_to(&mut built)
+            .unwrap();
+        // Each message has a boundary of its own.
+        let boundary = |m: &[u8]| {
+            let text = String::from_utf8_lossy(m).into_owned();
+            let at = text.find("boundary=\"").unwrap() + 10;
+            text[at..at + 40].to_string()
+        };
+        let (a, b) = (boundary(&streamed), boundary(&built));
+        assert_eq!(
+            String::from_utf8(streamed).unwrap().replace(&a, "B"),
+            String::from_utf8(built).unwrap().replace(&b, "B")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! the database could not yet record is remembered by the process and never sent again.
 
 pub mod digest;
+pub mod mime;
 
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
@@ -80,13 +81,24 @@ impl Mailer {
     }
 
     /// Hand one stored message to the transport; returns what the server (or the folder) said.
-    pub fn send(&self, from: &Address, to: &Address, message_id: &str, bytes: &[u8]) -> Result<String, SendError> {
+    /// `message` writes the message's bytes (a folder takes them as they come).
+    pub fn send(
+        &self,
+        from: &Address,
+        to: &Address,
+        message_id: &str,
+        message: &dyn Fn(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<String, SendError> {
         match self {
-            Mailer::Files(dir) => write_eml(dir, message_id, bytes).map_err(|e| SendError::Temporary(format!("{e:#}"))),
+            Mailer::Files(dir) => {
+                write_eml(dir, message_id, message).map_err(|e| SendError::Temporary(format!("{e:#}")))
+            }
             Mailer::Smtp { transport, server } => {
                 let envelope = Envelope::new(Some(from.clone()), vec![to.clone()])
                     .map_err(|e| SendError::Permanent(format!("bad envelope for {to}: {e}")))?;
-                match transport.send_raw(&envelope, bytes) {
+                let mut bytes = Vec::new();
+                message(&mut bytes).map_err(|e| SendError::Temporary(format!("{e:#}")))?;
+                match transport.send_raw(&envelope, &bytes) {
                     Ok(response) => {
                         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
                     }
@@ -119,15 +131,19 @@ fn read_password(source: &PasswordSource) -> Result<String> {
     }
 }
 
-/// Write `bytes` to `DIR/<message-id>.eml` atomically (a temporary file, then a rename), so a
-/// crash never leaves half a message; writing the same message again replaces it.
-fn write_eml(dir: &std::path::Path, message_id: &str, bytes: &[u8]) -> Result<String> {
+/// Write the message to `DIR/<message-id>.eml` atomically (a temporary file, then a rename), so
+/// a crash never leaves half a message; writing the same message again replaces it.
+fn write_eml(
+    dir: &std::path::Path,
+    message_id: &str,
+    message: &dyn Fn(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<String> {
     crate::private_fs::create_dir(dir).with_context(|| format!("cannot create the mail folder {}", dir.display()))?;
     let name: String =
         message_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' }).collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.tmp"));
-    crate::private_fs::write(&tmp, bytes)
+    crate::private_fs::write_with(&tmp, &mut |out| message(out).map_err(std::io::Error::other))
         .with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot move mail into {}", path.display()))?;
     Ok(format!("written to {}", path.display()))
@@ -334,7 +350,7 @@ pub fn deliver(
                 continue;
             }
         };
-        match mailer.send(&from, &to, &m.message_id, &m.bytes) {
+        match mailer.send(&from, &to, &m.message_id, &|out| store.write_message(m.id, out)) {
             Ok(reply) => {
                 report.sent += 1;
                 crate::metrics::METRICS.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -422,7 +438,8 @@ type Inputs =
     (Vec<crate::store::PendingCluster>, Vec<digest::Strip>, Vec<crate::store::ChangeRow>, Vec<digest::FeedProblem>);
 
 fn prepared_inputs(store: &Store, config: &Config, profile: &Profile, now: DateTime<Utc>) -> Result<Inputs> {
-    let pending = store.pending_clusters()?;
+    // A character more than the digest shows (in bytes), so it still sees which summaries it cuts.
+    let pending = store.pending_clusters(digest::SUMMARY_CHARS + 1)?;
     let last = store.last_digest_at()?;
     let changes: Vec<_> = store
         .changes(None, None)?
@@ -472,7 +489,7 @@ pub fn compose_digest(
     let (pending, strips, changes, feeds) = prepared_inputs(store, config, profile, now)?;
     let prepared =
         digest::prepare(&pending, &strips, &changes, &feeds, profile, since, period_length(config), String::new(), now);
-    Ok(prepared.map(|p| p.composed))
+    Ok(prepared.map(|p| digest::compose(&p.input())))
 }
 
 /// Compose the digest for `period` and store it with one message per recipient (not sent yet).
@@ -507,12 +524,18 @@ pub fn queue_digest(
             return Ok(None);
         };
         let instance = store.instance_token()?;
+        let input = prepared.input();
+        let subject = input.subject();
         let mut messages = Vec::new();
         for (recipient, to) in &recipients {
             let message_id = digest::message_id(&instance, &prepared.period, recipient, &from);
-            let bytes = digest::build_message(&from, to, &message_id, &prepared.composed, now)?;
-            let subject = prepared.composed.subject.clone();
-            messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
+            let bytes = Box::new(digest::build_message(&from, to, &message_id, &subject, &input, now)?);
+            messages.push(crate::store::NewMessage {
+                recipient: recipient.clone(),
+                message_id,
+                subject: subject.clone(),
+                bytes,
+            });
         }
         store.insert_digest(&prepared.period, &prepared.listed, &prepared.counted, &messages, now)?;
         Ok(Some(QueuedDigest {
@@ -558,7 +581,7 @@ pub fn queue_alerts(store: &mut Store, config: &Config, profile: &Profile, now: 
             for (recipient, to) in &recipients {
                 let what = format!("change:{}:{}", c.id, c.level);
                 let message_id = digest::message_id(&instance, &what, recipient, &from);
-                let bytes = digest::build_message(&from, to, &message_id, &composed, now)?;
+                let bytes = Box::new(digest::build_message(&from, to, &message_id, &composed.subject, &composed, now)?);
                 let subject = composed.subject.clone();
                 messages.push(crate::store::NewMessage { recipient: recipient.clone(), message_id, subject, bytes });
             }
@@ -677,7 +700,7 @@ mod tests {
             recipient: "ana@example.org".into(),
             message_id: "<m@example.org>".into(),
             subject: "s".into(),
-            bytes: b"body".to_vec(),
+            bytes: Box::new(b"body".to_vec()),
         };
         store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &[message], Utc::now())).unwrap();
         let id = store.outbox().unwrap()[0].id;
@@ -713,8 +736,8 @@ mod tests {
     #[test]
     fn eml_files_are_named_by_message_id_and_replaced_not_doubled() {
         let dir = tempfile::tempdir().unwrap();
-        write_eml(dir.path(), "<digest.x@host>", b"one").unwrap();
-        write_eml(dir.path(), "<digest.x@host>", b"two").unwrap();
+        write_eml(dir.path(), "<digest.x@host>", &|out| Ok(out.write_all(b"one")?)).unwrap();
+        write_eml(dir.path(), "<digest.x@host>", &|out| Ok(out.write_all(b"two")?)).unwrap();
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(files.len(), 1);
     }

@@ -6,7 +6,7 @@
 //! the claimant records the result. A lease that lapses — its process was killed mid-send —
 //! returns the message to `pending`, so it is sent again only when the server may have it.
 
-use std::collections::BTreeMap;
+use std::io::{Seek, Write};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -20,13 +20,16 @@ use crate::stance::Stance;
 const RELEASE: &str = "status = 'pending', claimed_by = NULL, lease_until = NULL,
      last_error = 'the process sending it stopped before recording the result; sent again'";
 
+/// How much of a message is read or written at once.
+const BLOB_BUFFER: usize = 64 * 1024;
+
 /// A relevant story cluster no digest has covered yet.
 #[derive(Debug, Clone, Serialize)]
 pub struct PendingCluster {
     pub cluster: i64,
     /// The cluster's earliest article.
     pub title: String,
-    /// Its summary (plain text).
+    /// Its summary (plain text), cut to the characters asked for.
     pub summary: String,
     pub url: Option<String>,
     pub outlet: String,
@@ -42,11 +45,29 @@ pub struct PendingCluster {
 }
 
 /// One message to store in the outbox.
-pub struct NewMessage {
+pub struct NewMessage<'a> {
     pub recipient: String,
     pub message_id: String,
     pub subject: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Box<dyn MessageBytes + 'a>,
+}
+
+/// A message's bytes, written into its outbox row as they are made: a large digest is never
+/// held whole in memory.
+pub trait MessageBytes {
+    /// How many bytes `write_to` writes.
+    fn size(&self) -> u64;
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+impl MessageBytes for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(self)
+    }
 }
 
 /// A stored message.
@@ -64,15 +85,15 @@ pub struct OutboxRow {
     pub server_reply: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
 }
 
 impl Store {
-    /// Relevant story clusters with no story in any digest, oldest first.
-    pub fn pending_clusters(&self) -> Result<Vec<PendingCluster>> {
+    /// Relevant story clusters with no story in any digest, oldest first, with summaries cut to
+    /// `summary_chars` characters (a digest of thousands of clusters shows a line of each).
+    pub fn pending_clusters(&self, summary_chars: usize) -> Result<Vec<PendingCluster>> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill, s.summary,
+            "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill,
+                    substr(s.summary, 1, ?1),
                     (SELECT e.entity || ' ' || e.stance FROM story_entities e WHERE e.story_id = s.id
                      ORDER BY e.stance = 'neutral', e.confidence DESC LIMIT 1)
              FROM stories s
@@ -80,8 +101,9 @@ impl Store {
                  SELECT 1 FROM stories d JOIN digest_stories ds ON ds.story_id = d.id WHERE d.cluster_id = s.cluster_id)
              ORDER BY s.cluster_id, s.published_at, s.id",
         )?;
-        let mut clusters: BTreeMap<i64, PendingCluster> = BTreeMap::new();
-        let rows = stmt.query_map([], |r| {
+        // Rows come cluster by cluster, so each cluster is built in turn, with no map of them all.
+        let mut clusters: Vec<PendingCluster> = Vec::new();
+        let rows = stmt.query_map([summary_chars as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
@@ -100,19 +122,22 @@ impl Store {
                 Some((e, s)) => (Some(e.to_string()), Stance::parse(s)),
                 None => (None, None),
             };
-            let c = clusters.entry(cluster).or_insert_with(|| PendingCluster {
-                cluster,
-                title,
-                summary,
-                url,
-                outlet: outlet.clone(),
-                published,
-                outlets: Vec::new(),
-                entity: None,
-                stance: None,
-                backfill: true,
-                stories: Vec::new(),
-            });
+            if clusters.last().is_none_or(|c| c.cluster != cluster) {
+                clusters.push(PendingCluster {
+                    cluster,
+                    title,
+                    summary,
+                    url,
+                    outlet: outlet.clone(),
+                    published,
+                    outlets: Vec::new(),
+                    entity: None,
+                    stance: None,
+                    backfill: true,
+                    stories: Vec::new(),
+                });
+            }
+            let c = clusters.last_mut().expect("the row's cluster is last");
             if !outlet.is_empty() && !c.outlets.contains(&outlet) {
                 c.outlets.push(outlet);
             }
@@ -122,9 +147,8 @@ impl Store {
             c.backfill &= backfill;
             c.stories.push(id);
         }
-        let mut out: Vec<PendingCluster> = clusters.into_values().collect();
-        out.sort_by(|a, b| a.published.cmp(&b.published).then(a.cluster.cmp(&b.cluster)));
-        Ok(out)
+        clusters.sort_by(|a, b| a.published.cmp(&b.published).then(a.cluster.cmp(&b.cluster)));
+        Ok(clusters)
     }
 
     /// A fingerprint of the change events (new, upgraded or withdrawn ones change it).
@@ -176,11 +200,12 @@ impl Store {
                 }
             }
             let mut queue = tx.prepare(
-                "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('digest', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO outbox (kind, digest_id, recipient, message_id, subject, next_attempt_at, created_at)
+                 VALUES ('digest', ?1, ?2, ?3, ?4, ?5, ?5)",
             )?;
             for m in messages {
-                queue.execute(params![digest, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+                queue.execute(params![digest, m.recipient, m.message_id, m.subject, now])?;
+                self.insert_message_bytes(m)?;
             }
         }
         Ok(digest)
@@ -207,13 +232,40 @@ impl Store {
         let tx = &self.conn;
         {
             let mut queue = tx.prepare(
-                "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, message, next_attempt_at, created_at)
-                 VALUES ('alert', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT OR IGNORE INTO outbox (kind, change_id, recipient, message_id, subject, next_attempt_at, created_at)
+                 VALUES ('alert', ?1, ?2, ?3, ?4, ?5, ?5)",
             )?;
             for m in messages {
-                queue.execute(params![change_id, m.recipient, m.message_id, m.subject, m.bytes, now])?;
+                if queue.execute(params![change_id, m.recipient, m.message_id, m.subject, now])? == 1 {
+                    self.insert_message_bytes(m)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Store the bytes of the outbox row just inserted: a zeroblob of their size, filled as they
+    /// are written.
+    fn insert_message_bytes(&self, m: &NewMessage) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO outbox_messages (id, message) VALUES (last_insert_rowid(), zeroblob(?1))",
+            [i64::try_from(m.bytes.size())?],
+        )?;
+        let row = self.conn.last_insert_rowid();
+        let mut blob = self.conn.blob_open("main", "outbox_messages", "message", row, false)?;
+        let mut out = std::io::BufWriter::with_capacity(BLOB_BUFFER, &mut blob);
+        m.bytes.write_to(&mut out)?;
+        out.flush()?;
+        drop(out);
+        // A message shorter than it said would leave zeros in the row: refused, not stored.
+        anyhow::ensure!(blob.stream_position()? == m.bytes.size(), "message {} is shorter than measured", m.message_id);
+        Ok(())
+    }
+
+    /// Write stored message `id` to `out`, as it is read.
+    pub fn write_message(&self, id: i64, out: &mut dyn Write) -> Result<()> {
+        let mut blob = self.conn.blob_open("main", "outbox_messages", "message", id, true)?;
+        std::io::copy(&mut std::io::BufReader::with_capacity(BLOB_BUFFER, &mut blob), out)?;
         Ok(())
     }
 
@@ -290,7 +342,7 @@ impl Store {
     fn outbox_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id, kind, recipient, message_id, subject, status, attempts, next_attempt_at, last_error,
-                    server_reply, created_at, sent_at, message FROM outbox {filter}"
+                    server_reply, created_at, sent_at FROM outbox {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok(OutboxRow {
@@ -306,7 +358,6 @@ impl Store {
                 server_reply: r.get(9)?,
                 created_at: r.get(10)?,
                 sent_at: r.get(11)?,
-                bytes: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -376,7 +427,7 @@ mod tests {
                 recipient: format!("r{i}@example.org"),
                 message_id: format!("<m{i}@example.org>"),
                 subject: "s".into(),
-                bytes: b"body".to_vec(),
+                bytes: Box::new(b"body".to_vec()),
             })
             .collect();
         store.write("queue", |s| s.insert_digest("daily:2026-01-01", &[], &[], &messages, Utc::now())).unwrap();
