@@ -146,6 +146,12 @@ enum Command {
         #[arg(short, long, value_name = "MODEL.json")]
         output: PathBuf,
     },
+    /// Serve the web view of the history (read-only): stances, timelines, changes, stories, feeds
+    Serve {
+        /// Address to listen on (a non-loopback address is served without authentication)
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
     /// Feed health, last poll, stories today, mail waiting or refused, the last change
     Status {
         #[arg(long, value_enum, default_value = "table")]
@@ -322,6 +328,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Command::Run => run_command(config, db_path).await,
+        Command::Serve { listen } => serve_command(listen, config, db_path).await,
         Command::Poll { all } => poll_command(all, config, db_path, stdout).await,
         Command::Feeds { action } => feeds_command(action, config, db_path, stdout),
         Command::Stories(args) => stories_command(args, config, db_path, stdout),
@@ -365,6 +372,19 @@ async fn run_command(config: Config, db_path: PathBuf) -> Result<ExitCode> {
     let mut store = open_synced(&config, &db_path)?;
     pipeline.reread_stored(&mut store)?;
     crate::daemon::run(&pipeline, &config, store, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`: the web view until SIGINT/SIGTERM. The database must exist (it is never created or
+/// migrated here); the daemon may be writing it meanwhile.
+async fn serve_command(listen: std::net::SocketAddr, config: Config, db_path: PathBuf) -> Result<ExitCode> {
+    let mut shutdown = crate::daemon::shutdown_signal();
+    let profile = load_profile(&config)?;
+    drop(Store::open_existing(&db_path)?);
+    let site = crate::http::SiteSettings { profile, changes: config.changes.clone() };
+    crate::http::serve(listen, db_path.clone(), Some(site)).await?;
+    eprintln!("stancewatch: serving {} at http://{listen}/ (Ctrl-C to stop)", db_path.display());
+    let _ = shutdown.wait_for(|stop| *stop).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -84,7 +84,8 @@ pub async fn run(
     }
     let mailer = crate::mail::Mailer::new(&config.email)?;
     if let Some(addr) = config.http_listen {
-        crate::http::serve(addr, store.path().to_path_buf()).await?;
+        let site = crate::http::SiteSettings { profile: pipeline.profile().clone(), changes: config.changes.clone() };
+        crate::http::serve(addr, store.path().to_path_buf(), Some(site)).await?;
     }
     let metrics = &crate::metrics::METRICS;
     metrics.beat();

@@ -30,3 +30,4 @@ pub mod stance;
 pub mod status;
 pub mod store;
 pub mod timeline;
+pub mod web;

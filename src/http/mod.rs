@@ -63,8 +63,9 @@ const MAX_HEAD: usize = 16 * 1024;
 /// At most one warning a minute about connections refused at the cap.
 const REFUSED_WARNING_EVERY: Duration = Duration::from_secs(60);
 
-/// Bind now (so a taken port is a startup error), serve in the background.
-pub async fn serve(addr: SocketAddr, database: PathBuf) -> Result<()> {
+/// Bind now (so a taken port is a startup error), serve in the background: monitoring, and the
+/// web view's pages when `site` is given (its reader is then the one the monitoring uses).
+pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSettings>) -> Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (`[http] listen`): is the port taken? choose another"))?;
@@ -72,14 +73,30 @@ pub async fn serve(addr: SocketAddr, database: PathBuf) -> Result<()> {
         tracing::warn!(%addr, "{warning}");
     }
     let reader = Reader::start(database.clone())?;
-    tracing::info!(%addr, "serving /healthz and /metrics");
-    tokio::spawn(run(listener, router(reader, database), Limits::default()));
+    let pages = site.map(|s| {
+        crate::web::routes(crate::web::Site { reader: reader.clone(), profile: s.profile, changes: s.changes })
+    });
+    match pages {
+        Some(_) => tracing::info!(%addr, "serving the web view at http://{addr}/, /healthz and /metrics"),
+        None => tracing::info!(%addr, "serving /healthz and /metrics"),
+    }
+    tokio::spawn(run(listener, router(reader, database, pages), Limits::default()));
     Ok(())
 }
 
+/// What the web view needs besides the database: the settings the CLI reads it with.
+pub struct SiteSettings {
+    pub profile: crate::stance::Profile,
+    pub changes: crate::timeline::ChangeSettings,
+}
+
 /// Every route the endpoint serves, behind the method, body and caching rules of [`guard`].
-pub fn router(reader: Reader, database: PathBuf) -> Router {
-    Router::new().merge(monitoring::routes(reader, database)).fallback(not_found).layer(middleware::from_fn(guard))
+pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>) -> Router {
+    let mut app = Router::new().merge(monitoring::routes(reader, database));
+    if let Some(pages) = pages {
+        app = app.merge(pages);
+    }
+    app.fallback(not_found).layer(middleware::from_fn(guard))
 }
 
 /// What to say when the endpoint listens beyond this machine (None for loopback).
@@ -117,7 +134,7 @@ fn has_body(request: &Request) -> bool {
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found: try /healthz or /metrics\n")
+    (StatusCode::NOT_FOUND, "not found: try /, /healthz or /metrics\n")
 }
 
 /// The accept loop: each connection in a task of its own while a slot is free.
@@ -304,7 +321,7 @@ mod tests {
         let reader = Reader::start(database.clone()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(run(listener, router(reader, database), limits));
+        tokio::spawn(run(listener, router(reader, database, None), limits));
         addr
     }
 

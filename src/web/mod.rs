@@ -1,0 +1,189 @@
+//! The web view: the history as server-rendered pages (`/`, `/org/{entity}`, `/changes`,
+//! `/stories`, `/feeds`), Atom feeds of change events, and JSON under `/api/` in the CLI's
+//! `--format json` shapes. Served by `stancewatch serve` and, with `[http] listen`, by `run`
+//! (one server beside `/healthz` and `/metrics`, see [`crate::http`]).
+//!
+//! Read-only: every read goes through the endpoint's [`Reader`] (one read-only connection on a
+//! thread of its own). Pages are maud templates, which escape every string they are given, so
+//! feed text is shown as text; links leave only for http(s) addresses, with
+//! `rel="noopener noreferrer nofollow"`. No scripts, no remote resources: the one stylesheet is
+//! served from here, and `Content-Security-Policy: default-src 'self'` says so to the browser.
+
+mod changes;
+mod feeds;
+mod home;
+mod org;
+mod stories;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::http::reader::{ReadError, Reader};
+use crate::stance::Profile;
+use crate::store::Store;
+use crate::timeline::ChangeSettings;
+
+/// What every page handler has: the reader and the settings the CLI would use.
+pub struct Site {
+    pub reader: Reader,
+    pub profile: Profile,
+    pub changes: ChangeSettings,
+}
+
+/// The shared state of the pages' handlers.
+pub type Shared = Arc<Site>;
+
+/// Every page, feed and API route of the web view.
+pub fn routes(site: Site) -> Router {
+    let site = Arc::new(site);
+    Router::new()
+        .route("/style.css", get(stylesheet))
+        .merge(home::routes())
+        .merge(org::routes())
+        .merge(changes::routes())
+        .merge(stories::routes())
+        .merge(feeds::routes())
+        .with_state(site)
+}
+
+/// The headers every page carries: no scripts or resources from elsewhere, no framing, no
+/// guessing of types, no referrer to the outlets a reader follows.
+pub fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// A page: the layout around `body`, with `title` in the tab and the heading.
+pub fn page(title: &str, body: Markup) -> Response {
+    render(StatusCode::OK, title, body)
+}
+
+fn render(status: StatusCode, title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · stancewatch" }
+                link rel="stylesheet" href="/style.css";
+                link rel="alternate" type="application/atom+xml" title="stance changes" href="/changes.atom";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    nav aria-label="main" {
+                        a.brand href="/" { "stancewatch" }
+                        a href="/changes" { "Changes" }
+                        a href="/stories" { "Stories" }
+                        a href="/feeds" { "Feeds" }
+                        a href="/changes.atom" { "Atom" }
+                    }
+                }
+                main #main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    };
+    secure((status, Html(markup.into_string())).into_response())
+}
+
+/// 404 with a page that says what was not found.
+pub fn not_found(what: &str) -> Response {
+    render(StatusCode::NOT_FOUND, "Not found", html! { p { (what) } p { a href="/" { "Back to the overview" } } })
+}
+
+/// A read that did not answer: 503 when busy (try again), 500 when the database failed.
+pub fn read_failed(e: ReadError) -> Response {
+    let status = match e {
+        ReadError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    render(status, "The history cannot be read", html! { p { (e.to_string()) } })
+}
+
+/// Run `read` on the reader; its error, if any, as a page.
+pub async fn read<T, F>(site: &Site, read: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> anyhow::Result<T> + Send + 'static,
+{
+    site.reader.read(read).await.map_err(read_failed)
+}
+
+/// A link out of the site: http(s) only (anything else is shown as text), never passing on
+/// the page or its referrer.
+pub fn outbound(url: Option<&str>, text: &str) -> Markup {
+    match url.filter(|u| is_http(u)) {
+        Some(url) => html! { a href=(url) rel="noopener noreferrer nofollow" { (text) } },
+        None => html! { (text) },
+    }
+}
+
+fn is_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// A stance as a letter and a word, so it never rests on colour alone.
+pub fn stance_badge(stance: &str) -> Markup {
+    let letter = match stance {
+        "open" => "O",
+        "closed" => "C",
+        "mixed" => "M",
+        "neutral" => "N",
+        _ => "?",
+    };
+    html! { span class={"stance stance-" (stance)} { abbr title=(stance) { (letter) } " " (stance) } }
+}
+
+/// The entity's display name, or the key if the profile does not know it.
+pub fn entity_name<'a>(profile: &'a Profile, key: &'a str) -> &'a str {
+    profile.entities.iter().find(|e| e.key == key).map_or(key, |e| e.name.as_str())
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("style.css"),
+    )
+        .into_response()
+}
+
+/// Query-string values a page accepts: an empty field is no filter.
+pub fn nonempty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Parse `stance` from a query string: one of the four, or none.
+pub fn parse_stance(value: Option<&str>) -> Option<crate::stance::Stance> {
+    value.and_then(crate::stance::Stance::parse)
+}
+
+/// 400 for a query string the page cannot use, saying which field and what it takes.
+pub fn bad_request(what: &str) -> Response {
+    render(StatusCode::BAD_REQUEST, "Bad request", html! { p { (what) } })
+}
+
+/// JSON in the CLI's shapes.
+pub fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write JSON: {e}\n")).into_response(),
+    }
+}
