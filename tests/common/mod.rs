@@ -8,3 +8,4 @@ pub mod daemon;
 pub mod http;
 pub mod sandbox;
 pub mod smtp;
+pub mod web;
