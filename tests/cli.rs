@@ -369,7 +369,11 @@ fn sigterm_in_the_middle_of_a_slow_poll_stops_within_seconds() {
         assert!(Instant::now() < deadline, "run did not start polling");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // The quick feed is stored while the slow ones are still being answered.
+    while sb.count("SELECT count(*) FROM stories") < 4 {
+        assert!(Instant::now() < deadline, "the quick feed was not stored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stopped_at = Instant::now();
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc_kill(child.id() as i32, 15) };
