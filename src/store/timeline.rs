@@ -310,6 +310,19 @@ impl Store {
         rows.sort_by(|a, b| a.published.cmp(&b.published).then(a.story.cmp(&b.story)));
         Ok(rows)
     }
+
+    /// The story cluster of each of `stories` that has one (for links from evidence to its
+    /// cluster's page).
+    pub fn clusters_of(&self, stories: &[i64]) -> Result<std::collections::HashMap<i64, i64>> {
+        let mut stmt = self.conn.prepare_cached("SELECT cluster_id FROM stories WHERE id = ?1")?;
+        let mut out = std::collections::HashMap::new();
+        for &id in stories {
+            if let Some(Some(cluster)) = stmt.query_row([id], |r| r.get::<_, Option<i64>>(0)).optional()? {
+                out.insert(id, cluster);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn evidence_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {

@@ -31,6 +31,8 @@ struct Filters {
 
 struct OrgPage {
     report: HistoryReport,
+    /// The cluster of each evidence story, for links to its page.
+    clusters: std::collections::HashMap<i64, i64>,
     stories: Vec<StoryRow>,
     more: bool,
 }
@@ -59,13 +61,15 @@ async fn organisation(
     let key = entity.clone();
     let read = super::read(&site, move |store| {
         let report = crate::history::history(store, &shared.profile, &shared.changes, &key, Utc::now().date_naive())?;
+        let evidence: Vec<i64> = report.changes.iter().flat_map(|c| c.evidence.iter().map(|e| e.story)).collect();
+        let clusters = store.clusters_of(&evidence)?;
         // One more than the page holds tells whether a next page exists.
         let filter =
             StoryFilter { entity: Some(key), stance, limit: Some(page * PER_PAGE + 1), ..StoryFilter::default() };
         let mut stories = store.stories(&filter)?;
         let more = stories.len() > page * PER_PAGE;
         stories = stories.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
-        Ok(OrgPage { report, stories, more })
+        Ok(OrgPage { report, clusters, stories, more })
     })
     .await;
     match read {
@@ -103,10 +107,14 @@ fn render(site: &super::Site, p: &OrgPage, stance: Option<&str>, page: usize) ->
                 @if !c.evidence.is_empty() {
                     ul {
                         @for e in &c.evidence {
-                            li {
+                            li.evidence {
                                 (e.published.get(..10).unwrap_or(&e.published)) " — "
-                                (super::outbound(e.url.as_deref(), &e.title))
-                                @if let Some(source) = &e.source { small { " " (source) } }
+                                @match p.clusters.get(&e.story) {
+                                    Some(cluster) => a href={"/stories/" (cluster)} { (e.title) },
+                                    None => (e.title),
+                                }
+                                @if let Some(source) = &e.source { " " small { (source) } }
+                                " " (super::outbound(e.url.as_deref(), "article ↗"))
                             }
                         }
                     }
