@@ -44,3 +44,51 @@ fn the_overview_and_an_organisation_page_show_the_meta_change_with_its_evidence(
     assert_eq!(site.get("/org/meta?stance=purple").status, 400);
     assert_eq!(site.get("/org/meta?page=0").status, 400);
 }
+
+/// Every page, feed and API over the labelled corpus imported (both files), plus each
+/// organisation's page and feed and some cluster pages. Needs `../shared/corpus`; `.ci/run` runs it.
+#[test]
+#[ignore = "reads ../shared/corpus; .ci/run runs it"]
+fn every_page_and_api_answers_over_the_labelled_corpus() {
+    let Some(files) = common::corpus::pool_files() else { return };
+    let sandbox = common::sandbox::Sandbox::new("");
+    for (path, _) in &files {
+        sandbox.ok(&["import", path]);
+    }
+    let site = Site::serve(sandbox);
+    let mut paths: Vec<String> = [
+        "/",
+        "/changes",
+        "/changes?level=confirmed",
+        "/changes.atom",
+        "/stories",
+        "/stories?relevant=1",
+        "/stories?q=open+weights",
+        "/stories?entity=meta&stance=closed",
+        "/feeds",
+        "/api/stances",
+        "/api/changes",
+        "/api/stories?limit=20",
+        "/style.css",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    let entities: Vec<serde_json::Value> =
+        serde_json::from_str(&site.sandbox.ok(&["stances", "--format", "json"])).unwrap();
+    for e in &entities {
+        let key = e["entity"].as_str().unwrap();
+        paths.extend([format!("/org/{key}"), format!("/org/{key}/changes.atom"), format!("/api/history/{key}")]);
+    }
+    let stories: Vec<serde_json::Value> =
+        serde_json::from_str(&site.sandbox.ok(&["stories", "--format", "json", "--limit", "25"])).unwrap();
+    paths.extend(stories.iter().map(|s| format!("/stories/{}", s["cluster"])));
+    for path in &paths {
+        let answer = site.get(path);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert!(!answer.body.is_empty(), "{path} is empty");
+    }
+    assert_eq!(site.get("/org/nobody").status, 404);
+    assert_eq!(site.get("/stories/999999999").status, 404);
+    eprintln!("{} pages and APIs answered 200 over the corpus", paths.len());
+}
