@@ -74,7 +74,7 @@ pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSetting
     }
     let reader = Reader::start(database.clone())?;
     let pages = site.map(|s| {
-        crate::web::routes(crate::web::Site { reader: reader.clone(), profile: s.profile, changes: s.changes })
+        crate::web::routes(crate::web::Site::new(reader.clone(), s.profile, s.changes))
     });
     match pages {
         Some(_) => tracing::info!(%addr, "serving the web view at http://{addr}/, /healthz and /metrics"),
@@ -92,11 +92,12 @@ pub struct SiteSettings {
 
 /// Every route the endpoint serves, behind the method, body and caching rules of [`guard`].
 pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>) -> Router {
-    let mut app = Router::new().merge(monitoring::routes(reader, database));
-    if let Some(pages) = pages {
-        app = app.merge(pages);
-    }
-    app.fallback(not_found).layer(middleware::from_fn(guard))
+    let app = Router::new().merge(monitoring::routes(reader, database));
+    let app = match pages {
+        Some(pages) => app.merge(pages).fallback(|| async { crate::web::not_found("There is no page at this address.") }),
+        None => app.fallback(not_found),
+    };
+    app.layer(middleware::from_fn(guard))
 }
 
 /// What to say when the endpoint listens beyond this machine (None for loopback).
@@ -134,7 +135,7 @@ fn has_body(request: &Request) -> bool {
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found: try /, /healthz or /metrics\n")
+    (StatusCode::NOT_FOUND, "not found: try /healthz or /metrics\n")
 }
 
 /// The accept loop: each connection in a task of its own while a slot is free.

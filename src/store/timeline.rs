@@ -311,6 +311,22 @@ impl Store {
         Ok(rows)
     }
 
+    /// A value that changes whenever an entity's history may read differently: a new or changed
+    /// story, or a change event saved, upgraded or withdrawn. Cheap (index ends only), so a
+    /// reader can keep computed histories until it moves.
+    pub fn history_generation(&self) -> Result<String> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce((SELECT max(id) FROM stories), 0) || '/' ||
+                    coalesce((SELECT max(changed_at) FROM stories), '') || '/' ||
+                    coalesce((SELECT max(id) FROM change_events), 0) || '/' ||
+                    (SELECT count(*) FROM change_events WHERE withdrawn_at IS NOT NULL) || '/' ||
+                    (SELECT count(*) FROM change_events WHERE level = 'confirmed') || '/' ||
+                    (SELECT total(confidence) FROM change_events)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The story cluster of each of `stories` that has one (for links from evidence to its
     /// cluster's page).
     pub fn clusters_of(&self, stories: &[i64]) -> Result<std::collections::HashMap<i64, i64>> {

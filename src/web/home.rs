@@ -23,7 +23,7 @@ pub fn routes() -> Router<Shared> {
 }
 
 struct Overview {
-    organisations: Vec<HistoryReport>,
+    organisations: Vec<std::sync::Arc<HistoryReport>>,
     changes: Vec<ChangeRow>,
     stories: Vec<StoryRow>,
     status: crate::status::Status,
@@ -32,13 +32,8 @@ struct Overview {
 async fn home(State(site): State<Shared>) -> Response {
     let shared = site.clone();
     let overview = super::read(&site, move |store| {
-        let today = Utc::now().date_naive();
-        let organisations = shared
-            .profile
-            .entities
-            .iter()
-            .map(|e| crate::history::history(store, &shared.profile, &shared.changes, &e.key, today))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let organisations =
+            shared.profile.entities.iter().map(|e| shared.history(store, &e.key)).collect::<anyhow::Result<Vec<_>>>()?;
         let mut changes = store.changes(None, None)?;
         changes.sort_by(|a, b| b.at.cmp(&a.at).then(b.detected_at.cmp(&a.detected_at)));
         changes.truncate(LATEST);

@@ -23,6 +23,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
 
+use crate::history::HistoryReport;
 use crate::http::reader::{ReadError, Reader};
 use crate::stance::Profile;
 use crate::store::Store;
@@ -33,6 +34,43 @@ pub struct Site {
     pub reader: Reader,
     pub profile: Profile,
     pub changes: ChangeSettings,
+    /// Histories computed for earlier pages, kept while the database's history is unchanged.
+    pub histories: HistoryCache,
+}
+
+impl Site {
+    pub fn new(reader: Reader, profile: Profile, changes: ChangeSettings) -> Site {
+        Site { reader, profile, changes, histories: HistoryCache::default() }
+    }
+
+    /// `entity`'s history as `stancewatch history` computes it, from the cache while neither
+    /// the stored stories nor the change events have moved (and the day is the same). Runs on
+    /// the reader thread.
+    pub fn history(&self, store: &Store, entity: &str) -> anyhow::Result<Arc<HistoryReport>> {
+        let today = chrono::Utc::now().date_naive();
+        let generation = (store.history_generation()?, today);
+        let mut cache = self.histories.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.generation.as_ref() != Some(&generation) {
+            cache.reports.clear();
+            cache.generation = Some(generation);
+        }
+        if let Some(report) = cache.reports.get(entity) {
+            return Ok(report.clone());
+        }
+        let report = Arc::new(crate::history::history(store, &self.profile, &self.changes, entity, today)?);
+        cache.reports.insert(entity.to_string(), report.clone());
+        Ok(report)
+    }
+}
+
+/// Computed histories and the database generation (and day) they belong to.
+#[derive(Default)]
+pub struct HistoryCache(std::sync::Mutex<CachedHistories>);
+
+#[derive(Default)]
+pub struct CachedHistories {
+    generation: Option<(String, chrono::NaiveDate)>,
+    reports: std::collections::HashMap<String, Arc<HistoryReport>>,
 }
 
 /// The shared state of the pages' handlers.

@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::Utc;
 use maud::{Markup, PreEscaped, html};
 
 use super::Shared;
@@ -30,7 +29,7 @@ struct Filters {
 }
 
 struct OrgPage {
-    report: HistoryReport,
+    report: std::sync::Arc<HistoryReport>,
     /// The cluster of each evidence story, for links to its page.
     clusters: std::collections::HashMap<i64, i64>,
     stories: Vec<StoryRow>,
@@ -60,7 +59,7 @@ async fn organisation(
     let shared = site.clone();
     let key = entity.clone();
     let read = super::read(&site, move |store| {
-        let report = crate::history::history(store, &shared.profile, &shared.changes, &key, Utc::now().date_naive())?;
+        let report = shared.history(store, &key)?;
         let evidence: Vec<i64> = report.changes.iter().flat_map(|c| c.evidence.iter().map(|e| e.story)).collect();
         let clusters = store.clusters_of(&evidence)?;
         // One more than the page holds tells whether a next page exists.
