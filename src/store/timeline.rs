@@ -37,6 +37,15 @@ pub struct ChangeRow {
     pub evidence: Vec<EvidenceRow>,
 }
 
+/// How a change event is named outside the database (the Atom feeds): its reconciliation key
+/// (`entity|from|to|day`, the same across recomputations and restarts) and when it last
+/// changed for a reader (detected, or confirmed later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeStamp {
+    pub key: String,
+    pub updated: String,
+}
+
 /// The columns `change_row` reads, in its order.
 const CHANGE_COLUMNS: &str = "id, entity, from_stance, to_stance, level, at, detected_at, confidence";
 
@@ -286,6 +295,15 @@ impl Store {
         let Some(mut row) = stmt.query_row([], change_row).optional()? else { return Ok(None) };
         row.evidence = self.change_evidence(row.id)?;
         Ok(Some(row))
+    }
+
+    /// The [`ChangeStamp`] of every stored change event (withdrawn ones too), by row id.
+    pub fn change_stamps(&self) -> Result<std::collections::HashMap<i64, ChangeStamp>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, event_key, max(detected_at, coalesce(confirmed_at, detected_at)) FROM change_events",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, ChangeStamp { key: r.get(1)?, updated: r.get(2)? })))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn change_evidence(&self, change: i64) -> Result<Vec<EvidenceRow>> {
