@@ -374,6 +374,38 @@ mod tests {
     }
 
     #[test]
+    fn a_change_keeps_its_stamp_key_and_is_updated_when_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let time = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let mut change = Change {
+            from: Stance::Open,
+            to: Stance::Closed,
+            level: Level::Possible,
+            at: day("2026-01-05"),
+            regime_since: Some(day("2023-07-18")),
+            detected_on: day("2026-01-05"),
+            confidence: 0.6,
+            evidence: Vec::new(),
+        };
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-01-06T00:00:00Z")).unwrap();
+        let first = store.change_stamps().unwrap();
+        let (id, stamp) = first.iter().next().unwrap();
+        assert_eq!(
+            stamp,
+            &ChangeStamp { key: "meta|open|closed|2023-07-18".into(), updated: "2026-01-06T00:00:00Z".into() }
+        );
+        change.level = Level::Confirmed;
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-01-20T00:00:00Z")).unwrap();
+        let confirmed = store.change_stamps().unwrap();
+        assert_eq!(confirmed[id], ChangeStamp { key: stamp.key.clone(), updated: "2026-01-20T00:00:00Z".into() });
+        // Recomputed again without news: nothing a reader would call an update.
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-02-01T00:00:00Z")).unwrap();
+        assert_eq!(store.change_stamps().unwrap(), confirmed);
+    }
+
+    #[test]
     fn the_query_selects_what_the_reading_filter_admits() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_every_kind_of_reading(dir.path());
