@@ -24,7 +24,7 @@ pub use feeds::{AddOutcome, FeedHealth, FeedRow, FeedState, FeedUpdate, PollRun}
 pub use outbox::{MessageBytes, NewMessage, OutboxRow, PendingCluster};
 pub use status::StoreCounts;
 pub use stories::{StoredCounts, StoryFilter, StoryRow};
-pub use timeline::{ChangeRow, EvidenceRow, SavedChanges};
+pub use timeline::{ChangeRow, ChangeStamp, EvidenceRow, SavedChanges};
 
 /// Every migration, in order. The number is the schema version it brings the database to.
 const MIGRATIONS: &[(&str, &str)] = &[

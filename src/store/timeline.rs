@@ -37,6 +37,15 @@ pub struct ChangeRow {
     pub evidence: Vec<EvidenceRow>,
 }
 
+/// How a change event is named outside the database (the Atom feeds): its reconciliation key
+/// (`entity|from|to|day`, the same across recomputations and restarts) and when it last
+/// changed for a reader (detected, or confirmed later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeStamp {
+    pub key: String,
+    pub updated: String,
+}
+
 /// The columns `change_row` reads, in its order.
 const CHANGE_COLUMNS: &str = "id, entity, from_stance, to_stance, level, at, detected_at, confidence";
 
@@ -288,6 +297,15 @@ impl Store {
         Ok(Some(row))
     }
 
+    /// The [`ChangeStamp`] of every stored change event (withdrawn ones too), by row id.
+    pub fn change_stamps(&self) -> Result<std::collections::HashMap<i64, ChangeStamp>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, event_key, max(detected_at, coalesce(confirmed_at, detected_at)) FROM change_events",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, ChangeStamp { key: r.get(1)?, updated: r.get(2)? })))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn change_evidence(&self, change: i64) -> Result<Vec<EvidenceRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.url, s.outlet, s.published_at, s.title FROM change_evidence v
@@ -382,6 +400,38 @@ mod tests {
             }
         }
         store
+    }
+
+    #[test]
+    fn a_change_keeps_its_stamp_key_and_is_updated_when_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let time = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let mut change = Change {
+            from: Stance::Open,
+            to: Stance::Closed,
+            level: Level::Possible,
+            at: day("2026-01-05"),
+            regime_since: Some(day("2023-07-18")),
+            detected_on: day("2026-01-05"),
+            confidence: 0.6,
+            evidence: Vec::new(),
+        };
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-01-06T00:00:00Z")).unwrap();
+        let first = store.change_stamps().unwrap();
+        let (id, stamp) = first.iter().next().unwrap();
+        assert_eq!(
+            stamp,
+            &ChangeStamp { key: "meta|open|closed|2023-07-18".into(), updated: "2026-01-06T00:00:00Z".into() }
+        );
+        change.level = Level::Confirmed;
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-01-20T00:00:00Z")).unwrap();
+        let confirmed = store.change_stamps().unwrap();
+        assert_eq!(confirmed[id], ChangeStamp { key: stamp.key.clone(), updated: "2026-01-20T00:00:00Z".into() });
+        // Recomputed again without news: nothing a reader would call an update.
+        store.save_changes("meta", std::slice::from_ref(&change), time("2026-02-01T00:00:00Z")).unwrap();
+        assert_eq!(store.change_stamps().unwrap(), confirmed);
     }
 
     #[test]

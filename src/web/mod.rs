@@ -9,6 +9,7 @@
 //! `rel="noopener noreferrer nofollow"`. No scripts, no remote resources: the one stylesheet is
 //! served from here, and `Content-Security-Policy: default-src 'self'` says so to the browser.
 
+mod api;
 mod changes;
 mod feeds;
 mod home;
@@ -86,6 +87,7 @@ pub fn routes(site: Site) -> Router {
         .merge(changes::routes())
         .merge(stories::routes())
         .merge(feeds::routes())
+        .merge(api::routes())
         .with_state(site)
 }
 

@@ -32,19 +32,18 @@ impl Answer {
 impl Site {
     /// Serve the sandbox's database (which must exist).
     pub fn serve(sandbox: Sandbox) -> Site {
-        let port = free_port();
-        let child = sandbox
-            .command()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let site = Site { sandbox, port, child: Some(child) };
-        super::daemon::wait_for("the web view to answer", Duration::from_secs(20), || {
-            super::daemon::request(port, "GET", "/healthz").is_some()
-        });
-        site
+        let (port, child) = start(&sandbox);
+        Site { sandbox, port, child: Some(child) }
+    }
+
+    /// Stop the server and serve the same database again (on a new port), as after a restart.
+    pub fn restart(&mut self) {
+        if let Some(child) = self.child.take() {
+            super::daemon::stop(child);
+        }
+        let (port, child) = start(&self.sandbox);
+        self.port = port;
+        self.child = Some(child);
     }
 
     /// A database of synthetic news (see [`synthetic_news`]) imported, then served.
@@ -71,6 +70,22 @@ impl Drop for Site {
             }
         }
     }
+}
+
+/// `stancewatch serve` over the sandbox's database on a free port, once it answers.
+fn start(sandbox: &Sandbox) -> (u16, Child) {
+    let port = free_port();
+    let child = sandbox
+        .command()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    super::daemon::wait_for("the web view to answer", Duration::from_secs(20), || {
+        super::daemon::request(port, "GET", "/healthz").is_some()
+    });
+    (port, child)
 }
 
 /// One request over a fresh connection.

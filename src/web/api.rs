@@ -1,0 +1,64 @@
+//! `/api/stances`, `/api/changes` and `/api/history/{entity}`: JSON in exactly the shapes of
+//! `stancewatch stances`, `changes` and `history ENTITY` with `--format json` — the same rows,
+//! built by the same library calls, serialised by the same derives.
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::Utc;
+
+use super::Shared;
+use super::changes::Params;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/stances", get(stances))
+        .route("/api/changes", get(changes))
+        .route("/api/history/{entity}", get(history))
+}
+
+/// `stances --format json`: every entity's stance now.
+async fn stances(State(site): State<Shared>) -> Response {
+    let shared = site.clone();
+    match super::read(&site, move |store| crate::history::stances(store, &shared.profile, &shared.changes, None)).await
+    {
+        Ok(rows) => super::json(&rows),
+        Err(response) => response,
+    }
+}
+
+/// `changes --format json` with the CLI's filters: `entity` (a profile entity) and `since`
+/// (`YYYY-MM-DD` or RFC 3339, read as its day, as `--since` is).
+async fn changes(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let entity = match params.entity(&site, "entity") {
+        Ok(entity) => entity,
+        Err(what) => return super::bad_request(&what),
+    };
+    let since = match params.get("since").map(crate::dates::parse_date).transpose() {
+        Ok(since) => since.map(|d| d.date_naive()),
+        Err(e) => return super::bad_request(&format!("`since`: {e}")),
+    };
+    match super::read(&site, move |store| store.changes(entity.as_deref(), since)).await {
+        Ok(rows) => super::json(&rows),
+        Err(response) => response,
+    }
+}
+
+/// `history ENTITY --format json` (404 for an entity the profile does not have).
+async fn history(State(site): State<Shared>, Path(entity): Path<String>) -> Response {
+    if site.profile.entity(&entity).is_none() {
+        return super::not_found(&format!("No organisation `{entity}` in the profile."));
+    }
+    let shared = site.clone();
+    let today = Utc::now().date_naive();
+    match super::read(&site, move |store| {
+        crate::history::history(store, &shared.profile, &shared.changes, &entity, today)
+    })
+    .await
+    {
+        Ok(report) => super::json(&report),
+        Err(response) => response,
+    }
+}
