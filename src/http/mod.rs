@@ -73,9 +73,7 @@ pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSetting
         tracing::warn!(%addr, "{warning}");
     }
     let reader = Reader::start(database.clone())?;
-    let pages = site.map(|s| {
-        crate::web::routes(crate::web::Site::new(reader.clone(), s.profile, s.changes))
-    });
+    let pages = site.map(|s| crate::web::routes(crate::web::Site::new(reader.clone(), s.profile, s.changes)));
     match pages {
         Some(_) => tracing::info!(%addr, "serving the web view at http://{addr}/, /healthz and /metrics"),
         None => tracing::info!(%addr, "serving /healthz and /metrics"),
@@ -94,7 +92,9 @@ pub struct SiteSettings {
 pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>) -> Router {
     let app = Router::new().merge(monitoring::routes(reader, database));
     let app = match pages {
-        Some(pages) => app.merge(pages).fallback(|| async { crate::web::not_found("There is no page at this address.") }),
+        Some(pages) => {
+            app.merge(pages).fallback(|| async { crate::web::not_found("There is no page at this address.") })
+        }
         None => app.fallback(not_found),
     };
     app.layer(middleware::from_fn(guard))

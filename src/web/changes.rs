@@ -114,8 +114,13 @@ async fn changes_page(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Re
         Err(what) => return super::bad_request(&what),
     };
     let (entity, since) = (filters.entity.clone(), filters.since);
-    let rows = match super::read(&site, move |store| store.changes(entity.as_deref(), since)).await {
-        Ok(rows) => rows,
+    let read = super::read(&site, move |store| {
+        let rows = store.changes(entity.as_deref(), since)?;
+        let evidence: Vec<i64> = rows.iter().flat_map(|c| c.evidence.iter().map(|e| e.story)).collect();
+        Ok((rows, store.clusters_of(&evidence)?))
+    });
+    let (rows, clusters) = match read.await {
+        Ok(read) => read,
         Err(response) => return response,
     };
     let rows: Vec<ChangeRow> = rows.into_iter().filter(|r| filters.admits(r)).collect();
@@ -127,7 +132,7 @@ async fn changes_page(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Re
             @else { (rows.len()) " change events, oldest first." }
             " Also as " a href="/changes.atom" { "Atom" } "."
         }
-        @for row in &rows { (change_article(&site, row)) }
+        @for row in &rows { (change_article(&site, row, &clusters)) }
     };
     super::page("Stance changes", body)
 }
@@ -162,7 +167,7 @@ fn filter_form(site: &Site, f: &Filters) -> Markup {
 }
 
 /// One change event and its evidence stories.
-fn change_article(site: &Site, row: &ChangeRow) -> Markup {
+fn change_article(site: &Site, row: &ChangeRow, clusters: &HashMap<i64, i64>) -> Markup {
     html! {
         article.change id={"change-" (row.id)} {
             h2 {
@@ -175,12 +180,13 @@ fn change_article(site: &Site, row: &ChangeRow) -> Markup {
                 " · confidence " (format!("{:.2}", row.confidence))
                 " · " small { "detected " (row.detected_at) }
             }
-            (evidence_list(row))
+            (evidence_list(row, Some(clusters)))
         }
     }
 }
 
-fn evidence_list(row: &ChangeRow) -> Markup {
+/// The evidence stories, linked out; with `clusters`, also to their cluster's page here.
+fn evidence_list(row: &ChangeRow, clusters: Option<&HashMap<i64, i64>>) -> Markup {
     html! {
         @if row.evidence.is_empty() {
             p.muted { "No evidence story is stored any longer." }
@@ -191,6 +197,9 @@ fn evidence_list(row: &ChangeRow) -> Markup {
                         (super::outbound(e.url.as_deref(), &e.title))
                         @if let Some(outlet) = &e.source { " — " (outlet) }
                         ", " time datetime=(e.published) { (e.published.get(..10).unwrap_or(&e.published)) }
+                        @if let Some(cluster) = clusters.and_then(|c| c.get(&e.story)) {
+                            " · " a href={"/stories/" (cluster)} { "the story here" }
+                        }
                     }
                 }
             }
@@ -296,7 +305,7 @@ fn atom_document(site: &Site, entity: Option<&str>, read: &AtomRead, base: &str)
                 (name) ": " (row.from) " → " (row.to) " on " (row.at) " (" (row.level) ", confidence "
                 (format!("{:.2}", row.confidence)) ")"
             }
-            (evidence_list(row))
+            (evidence_list(row, None))
         };
         out.push_str("  <entry>\n");
         let _ = writeln!(out, "    <id>{}</id>", xml(&tag(&format!("change/{}", segment(&stamp.key)))));

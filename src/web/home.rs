@@ -32,8 +32,12 @@ struct Overview {
 async fn home(State(site): State<Shared>) -> Response {
     let shared = site.clone();
     let overview = super::read(&site, move |store| {
-        let organisations =
-            shared.profile.entities.iter().map(|e| shared.history(store, &e.key)).collect::<anyhow::Result<Vec<_>>>()?;
+        let organisations = shared
+            .profile
+            .entities
+            .iter()
+            .map(|e| shared.history(store, &e.key))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut changes = store.changes(None, None)?;
         changes.sort_by(|a, b| b.at.cmp(&a.at).then(b.detected_at.cmp(&a.detected_at)));
         changes.truncate(LATEST);
