@@ -259,9 +259,13 @@ fn only_get_and_head_without_a_body_are_served() {
         assert_eq!(r.header("allow"), Some("GET, HEAD"), "{raw:?}: {r:?}");
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
+    // The daemon serves the web view too: an unknown address is its 404 page.
     let missing = daemon.get("/nothing-here").unwrap();
-    assert_eq!((missing.status, missing.body.as_str()), (404, "not found: try /healthz or /metrics\n"));
-    assert_eq!(missing.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert!(missing.body.contains("There is no page at this address."), "{missing:?}");
+    assert_eq!(missing.header("content-type"), Some("text/html; charset=utf-8"));
+    let home = daemon.get("/").unwrap();
+    assert_eq!(home.status, 200, "the overview is served beside /healthz: {home:?}");
 
     let with_body = send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
     assert_eq!(with_body.status, 413, "{with_body:?}");
