@@ -382,7 +382,7 @@ async fn serve_command(listen: std::net::SocketAddr, config: Config, db_path: Pa
     let profile = load_profile(&config)?;
     drop(Store::open_existing(&db_path)?);
     let site = crate::http::SiteSettings { profile, changes: config.changes.clone() };
-    crate::http::serve(listen, db_path.clone(), Some(site)).await?;
+    crate::http::serve(listen, db_path.clone(), Some(site), false).await?;
     eprintln!("stancewatch: serving {} at http://{listen}/ (Ctrl-C to stop)", db_path.display());
     let _ = shutdown.wait_for(|stop| *stop).await;
     Ok(ExitCode::SUCCESS)

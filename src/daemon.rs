@@ -85,7 +85,7 @@ pub async fn run(
     let mailer = crate::mail::Mailer::new(&config.email)?;
     if let Some(addr) = config.http_listen {
         let site = crate::http::SiteSettings { profile: pipeline.profile().clone(), changes: config.changes.clone() };
-        crate::http::serve(addr, store.path().to_path_buf(), Some(site)).await?;
+        crate::http::serve(addr, store.path().to_path_buf(), Some(site), true).await?;
     }
     let metrics = &crate::metrics::METRICS;
     metrics.beat();

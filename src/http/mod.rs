@@ -65,7 +65,8 @@ const REFUSED_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// Bind now (so a taken port is a startup error), serve in the background: monitoring, and the
 /// web view's pages when `site` is given (its reader is then the one the monitoring uses).
-pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSettings>) -> Result<()> {
+/// `poller`: served by the daemon, whose poller's progress `/healthz` reports.
+pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSettings>, poller: bool) -> Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (`[http] listen`): is the port taken? choose another"))?;
@@ -78,7 +79,7 @@ pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSetting
         Some(_) => tracing::info!(%addr, "serving the web view at http://{addr}/, /healthz and /metrics"),
         None => tracing::info!(%addr, "serving /healthz and /metrics"),
     }
-    tokio::spawn(run(listener, router(reader, database, pages), Limits::default()));
+    tokio::spawn(run(listener, router(reader, database, pages, poller), Limits::default()));
     Ok(())
 }
 
@@ -89,8 +90,8 @@ pub struct SiteSettings {
 }
 
 /// Every route the endpoint serves, behind the method, body and caching rules of [`guard`].
-pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>) -> Router {
-    let app = Router::new().merge(monitoring::routes(reader, database));
+pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>, poller: bool) -> Router {
+    let app = Router::new().merge(monitoring::routes(reader, database, poller));
     let app = match pages {
         Some(pages) => {
             app.merge(pages).fallback(|| async { crate::web::not_found("There is no page at this address.") })
@@ -322,7 +323,7 @@ mod tests {
         let reader = Reader::start(database.clone()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(run(listener, router(reader, database, None), limits));
+        tokio::spawn(run(listener, router(reader, database, None, true), limits));
         addr
     }
 

@@ -25,6 +25,8 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 struct Monitoring {
     reader: Reader,
     database: PathBuf,
+    /// Served by the daemon (the poller's progress counts toward health), or by `serve` alone.
+    poller: bool,
     /// The last read of the database's gauges. Held while a scrape reads them afresh, so
     /// scrapes that arrive meanwhile wait for that read instead of queueing their own.
     gauges: tokio::sync::Mutex<Option<Gauges>>,
@@ -37,13 +39,13 @@ struct Gauges {
 }
 
 /// `/healthz` and `/metrics`, reading the database at `database` through `reader`.
-pub fn routes(reader: Reader, database: PathBuf) -> Router {
-    let state = Arc::new(Monitoring { reader, database, gauges: tokio::sync::Mutex::new(None) });
+pub fn routes(reader: Reader, database: PathBuf, poller: bool) -> Router {
+    let state = Arc::new(Monitoring { reader, database, poller, gauges: tokio::sync::Mutex::new(None) });
     Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
 }
 
 async fn healthz(State(m): State<Arc<Monitoring>>) -> Response {
-    let (status, body) = match health(&m.reader, &m.database).await {
+    let (status, body) = match health(&m.reader, &m.database, m.poller).await {
         Ok(text) => (StatusCode::OK, text),
         Err(problem) => (StatusCode::SERVICE_UNAVAILABLE, problem),
     };
@@ -71,11 +73,12 @@ async fn metrics(State(m): State<Arc<Monitoring>>) -> Response {
 
 /// Healthy: the scheduler or writer showed life recently, the last cycle saved its results,
 /// and the database answers a read. Otherwise the reason, for the 503 body.
-async fn health(reader: &Reader, database: &Path) -> Result<String, String> {
-    if let Some(s) = METRICS.stuck_for() {
+/// Healthy: the database reads, and under the daemon the poller makes progress.
+async fn health(reader: &Reader, database: &Path, poller: bool) -> Result<String, String> {
+    if poller && let Some(s) = METRICS.stuck_for() {
         return Err(format!("stuck: no progress from the poller for {s} seconds\n"));
     }
-    if METRICS.silent_for().is_none() {
+    if poller && METRICS.silent_for().is_none() {
         return Err("starting: the poller has not run yet\n".into());
     }
     // Lock contention (another process) and a full or read-only disk are told apart.
