@@ -29,7 +29,8 @@
 # Part 2 generates synthetic archived news as JSON Lines (scripts/scale/gen_import.py: ~10% about
 # AI organisations' open or closed releases, published 2019-2026, in published order), imports it
 # chunk by chunk into a fresh database (items/s), reports its size and story count, then times
-# stories / stories --entity / stories --search / history / stances / changes / status (when the
+# stories / stories --entity / stories --search (the SCALE_SEARCH words, and a rare word picked from
+# the full-text index's vocabulary) / history / stances / changes / status (when the
 # binary has it), three runs each (median wall), and writes the row counts the query times
 # depend on (scripts/scale/explain.sql) to the work directory.
 # Every measurement records /proc/loadavg before and after, since other jobs may share the machine.
@@ -252,6 +253,10 @@ db_stats() {
   mb=$(awk -v b="$(stat -c %s "$db")" 'BEGIN { printf "%.0f", b / 1048576 }')
 
   fig "db: ${count} stories, ${clusters} clusters, ${relevant} relevant, ${changes} change events, ${mb} MB"
+  # The full-text index's share of the file (dbstat: pages of the story_search shadow tables).
+  local fts
+  fts=$(sqlite3 "$db" "SELECT printf('%.0f', sum(pgsize) / 1048576.0) FROM dbstat WHERE name LIKE 'story_search%'" 2>/dev/null || true)
+  [ -n "$fts" ] && fig "  of which the full-text index (story_search): ${fts} MB"
 
 }
 
@@ -261,6 +266,19 @@ queries() {
   local queries=("stories --limit 50" "stories --entity meta --limit 50")
   local word
   for word in $SEARCH_WORDS; do queries+=("stories --search $word --limit 50"); done
+  # A rare word: the case the full-text index (story_search) is for. The least frequent word
+  # (letters only, in at least 3 stories) of the index's own vocabulary, picked untimed; the
+  # generator's vocabulary is small, so it is in ~0.07% of the stories.
+  local rare
+  rare=$(sqlite3 "$db" "CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, story_search, row);
+    SELECT term || ' ' || doc FROM temp.vocab WHERE doc >= 3 AND length(term) >= 4
+      AND term NOT GLOB '*[^a-z]*' ORDER BY doc, term LIMIT 1" 2>/dev/null || true)
+  if [ -n "$rare" ]; then
+    fig "rare word for the full-text search: ${rare% *} (in ${rare#* } stories)"
+    queries+=("stories --search ${rare% *} --limit 50" "stories --all --search ${rare% *} --limit 50")
+  else
+    fig "(no rare word found: no story_search index in this database?)"
+  fi
   queries+=("history meta" "stances" "changes")
   if "$SW" status --help >/dev/null 2>&1; then queries+=("status"); else fig "(no status command in this binary)"; fi
   fig "query (median of 3 wall s; the runs; peak RSS MB; load before -> after)"

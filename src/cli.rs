@@ -178,7 +178,8 @@ struct StoriesArgs {
     /// Published before D
     #[arg(long, value_parser = parse_date, value_name = "D")]
     until: Option<DateTime<Utc>>,
-    /// Only stories whose title or summary contains TEXT
+    /// Only stories whose title or summary has every word of TEXT (full-text: a word also
+    /// matches as a prefix, `licen` finds licence and license; case and accents are ignored)
     #[arg(long, value_name = "TEXT")]
     search: Option<String>,
     #[arg(long, value_name = "N")]
@@ -436,7 +437,8 @@ fn stories_command(args: StoriesArgs, config: Config, db_path: PathBuf, stdout: 
     }
     let store = Store::open_existing(&db_path)?;
     let stance = stance.as_deref().and_then(Stance::parse);
-    let rows = store.stories(&StoryFilter { since, until, search, limit, all, entity, stance })?;
+    let rows =
+        store.stories(&StoryFilter { since, until, search, limit, all, entity, stance, ..Default::default() })?;
     let columns = if all { article_columns() } else { cluster_columns() };
     output::print(stdout, format, &rows, &columns)?;
     Ok(ExitCode::SUCCESS)

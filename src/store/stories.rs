@@ -284,14 +284,68 @@ pub(super) fn assign_clusters(
 pub struct StoryFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Words to find in titles and summaries (full-text, see [`search_query`]).
     pub search: Option<String>,
     pub limit: Option<usize>,
+    /// Rows skipped before the first returned (paging).
+    pub offset: usize,
     /// Every article, rather than one line per story cluster.
     pub all: bool,
     /// Only stories (clusters) that speak about this entity...
     pub entity: Option<String>,
     /// ...with this stance.
     pub stance: Option<Stance>,
+    /// Only stories about AI openness (a cluster with at least one relevant article).
+    pub relevant: bool,
+}
+
+/// The user's words as an FTS5 query in which nothing they type is syntax: each
+/// whitespace-separated word is quoted (`"` doubled), so `*`, `:`, `-`, `(`, `NEAR`, `AND` are
+/// text, and matched as a prefix (`licen` finds licence and license); every word must occur.
+/// Inside a word the tokenizer splits on punctuation, so `open-source` is the phrase "open
+/// source". `None` when no word has a letter or digit: then nothing can match.
+pub fn search_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The columns of a [`StoryRow`] (`s` the story, `f` its feed), read by [`story_row`].
+const ROW_COLUMNS: &str =
+    "s.id, s.title, s.url, s.canonical_url, coalesce(s.outlet, ''), coalesce(f.name, f.title, f.url),
+    s.published_at, s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count,
+    s.cluster_id, s.relevant,
+    (SELECT group_concat(DISTINCT m.outlet) FROM stories m WHERE m.cluster_id = s.cluster_id),
+    (SELECT count(*) FROM stories m WHERE m.cluster_id = s.cluster_id)";
+
+fn story_row(r: &rusqlite::Row) -> rusqlite::Result<StoryRow> {
+    let outlets: Option<String> = r.get(14)?;
+    let mut sources: Vec<String> =
+        outlets.unwrap_or_default().split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
+    sources.sort();
+    Ok(StoryRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        url: r.get(2)?,
+        canonical_url: r.get(3)?,
+        source: r.get(4)?,
+        feed: r.get(5)?,
+        published: r.get(6)?,
+        published_estimated: r.get(7)?,
+        fetched: r.get(8)?,
+        summary: r.get(9)?,
+        backfill: r.get(10)?,
+        update_count: r.get(11)?,
+        cluster: r.get::<_, Option<i64>>(12)?.unwrap_or_default(),
+        relevant: r.get(13)?,
+        sources,
+        articles: r.get(15)?,
+        entities: Vec::new(),
+        shifts: Vec::new(),
+    })
 }
 
 /// A stored story as the CLI shows it. In cluster mode it stands for its whole cluster: the
@@ -340,85 +394,126 @@ pub struct StoryShift {
     pub to: Stance,
 }
 
+/// How often a cluster's articles read one stance for one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStance {
+    pub entity: String,
+    pub stance: Stance,
+    pub articles: i64,
+}
+
 impl Store {
     /// Stories newest first (by published date), filtered: one row per cluster, or every
     /// article with `filter.all`.
     pub fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>> {
-        // The escape character first, so a `\` searched for is not read as escaping what follows.
-        let search = filter
-            .search
-            .as_ref()
-            .map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.id, s.title, s.url, s.canonical_url, coalesce(s.outlet, ''), coalesce(f.name, f.title, f.url),
-                    s.published_at, s.published_estimated, s.fetched_at, s.summary, s.backfill, s.update_count,
-                    s.cluster_id, s.relevant,
-                    (SELECT group_concat(DISTINCT m.outlet) FROM stories m WHERE m.cluster_id = s.cluster_id),
-                    (SELECT count(*) FROM stories m WHERE m.cluster_id = s.cluster_id)
-             FROM stories s JOIN feeds f ON f.id = s.feed_id
-             WHERE (?5 OR s.id = (SELECT r.id FROM stories r WHERE r.cluster_id = s.cluster_id
-                                  ORDER BY r.published_at, r.id LIMIT 1))
-               AND (?1 IS NULL OR s.published_at >= ?1) AND (?2 IS NULL OR s.published_at < ?2)
-               AND (?3 IS NULL OR s.title LIKE ?3 ESCAPE '\\' OR s.summary LIKE ?3 ESCAPE '\\'
-                    OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
-                         AND (m.title LIKE ?3 ESCAPE '\\' OR m.summary LIKE ?3 ESCAPE '\\'))))
-               AND (?6 IS NULL
+        // An empty search is no filter; one without a single word matches nothing.
+        let search = match filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => match search_query(text) {
+                Some(query) => Some(query),
+                None => return Ok(Vec::new()),
+            },
+        };
+        // With a search, the matching articles (few, for the rare words people look up) lead
+        // and CROSS JOIN keeps them leading; without one, the newest stories are walked by date
+        // until the limit is reached.
+        let from = match (&search, filter.all) {
+            (None, _) => {
+                "FROM stories s JOIN feeds f ON f.id = s.feed_id
+                 WHERE (:all OR s.id = (SELECT r.id FROM stories r WHERE r.cluster_id = s.cluster_id
+                                        ORDER BY r.published_at, r.id LIMIT 1))"
+            }
+            (Some(_), true) => {
+                "FROM (SELECT rowid AS id FROM story_search WHERE story_search MATCH :search) h
+                 CROSS JOIN stories s ON s.id = h.id JOIN feeds f ON f.id = s.feed_id
+                 WHERE 1"
+            }
+            (Some(_), false) => {
+                "FROM (SELECT DISTINCT m.cluster_id FROM story_search CROSS JOIN stories m ON m.id = story_search.rowid
+                       WHERE story_search MATCH :search) h
+                 CROSS JOIN stories s ON s.id = (SELECT r.id FROM stories r WHERE r.cluster_id = h.cluster_id
+                                                 ORDER BY r.published_at, r.id LIMIT 1)
+                 JOIN feeds f ON f.id = s.feed_id
+                 WHERE 1"
+            }
+        };
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}
+             {from}
+               AND (:since IS NULL OR s.published_at >= :since) AND (:until IS NULL OR s.published_at < :until)
+               AND (NOT :relevant OR s.relevant = 1
+                    OR (NOT :all AND EXISTS (SELECT 1 FROM stories m WHERE m.cluster_id = s.cluster_id
+                                             AND m.relevant = 1)))
+               AND (:entity IS NULL
                     OR EXISTS (SELECT 1 FROM story_entities e
-                               WHERE e.story_id = s.id AND e.entity = ?6 AND (?7 IS NULL OR e.stance = ?7))
+                               WHERE e.story_id = s.id AND e.entity = :entity AND (:stance IS NULL OR e.stance = :stance))
                     -- CROSS JOIN: walk the cluster's few articles, never the entity's many rows.
-                    OR (NOT ?5 AND EXISTS (SELECT 1 FROM stories m CROSS JOIN story_entities e
-                               WHERE m.cluster_id = s.cluster_id AND e.story_id = m.id AND e.entity = ?6
-                                 AND (?7 IS NULL OR e.stance = ?7))))
+                    OR (NOT :all AND EXISTS (SELECT 1 FROM stories m CROSS JOIN story_entities e
+                               WHERE m.cluster_id = s.cluster_id AND e.story_id = m.id AND e.entity = :entity
+                                 AND (:stance IS NULL OR e.stance = :stance))))
              ORDER BY s.published_at DESC, s.id DESC
-             LIMIT ?4",
-        )?;
+             LIMIT :limit OFFSET :offset"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let limit = filter.limit.map_or(-1, |l| l as i64);
-        let mut rows = stmt
-            .query_map(
-                params![
-                    filter.since.map(time_text),
-                    filter.until.map(time_text),
-                    search,
-                    limit,
-                    filter.all,
-                    filter.entity,
-                    filter.stance
-                ],
-                |r| {
-                    let outlets: Option<String> = r.get(14)?;
-                    let mut sources: Vec<String> =
-                        outlets.unwrap_or_default().split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
-                    sources.sort();
-                    Ok(StoryRow {
-                        id: r.get(0)?,
-                        title: r.get(1)?,
-                        url: r.get(2)?,
-                        canonical_url: r.get(3)?,
-                        source: r.get(4)?,
-                        feed: r.get(5)?,
-                        published: r.get(6)?,
-                        published_estimated: r.get(7)?,
-                        fetched: r.get(8)?,
-                        summary: r.get(9)?,
-                        backfill: r.get(10)?,
-                        update_count: r.get(11)?,
-                        cluster: r.get::<_, Option<i64>>(12)?.unwrap_or_default(),
-                        relevant: r.get(13)?,
-                        sources,
-                        articles: r.get(15)?,
-                        entities: Vec::new(),
-                        shifts: Vec::new(),
-                    })
-                },
+        let params: &[(&str, &dyn rusqlite::ToSql)] = &[
+            (":since", &filter.since.map(time_text)),
+            (":until", &filter.until.map(time_text)),
+            (":search", &search),
+            (":limit", &limit),
+            (":offset", &(filter.offset as i64)),
+            (":all", &filter.all),
+            (":entity", &filter.entity),
+            (":stance", &filter.stance),
+            (":relevant", &filter.relevant),
+        ];
+        // Only the search variants name :search.
+        let mut bound = Vec::new();
+        for (name, value) in params {
+            if stmt.parameter_index(name)?.is_some() {
+                bound.push((*name, *value));
+            }
+        }
+        let mut rows = stmt.query_map(bound.as_slice(), story_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        self.fill_readings(&mut rows)?;
+        Ok(rows)
+    }
+
+    /// Every article of cluster `cluster`, oldest first (none: no such cluster).
+    pub fn cluster_stories(&self, cluster: i64) -> Result<Vec<StoryRow>> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM stories s JOIN feeds f ON f.id = s.feed_id
+             WHERE s.cluster_id = ?1 ORDER BY s.published_at, s.id"
+        );
+        let mut rows =
+            self.conn.prepare_cached(&sql)?.query_map([cluster], story_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        self.fill_readings(&mut rows)?;
+        Ok(rows)
+    }
+
+    /// The stances a cluster's articles read, per entity, most read first.
+    pub fn cluster_stances(&self, cluster: i64) -> Result<Vec<ClusterStance>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT e.entity, e.stance, count(DISTINCT m.id) FROM stories m CROSS JOIN story_entities e
+                 WHERE m.cluster_id = ?1 AND e.story_id = m.id
+                 GROUP BY e.entity, e.stance ORDER BY e.entity, 3 DESC, e.stance",
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map([cluster], |r| Ok(ClusterStance { entity: r.get(0)?, stance: r.get(1)?, articles: r.get(2)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Each row's entity readings and shifts.
+    fn fill_readings(&self, rows: &mut [StoryRow]) -> Result<()> {
         let mut entities = self.conn.prepare_cached(
             "SELECT entity, stance, confidence, certainty, evidence FROM story_entities WHERE story_id = ?1
              ORDER BY rowid",
         )?;
         let mut shifts =
             self.conn.prepare_cached("SELECT entity, from_stance, to_stance FROM story_shifts WHERE story_id = ?1")?;
-        for row in &mut rows {
+        for row in rows {
             row.entities = entities
                 .query_map([row.id], |r| {
                     Ok(StoryEntity {
@@ -434,7 +529,7 @@ impl Store {
                 .query_map([row.id], |r| Ok(StoryShift { entity: r.get(0)?, from: r.get(1)?, to: r.get(2)? }))?
                 .collect::<rusqlite::Result<_>>()?;
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Count of stored stories (all feeds).
@@ -495,23 +590,165 @@ mod tests {
         assert_eq!(rows.iter().find(|r| r.title == "A, updated").unwrap().update_count, 1);
     }
 
-    #[test]
-    fn search_text_is_literal_wildcards_and_backslashes_included() {
+    /// A store with one feed holding a story per title, and a search over it (every article).
+    fn searchable(titles: &[&str]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("t.db")).unwrap();
         store.add_feed("https://example.org/f", None, None, "cli").unwrap();
         let feed = store.feeds().unwrap().remove(0);
-        let titles = [r"C:\models 100% open", r"C:models 100x open", "snake_case weights", "snakeXcase weights"];
         let stories: Vec<NewStory> = titles.iter().enumerate().map(|(i, t)| story(&format!("k{i}"), t)).collect();
         store.record_poll(&feed, &fetched(), &stories, &mut clusters()).unwrap();
-        let found = |text: &str| -> Vec<String> {
-            let filter = StoryFilter { search: Some(text.into()), all: true, ..Default::default() };
+        (dir, store)
+    }
+
+    fn found(store: &Store, text: &str) -> Vec<String> {
+        let filter = StoryFilter { search: Some(text.into()), all: true, ..Default::default() };
+        let mut titles: Vec<String> = store.stories(&filter).unwrap().into_iter().map(|r| r.title).collect();
+        titles.sort();
+        titles
+    }
+
+    #[test]
+    fn fts5_is_compiled_in() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let on: bool = conn.query_row("SELECT sqlite_compileoption_used('ENABLE_FTS5')", [], |r| r.get(0)).unwrap();
+        assert!(on, "the bundled SQLite lacks FTS5");
+    }
+
+    #[test]
+    fn search_matches_words_and_prefixes() {
+        let titles = ["Meta licenses Llama openly", "Open-source licence disputes", "Quarterly earnings", "Café opens"];
+        let (_dir, store) = searchable(&titles);
+        // Words, any case, every one required, each also a prefix.
+        assert_eq!(found(&store, "llama"), [titles[0]]);
+        assert_eq!(found(&store, "LICEN"), [titles[0], titles[1]]);
+        assert_eq!(found(&store, "licen disputes"), [titles[1]]);
+        assert_eq!(found(&store, "licen earnings"), Vec::<String>::new());
+        // Punctuation inside a word is a phrase; diacritics fold.
+        assert_eq!(found(&store, "open-source"), [titles[1]]);
+        assert_eq!(found(&store, "cafe"), [titles[3]]);
+        // Not a substring search any more: inside a word finds nothing.
+        assert_eq!(found(&store, "arterly"), Vec::<String>::new());
+        // An empty search is no filter.
+        assert_eq!(found(&store, "  ").len(), 4);
+    }
+
+    #[test]
+    fn search_text_is_never_query_syntax() {
+        let titles = [r"C:\models 100% open", "snake_case weights", "NEAR the AND gate", "the (open) model"];
+        let (_dir, store) = searchable(&titles);
+        assert_eq!(found(&store, r"C:\models"), [titles[0]]);
+        assert_eq!(found(&store, "snake_case"), [titles[1]]);
+        assert_eq!(found(&store, "NEAR"), [titles[2]]);
+        assert_eq!(found(&store, "(open)"), [titles[0], titles[3]]);
+        for hostile in [
+            "\"",
+            "\"\"",
+            "*",
+            "**",
+            ":",
+            "-",
+            "(",
+            ")",
+            "NEAR",
+            "NEAR(a b)",
+            "a OR b",
+            "NOT open",
+            "AND",
+            "^open",
+            "title:open",
+            "{title}: open",
+            "open\"*",
+            "\"open",
+            "+",
+            r"\",
+            "'",
+            "%",
+            "_",
+            "-open",
+            "open -",
+            "\u{301}",
+            "\u{0}",
+            "ʼ",
+            "ⅷ",
+            "🦙",
+            "a\"b\"c",
+        ] {
+            let filter = StoryFilter { search: Some(hostile.into()), ..Default::default() };
+            if let Err(e) = store.stories(&filter) {
+                panic!("search for {hostile:?} failed: {e:#}");
+            }
+        }
+        assert_eq!(found(&store, "*"), Vec::<String>::new(), "no word: nothing matches");
+    }
+
+    #[test]
+    fn the_search_index_follows_inserts_updates_and_retention() {
+        let (_dir, mut store) = searchable(&["Glacier melt", "Quarterly earnings"]);
+        let check = |store: &Store| {
+            store
+                .conn
+                .execute("INSERT INTO story_search (story_search, rank) VALUES ('integrity-check', 1)", [])
+                .expect("the index matches the stories");
+        };
+        check(&store);
+        // An update of an entry replaces its words.
+        let feed = store.feeds().unwrap().remove(0);
+        let mut changed = story("k0", "Iceberg melt");
+        changed.summary = "Summary about fjords".into();
+        changed.content_hash = "other".into();
+        let c = store.record_poll(&feed, &fetched(), &[changed], &mut clusters()).unwrap();
+        assert_eq!(c.updated, 1);
+        assert_eq!(found(&store, "glacier"), Vec::<String>::new());
+        assert_eq!(found(&store, "iceberg"), ["Iceberg melt"]);
+        assert_eq!(found(&store, "fjords"), ["Iceberg melt"]);
+        check(&store);
+        // Retention blanks the summary of a not-relevant story: its words leave the index, the
+        // title's stay.
+        store.conn.execute("UPDATE stories SET relevant = 0", []).unwrap();
+        let settings = crate::config::StorageSettings {
+            keep_irrelevant_text: Some(std::time::Duration::ZERO),
+            keep_content: None,
+            maintenance_every: std::time::Duration::from_secs(3600),
+        };
+        let upkeep = store.upkeep(&settings, Utc::now() + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(upkeep.irrelevant_blanked, 1);
+        assert_eq!(found(&store, "fjords"), Vec::<String>::new());
+        assert_eq!(found(&store, "iceberg"), ["Iceberg melt"]);
+        check(&store);
+        // A deleted row leaves the index too (polling never deletes; a hand-made cleanup might).
+        store.conn.execute("DELETE FROM stories WHERE title = 'Quarterly earnings'", []).unwrap();
+        assert_eq!(found(&store, "earnings"), Vec::<String>::new());
+        check(&store);
+    }
+
+    #[test]
+    fn the_migration_indexes_the_stories_already_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_unmigrated(&dir.path().join("t.db")).unwrap();
+        store.migrate_to(12).unwrap();
+        store.add_feed("https://example.org/f", None, None, "cli").unwrap();
+        let feed = store.feeds().unwrap().remove(0);
+        store.record_poll(&feed, &fetched(), &[story("a", "Glacier melt")], &mut clusters()).unwrap();
+        assert_eq!(store.migrate().unwrap(), ["0013_story_search.sql"]);
+        assert_eq!(found(&store, "glacier"), ["Glacier melt"]);
+        assert!(store.check().unwrap().ok());
+    }
+
+    #[test]
+    fn relevant_only_and_offset_page_through_the_rows() {
+        let (_dir, store) = searchable(&["one", "two", "three"]);
+        store.conn.execute("UPDATE stories SET relevant = (title != 'two')", []).unwrap();
+        let titles = |filter: StoryFilter| -> Vec<String> {
             store.stories(&filter).unwrap().into_iter().map(|r| r.title).collect()
         };
-        assert_eq!(found(r"C:\models"), [titles[0]]);
-        assert_eq!(found("100%"), [titles[0]]);
-        assert_eq!(found("snake_case"), [titles[2]]);
-        assert_eq!(found(r"\"), [titles[0]]);
+        let all = titles(StoryFilter { all: true, ..Default::default() });
+        assert_eq!(all.len(), 3);
+        let relevant = titles(StoryFilter { all: true, relevant: true, ..Default::default() });
+        assert_eq!(relevant.len(), 2);
+        assert!(!relevant.contains(&"two".to_string()));
+        let page = titles(StoryFilter { all: true, limit: Some(2), offset: 1, ..Default::default() });
+        assert_eq!(page, all[1..]);
     }
 
     #[test]
