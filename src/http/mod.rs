@@ -74,7 +74,14 @@ pub async fn serve(addr: SocketAddr, database: PathBuf, site: Option<SiteSetting
         tracing::warn!(%addr, "{warning}");
     }
     let reader = Reader::start(database.clone())?;
-    let pages = site.map(|s| crate::web::routes(crate::web::Site::new(reader.clone(), s.profile, s.changes)));
+    // Pages read on a reader of their own, so a slow page never holds up `/healthz`.
+    let pages = match site {
+        Some(s) => {
+            let pages = Reader::start_with(database.clone(), crate::web::PAGE_WAIT)?;
+            Some(crate::web::routes(crate::web::Site::new(pages, s.profile, s.changes)))
+        }
+        None => None,
+    };
     match pages {
         Some(_) => tracing::info!(%addr, "serving the web view at http://{addr}/, /healthz and /metrics"),
         None => tracing::info!(%addr, "serving /healthz and /metrics"),

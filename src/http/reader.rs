@@ -58,7 +58,9 @@ impl Reader {
         Reader::start_with(path, BUSY_AFTER)
     }
 
-    fn start_with(path: PathBuf, busy_after: Duration) -> Result<Reader> {
+    /// A reader whose callers wait up to `busy_after` (the web view's pages, which may compute
+    /// a history from many readings, wait longer than monitoring does).
+    pub fn start_with(path: PathBuf, busy_after: Duration) -> Result<Reader> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("http-reader".into())

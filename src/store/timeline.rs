@@ -331,11 +331,12 @@ impl Store {
 
     /// A value that changes whenever an entity's history may read differently: a new or changed
     /// story, or a change event saved, upgraded or withdrawn. Cheap (index ends only), so a
-    /// reader can keep computed histories until it moves.
+    /// reader can keep computed histories until it moves. (`changed_at IS NOT NULL` lets the
+    /// partial index `stories_changed` answer the max.)
     pub fn history_generation(&self) -> Result<String> {
         Ok(self.conn.query_row(
             "SELECT coalesce((SELECT max(id) FROM stories), 0) || '/' ||
-                    coalesce((SELECT max(changed_at) FROM stories), '') || '/' ||
+                    coalesce((SELECT max(changed_at) FROM stories WHERE changed_at IS NOT NULL), '') || '/' ||
                     coalesce((SELECT max(id) FROM change_events), 0) || '/' ||
                     (SELECT count(*) FROM change_events WHERE withdrawn_at IS NOT NULL) || '/' ||
                     (SELECT count(*) FROM change_events WHERE level = 'confirmed') || '/' ||

@@ -77,9 +77,27 @@ pub struct CachedHistories {
 /// The shared state of the pages' handlers.
 pub type Shared = Arc<Site>;
 
-/// Every page, feed and API route of the web view.
+/// The longest a page waits for its read (a history over hundreds of thousands of readings is
+/// computed in seconds, then kept).
+pub const PAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every page, feed and API route of the web view. The organisations' histories are computed
+/// at once in the background, so the first visitor does not wait for them.
 pub fn routes(site: Site) -> Router {
     let site = Arc::new(site);
+    let warm = site.clone();
+    tokio::spawn(async move {
+        let shared = warm.clone();
+        let _ = warm
+            .reader
+            .read(move |store| {
+                for e in &shared.profile.entities {
+                    shared.history(store, &e.key)?;
+                }
+                Ok(())
+            })
+            .await;
+    });
     Router::new()
         .route("/style.css", get(stylesheet))
         .merge(home::routes())
