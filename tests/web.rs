@@ -92,3 +92,81 @@ fn every_page_and_api_answers_over_the_labelled_corpus() {
     assert_eq!(site.get("/stories/999999999").status, 404);
     eprintln!("{} pages and APIs answered 200 over the corpus", paths.len());
 }
+
+/// feedparser's sanitiser cases (`../shared/feeds/feedparser/wellformed/sanitize`: script,
+/// iframe, event handlers, `javascript:` links, styles, embeds in titles and summaries) polled
+/// over HTTP, then every page that shows their text: none of it may come back as markup.
+#[test]
+#[ignore = "reads ../shared/feeds; .ci/run runs it"]
+fn hostile_feed_text_from_the_sanitiser_cases_is_shown_as_text() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/feeds/feedparser/wellformed/sanitize");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipped: {} not found", dir.display());
+        return;
+    };
+    let server = common::http::TestServer::start();
+    let mut urls = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        server.set(&format!("/{name}"), common::http::Route::ok(std::fs::read(&path).unwrap()));
+        urls.push(server.url(&format!("/{name}")));
+    }
+    let sandbox = common::sandbox::Sandbox::with_feeds(&urls, "per_host = 8");
+    sandbox.ok(&["poll", "--all"]);
+    let stored = sandbox.count("SELECT count(*) FROM stories");
+    assert!(stored > 100, "the sanitiser cases were stored ({stored})");
+    let site = Site::serve(sandbox);
+
+    let mut paths = vec!["/".to_string(), "/feeds".to_string(), "/changes".to_string()];
+    for page in 1..=(stored as usize / 50 + 1) {
+        paths.push(format!("/stories?page={page}"));
+    }
+    let clusters: Vec<serde_json::Value> =
+        serde_json::from_str(&site.sandbox.ok(&["stories", "--format", "json"])).unwrap();
+    paths.extend(clusters.iter().map(|c| format!("/stories/{}", c["cluster"])));
+    assert_eq!(site.get("/api/stories?limit=1000").status, 200);
+    let mut escaped = 0;
+    for path in &paths {
+        let answer = site.get(path);
+        // Feed text is stored as plain text (markup removed when parsed) and escaped again here.
+        escaped += usize::from(answer.body.contains("&lt;"));
+        assert_eq!(answer.status, 200, "{path}");
+        let body = answer.body.to_ascii_lowercase();
+        // Tags the site itself never writes on these pages, and the ones it writes a fixed number of times.
+        for name in ["script", "iframe", "embed", "object", "applet", "style", "img", "svg", "math", "base", "frame"] {
+            assert_eq!(opening_tags(&body, name), 0, "{path}: feed text came back as <{name}>:\n{}", answer.body);
+        }
+        assert_eq!(opening_tags(&body, "meta"), 2, "{path}: only the layout's two <meta>");
+        assert!(opening_tags(&body, "form") <= 1, "{path}: only the page's own filter form");
+        for tag in body.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("")) {
+            let attributes = tag.split_once(' ').map_or("", |(_, a)| a);
+            assert!(
+                !attributes.split_whitespace().any(|a| a.starts_with("on") && a.contains('=')),
+                "{path}: an event handler attribute in <{tag}>"
+            );
+            for link in attributes.split("href=\"").skip(1) {
+                assert!(
+                    link.starts_with('/')
+                        || link.starts_with("http://")
+                        || link.starts_with("https://")
+                        || link.starts_with('#'),
+                    "{path}: a link that is neither here nor http(s): href=\"{link}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{} pages over {stored} stories of the sanitiser cases: no markup from feeds; {escaped} show escaped brackets",
+        paths.len()
+    );
+}
+
+/// How many `<name` opening tags `body` (lowercased) has.
+fn opening_tags(body: &str, name: &str) -> usize {
+    body.match_indices('<')
+        .filter(|(at, _)| {
+            body[at + 1..].strip_prefix(name).is_some_and(|after| after.starts_with([' ', '>', '/', '\n', '\t']))
+        })
+        .count()
+}
