@@ -112,9 +112,9 @@ pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>, poller: 
 fn exposure_warning(addr: SocketAddr) -> Option<String> {
     (!addr.ip().is_loopback()).then(|| {
         format!(
-            "`[http] listen` = {addr} is not a loopback address: the endpoint has no authentication, so anyone \
-             who can reach it can read /healthz and /metrics; listen on 127.0.0.1 or put it behind a proxy \
-             or firewall"
+            "listening on {addr}, which is not a loopback address: the endpoint has no authentication, so \
+             anyone who can reach it can read the history, /healthz and /metrics; listen on 127.0.0.1 (`[http] \
+             listen`, `serve --listen`) or put it behind a proxy or firewall"
         )
     })
 }
