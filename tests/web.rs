@@ -10,10 +10,16 @@ fn pages_carry_the_security_headers_and_unknown_paths_are_404() {
     let home = site.get("/");
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(home.header("content-type").is_some_and(|t| t.starts_with("text/html")));
-    assert!(home.header("content-security-policy").is_some_and(|c| c.starts_with("default-src 'self'")));
+    assert_eq!(
+        home.header("content-security-policy"),
+        Some("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    );
+    let missing = site.get("/no/such/page");
+    assert_eq!(missing.header("x-content-type-options"), Some("nosniff"), "404s carry the headers too");
     assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
     let css = site.get("/style.css");
     assert_eq!(css.status, 200);
+    assert!(css.header("content-security-policy").is_some());
     assert_eq!(site.get("/no/such/page").status, 404);
     assert_eq!(common::web::request(site.port, "POST", "/").status, 405);
 }
@@ -169,4 +175,29 @@ fn opening_tags(body: &str, name: &str) -> usize {
             body[at + 1..].strip_prefix(name).is_some_and(|after| after.starts_with([' ', '>', '/', '\n', '\t']))
         })
         .count()
+}
+
+#[test]
+fn pages_show_what_is_stored_after_they_were_first_read() {
+    let site = Site::synthetic();
+    let months = |site: &Site| -> serde_json::Value {
+        let answer = site.get("/api/history/openai");
+        assert_eq!(answer.status, 200);
+        serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()["months"].clone()
+    };
+    let before = months(&site);
+    let more = site.sandbox.path().join("more.jsonl");
+    let item = serde_json::json!({
+        "title": "OpenAI keeps its newest model proprietary, offered only through its API",
+        "summary": "OpenAI declined to publish the weights.",
+        "url": "https://wire-five.example/story/late",
+        "published": "2025-06-15",
+    });
+    std::fs::write(&more, format!("{item}\n")).unwrap();
+    site.sandbox.ok(&["import", more.to_str().unwrap(), "--source", "late"]);
+    let after = months(&site);
+    assert_ne!(before, after, "the history computed before the import is not served after it");
+    let cli: serde_json::Value =
+        serde_json::from_str(&site.sandbox.ok(&["history", "openai", "--format", "json"])).unwrap();
+    assert_eq!(after, cli["months"], "the page agrees with the CLI");
 }

@@ -36,7 +36,10 @@ fn the_changes_page_lists_meta_going_closed_with_its_evidence_and_filters() {
     let article = &article[..article.find("</article>").unwrap()];
     assert!(article.contains("stance-open") && article.contains("stance-closed"), "{article}");
     assert!(article.find("stance-open") < article.find("stance-closed"), "from open to closed: {article}");
-    assert!(article.contains("<abbr title=\"open\">O</abbr>"), "letters, not colour alone: {article}");
+    assert!(
+        article.contains("<abbr title=\"open\" aria-hidden=\"true\">O</abbr> open"),
+        "letters, not colour alone: {article}"
+    );
     assert!(article.contains("confirmed") && article.contains("confidence"), "{article}");
     assert!(
         article.contains("rel=\"noopener noreferrer nofollow\"") && article.contains("href=\"https://wire-"),

@@ -100,9 +100,10 @@ pub struct SiteSettings {
 pub fn router(reader: Reader, database: PathBuf, pages: Option<Router>, poller: bool) -> Router {
     let app = Router::new().merge(monitoring::routes(reader, database, poller));
     let app = match pages {
-        Some(pages) => {
-            app.merge(pages).fallback(|| async { crate::web::not_found("There is no page at this address.") })
-        }
+        Some(pages) => app
+            .merge(pages)
+            .fallback(|| async { crate::web::not_found("There is no page at this address.") })
+            .layer(middleware::from_fn(crate::web::secure)),
         None => app.fallback(not_found),
     };
     app.layer(middleware::from_fn(guard))

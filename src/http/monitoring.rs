@@ -71,9 +71,9 @@ async fn metrics(State(m): State<Arc<Monitoring>>) -> Response {
     ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], out).into_response()
 }
 
-/// Healthy: the scheduler or writer showed life recently, the last cycle saved its results,
-/// and the database answers a read. Otherwise the reason, for the 503 body.
-/// Healthy: the database reads, and under the daemon the poller makes progress.
+/// Healthy: under the daemon (`poller`), the scheduler or writer showed life recently and the
+/// last cycle saved its results; always, the database answers a read. Otherwise the reason,
+/// for the 503 body.
 async fn health(reader: &Reader, database: &Path, poller: bool) -> Result<String, String> {
     if poller && let Some(s) = METRICS.stuck_for() {
         return Err(format!("stuck: no progress from the poller for {s} seconds\n"));

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_unread_stories.sql", include_str!("../../migrations/0011_unread_stories.sql")),
     ("0012_outbox_messages.sql", include_str!("../../migrations/0012_outbox_messages.sql")),
     ("0013_story_search.sql", include_str!("../../migrations/0013_story_search.sql")),
+    ("0014_history_generation.sql", include_str!("../../migrations/0014_history_generation.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.

@@ -329,21 +329,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// A value that changes whenever an entity's history may read differently: a new or changed
-    /// story, or a change event saved, upgraded or withdrawn. Cheap (index ends only), so a
-    /// reader can keep computed histories until it moves. (`changed_at IS NOT NULL` lets the
-    /// partial index `stories_changed` answer the max.)
+    /// A value that moves whenever an entity's history may read differently (a counter kept by
+    /// the triggers of migration 0014), so a reader can keep computed histories until it moves.
     pub fn history_generation(&self) -> Result<String> {
-        Ok(self.conn.query_row(
-            "SELECT coalesce((SELECT max(id) FROM stories), 0) || '/' ||
-                    coalesce((SELECT max(changed_at) FROM stories WHERE changed_at IS NOT NULL), '') || '/' ||
-                    coalesce((SELECT max(id) FROM change_events), 0) || '/' ||
-                    (SELECT count(*) FROM change_events WHERE withdrawn_at IS NOT NULL) || '/' ||
-                    (SELECT count(*) FROM change_events WHERE level = 'confirmed') || '/' ||
-                    (SELECT total(confidence) FROM change_events)",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM store_settings WHERE key = 'history_generation'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
     }
 
     /// The story cluster of each of `stories` that has one (for links from evidence to its

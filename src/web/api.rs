@@ -6,7 +6,6 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::Utc;
 
 use super::Shared;
 use super::changes::Params;
@@ -52,13 +51,8 @@ async fn history(State(site): State<Shared>, Path(entity): Path<String>) -> Resp
         return super::not_found(&format!("No organisation `{entity}` in the profile."));
     }
     let shared = site.clone();
-    let today = Utc::now().date_naive();
-    match super::read(&site, move |store| {
-        crate::history::history(store, &shared.profile, &shared.changes, &entity, today)
-    })
-    .await
-    {
-        Ok(report) => super::json(&report),
+    match super::read(&site, move |store| shared.history(store, &entity)).await {
+        Ok(report) => super::json(&*report),
         Err(response) => response,
     }
 }

@@ -17,7 +17,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 
-use super::{Shared, Site};
+use super::{Shared, Site, xml};
 use crate::store::{ChangeRow, ChangeStamp};
 
 /// At most this many entries in an Atom feed (the most recently updated).
@@ -254,7 +254,7 @@ async fn atom(site: Shared, entity: Option<String>, headers: &HeaderMap) -> Resp
     };
     let base = base_url(headers);
     let body = atom_document(&site, entity.as_deref(), &read, &base);
-    super::secure(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body).into_response())
+    ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body).into_response()
 }
 
 /// `http://host` from the request's Host header when it is a plain host[:port] (honouring a
@@ -319,26 +319,6 @@ fn atom_document(site: &Site, entity: Option<&str>, read: &AtomRead, base: &str)
         out.push_str("  </entry>\n");
     }
     out.push_str("</feed>\n");
-    out
-}
-
-/// Text for XML character data and quoted attributes: markup characters escaped, and
-/// characters XML 1.0 forbids (most control characters) dropped, so no stored title can
-/// break the document.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
     out
 }
 

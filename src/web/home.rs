@@ -41,10 +41,7 @@ async fn home(State(site): State<Shared>) -> Response {
         let mut changes = store.changes(None, None)?;
         changes.sort_by(|a, b| b.at.cmp(&a.at).then(b.detected_at.cmp(&a.detected_at)));
         changes.truncate(LATEST);
-        // Relevant clusters only: the newest few hundred clusters hold enough of them.
-        let mut stories = store.stories(&StoryFilter { limit: Some(LATEST * 20), ..StoryFilter::default() })?;
-        stories.retain(|s| s.relevant == Some(true));
-        stories.truncate(LATEST);
+        let stories = store.stories(&StoryFilter { relevant: true, limit: Some(LATEST), ..StoryFilter::default() })?;
         let status = crate::status::gather(store, Utc::now())?;
         Ok(Overview { organisations, changes, stories, status })
     })

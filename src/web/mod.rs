@@ -109,15 +109,15 @@ pub fn routes(site: Site) -> Router {
         .with_state(site)
 }
 
-/// The headers every page carries: no scripts or resources from elsewhere, no framing, no
-/// guessing of types, no referrer to the outlets a reader follows.
-pub fn secure(mut response: Response) -> Response {
+/// The headers every answer carries where the web view is served (a layer over the whole
+/// server, its 404s included): no scripts or resources from elsewhere, no framing, no guessing
+/// of types, no referrer to the outlets a reader follows.
+pub async fn secure(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -159,7 +159,7 @@ fn render(status: StatusCode, title: &str, body: Markup) -> Response {
             }
         }
     };
-    secure((status, Html(markup.into_string())).into_response())
+    (status, Html(markup.into_string())).into_response()
 }
 
 /// 404 with a page that says what was not found.
@@ -167,13 +167,17 @@ pub fn not_found(what: &str) -> Response {
     render(StatusCode::NOT_FOUND, "Not found", html! { p { (what) } p { a href="/" { "Back to the overview" } } })
 }
 
-/// A read that did not answer: 503 when busy (try again), 500 when the database failed.
+/// A read that did not answer: 503 when busy (try again), 500 when the database failed. The
+/// cause (paths, SQL) goes to the log, not to whoever asked.
 pub fn read_failed(e: ReadError) -> Response {
-    let status = match e {
-        ReadError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    let (status, say) = match e {
+        ReadError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "The history is busy; try again in a moment."),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "The history could not be read; the server's log says why."),
     };
-    render(status, "The history cannot be read", html! { p { (e.to_string()) } })
+    if e != ReadError::Busy {
+        tracing::warn!(error = %e, "a page could not read the database");
+    }
+    render(status, "The history cannot be read", html! { p { (say) } })
 }
 
 /// Run `read` on the reader; its error, if any, as a page.
@@ -207,7 +211,8 @@ pub fn stance_badge(stance: &str) -> Markup {
         "neutral" => "N",
         _ => "?",
     };
-    html! { span class={"stance stance-" (stance)} { abbr title=(stance) { (letter) } " " (stance) } }
+    // The word is what a screen reader says; the letter repeats it for the eye.
+    html! { span class={"stance stance-" (stance)} { abbr title=(stance) aria-hidden="true" { (letter) } " " (stance) } }
 }
 
 /// The entity's display name, or the key if the profile does not know it.
@@ -236,6 +241,26 @@ pub fn parse_stance(value: Option<&str>) -> Option<crate::stance::Stance> {
 /// 400 for a query string the page cannot use, saying which field and what it takes.
 pub fn bad_request(what: &str) -> Response {
     render(StatusCode::BAD_REQUEST, "Bad request", html! { p { (what) } })
+}
+
+/// Text for XML character data and quoted attributes (the Atom feeds, the SVG timeline):
+/// markup characters escaped, and characters XML 1.0 forbids (most control characters)
+/// dropped, so no stored title can break the document.
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// JSON in the CLI's shapes.

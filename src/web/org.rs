@@ -11,12 +11,14 @@ use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, PreEscaped, html};
 
-use super::Shared;
+use super::{Shared, xml};
 use crate::history::{HistoryReport, MonthRow};
 use crate::store::{ChangeRow, StoryFilter, StoryRow};
 
 /// Story clusters per page.
 const PER_PAGE: usize = 50;
+/// The deepest page served (each page skips the rows before it).
+const MAX_PAGE: usize = 10_000;
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/org/{entity}", get(organisation))
@@ -53,8 +55,8 @@ async fn organisation(
     };
     let page = match super::nonempty(&filters.page).map(str::parse::<usize>) {
         None => 1,
-        Some(Ok(n)) if n >= 1 => n,
-        Some(_) => return super::bad_request("page: give a page number from 1"),
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => return super::bad_request("page: give a page number from 1 to 10000"),
     };
     let shared = site.clone();
     let key = entity.clone();
@@ -63,11 +65,16 @@ async fn organisation(
         let evidence: Vec<i64> = report.changes.iter().flat_map(|c| c.evidence.iter().map(|e| e.story)).collect();
         let clusters = store.clusters_of(&evidence)?;
         // One more than the page holds tells whether a next page exists.
-        let filter =
-            StoryFilter { entity: Some(key), stance, limit: Some(page * PER_PAGE + 1), ..StoryFilter::default() };
+        let filter = StoryFilter {
+            entity: Some(key),
+            stance,
+            limit: Some(PER_PAGE + 1),
+            offset: (page - 1) * PER_PAGE,
+            ..StoryFilter::default()
+        };
         let mut stories = store.stories(&filter)?;
-        let more = stories.len() > page * PER_PAGE;
-        stories = stories.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+        let more = stories.len() > PER_PAGE;
+        stories.truncate(PER_PAGE);
         Ok(OrgPage { report, clusters, stories, more })
     })
     .await;
@@ -91,7 +98,7 @@ fn render(site: &super::Site, p: &OrgPage, stance: Option<&str>, page: usize) ->
             " · " a href={"/org/" (r.entity) "/changes.atom"} { "Atom feed of its changes" }
         }
         h2 { "Timeline" }
-        (timeline_svg(name, &r.months, &r.changes))
+        div.timeline-wrap { (timeline_svg(name, &r.months, &r.changes)) }
         (legend())
         h2 { "Changes" }
         @if r.changes.is_empty() {
@@ -155,9 +162,11 @@ fn render(site: &super::Site, p: &OrgPage, stance: Option<&str>, page: usize) ->
                 }
             }
         }
-        nav.pager aria-label="pages" {
-            @if page > 1 { a href=(page_link(&r.entity, stance, page - 1)) rel="prev" { "← Newer" } }
-            @if p.more { a href=(page_link(&r.entity, stance, page + 1)) rel="next" { "Older →" } }
+        @if page > 1 || p.more {
+            nav.pager aria-label="pages" {
+                @if page > 1 { a href=(page_link(&r.entity, stance, page - 1)) rel="prev" { "← Newer" } }
+                @if p.more { a href=(page_link(&r.entity, stance, page + 1)) rel="next" { "Older →" } }
+            }
         }
     }
 }
@@ -172,7 +181,7 @@ fn page_link(entity: &str, stance: Option<&str>, page: usize) -> String {
 fn legend() -> Markup {
     html! {
         p.legend {
-            "Bands: the stance in force — open (plain green), closed (red, hatched), mixed (yellow, dotted), none yet (grey). "
+            "Bands: the stance in force — open (green, ruled), closed (red, hatched), mixed (yellow, dotted), none yet (plain grey). "
             "Bars: the month's evidence clusters — open above the line, closed below, mixed as a dot row. "
             "Vertical lines: changes — solid and labelled for confirmed, dashed for possible."
         }
@@ -227,7 +236,9 @@ pub fn timeline_svg(name: &str, months: &[MonthRow], changes: &[ChangeRow]) -> M
         r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">"##,
         r##"<rect width="6" height="6" fill="#f6d6d3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b3261e" stroke-width="2"/></pattern>"##,
         r##"<pattern id="dots" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#f3e7b8"/>"##,
-        r##"<circle cx="3" cy="3" r="1.3" fill="#8a6d00"/></pattern></defs>"##
+        r##"<circle cx="3" cy="3" r="1.3" fill="#8a6d00"/></pattern>"##,
+        r##"<pattern id="rule" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="#d8f0dd"/>"##,
+        r##"<line x1="0" y1="7" x2="8" y2="7" stroke="#1a7f37" stroke-width="1"/></pattern></defs>"##
     ));
     // Regimes: one band per run of months in the same stance.
     let mut start = 0;
@@ -235,7 +246,7 @@ pub fn timeline_svg(name: &str, months: &[MonthRow], changes: &[ChangeRow]) -> M
         if i == months.len() || months[i].stance != months[start].stance {
             let m = &months[start];
             let fill = match m.stance.as_str() {
-                "open" => "#d8f0dd",
+                "open" => "url(#rule)",
                 "closed" => "url(#hatch)",
                 "mixed" => "url(#dots)",
                 _ => "#e6e6e6",
@@ -353,23 +364,6 @@ fn change_x(months: &[MonthRow], at: &str, step: f64, left: f64) -> Option<f64> 
     let i = months.iter().position(|m| m.month == month)?;
     let day: f64 = at.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(1.0);
     Some(left + (i as f64 + (day - 1.0) / 31.0) * step)
-}
-
-/// Text for SVG content and attribute values.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

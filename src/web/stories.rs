@@ -19,6 +19,10 @@ use super::Shared;
 use crate::stance::{Profile, Stance};
 use crate::store::{ClusterStance, StoryFilter, StoryRow};
 
+/// The deepest page (and, in stories, offset) served: deeper pages are read by skipping every
+/// row before them, so they are bounded like any other read.
+const MAX_PAGE: usize = 10_000;
+
 /// Story clusters on one page.
 const PAGE: usize = 50;
 /// Rows `/api/stories` returns without `limit`, and the most it returns with one: every read
@@ -65,11 +69,15 @@ impl Query {
                 "all" => q.all = flag("all", &value)?,
                 "page" => {
                     q.page = number("page", &value)?
-                        .filter(|&p| p >= 1)
-                        .ok_or("page: a page number from 1 up (page=2 is the second 50 stories)")?
+                        .filter(|&p| (1..=MAX_PAGE).contains(&p))
+                        .ok_or("page: a page number from 1 to 10000 (page=2 is the second 50 stories)")?
                 }
                 "limit" => q.limit = number("limit", &value)?,
-                "offset" => q.offset = number("offset", &value)?.unwrap_or(0),
+                "offset" => {
+                    q.offset = number("offset", &value)?
+                        .filter(|&o| o <= MAX_PAGE * PAGE)
+                        .ok_or("offset: a number of stories to skip, at most 500000")?
+                }
                 _ => {}
             }
         }
