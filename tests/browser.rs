@@ -85,6 +85,17 @@ async fn shot(client: &Client, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
+/// At a phone's width the page itself does not scroll sideways (a wide table or the timeline
+/// scrolls in its own box).
+async fn assert_fits(client: &Client, what: &str) {
+    let widths = client
+        .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", vec![])
+        .await
+        .unwrap();
+    let (scroll, client_width) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
+    assert!(scroll <= client_width + 1.0, "{what} is {scroll} px wide in a {client_width} px window");
+}
+
 async fn width(client: &Client, width: u32, height: u32) {
     client.set_window_size(width, height).await.unwrap();
 }
@@ -103,6 +114,7 @@ fn a_reader_follows_meta_to_its_change_and_evidence_and_searches() {
         shot(&c, "overview-desktop").await;
         width(&c, 390, 1000).await;
         shot(&c, "overview-390").await;
+        assert_fits(&c, "the overview").await;
         width(&c, 1280, 1000).await;
 
         // The overview links to Meta's page.
@@ -120,6 +132,7 @@ fn a_reader_follows_meta_to_its_change_and_evidence_and_searches() {
         shot(&c, "org-meta-desktop").await;
         width(&c, 390, 1400).await;
         shot(&c, "org-meta-390").await;
+        assert_fits(&c, "Meta's page").await;
         width(&c, 1280, 1000).await;
 
         // Following the mark leads to the change, and its evidence to the story.
