@@ -375,7 +375,9 @@ impl Store {
     ) -> Result<super::StoredCounts> {
         let what = format!("save the poll of {}", feed.url);
         let tx = super::begin(&mut self.conn, &self.path, &what)?;
+        let before = super::stories::last_story_id(&tx)?;
         let counts = write_poll(&tx, feed, update, stories, clusters)?;
+        super::stories::index_new_stories(&tx, before)?;
         super::commit(tx, &self.path, &what)?;
         Ok(counts)
     }
@@ -389,10 +391,12 @@ impl Store {
     ) -> Result<Vec<super::StoredCounts>> {
         let what = format!("save the poll of {} feeds", polls.len());
         let tx = super::begin(&mut self.conn, &self.path, &what)?;
+        let before = super::stories::last_story_id(&tx)?;
         let mut out = Vec::with_capacity(polls.len());
         for (feed, update, stories) in polls {
             out.push(write_poll(&tx, feed, update, stories, clusters)?);
         }
+        super::stories::index_new_stories(&tx, before)?;
         super::commit(tx, &self.path, &what)?;
         Ok(out)
     }
