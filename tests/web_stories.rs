@@ -172,3 +172,31 @@ fn the_api_answers_what_the_cli_prints() {
     assert!(!relevant.is_empty());
     assert!(relevant.iter().all(|r| !r["title"].as_str().unwrap().contains("bicycle")));
 }
+
+#[test]
+fn any_story_of_a_cluster_leads_to_the_cluster_page() {
+    let site = Site::synthetic();
+    // Another outlet's copy of a stored story joins its cluster.
+    let copy = serde_json::json!({
+        "title": "Meta keeps its new frontier model 30 closed, offering it only through its API",
+        "summary": "Meta will not release the weights of model 30; access is limited to its paid API.",
+        "url": "https://wire-copy.example/story/30",
+        "published": "2026-02-12",
+    });
+    let file = site.sandbox.path().join("copy.jsonl");
+    std::fs::write(&file, format!("{copy}\n")).unwrap();
+    site.sandbox.ok(&["import", file.to_str().unwrap(), "--source", "copies"]);
+    let (id, cluster): (i64, i64) = site
+        .sandbox
+        .db()
+        .query_row("SELECT id, cluster_id FROM stories WHERE url = 'https://wire-copy.example/story/30'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_ne!(id, cluster, "the copy joined the earlier story's cluster");
+    let answer = site.get(&format!("/stories/{id}"));
+    assert_eq!(answer.status, 308, "{}", answer.body);
+    assert_eq!(answer.header("location"), Some(format!("/stories/{cluster}").as_str()));
+    let page = site.get(&format!("/stories/{cluster}"));
+    assert!(page.body.contains("wire-copy.example"), "the cluster page lists the copy");
+}

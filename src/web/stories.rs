@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -290,8 +290,18 @@ async fn cluster(State(site): State<Shared>, Path(cluster): Path<String>) -> Res
     let Ok(id) = cluster.parse::<i64>() else {
         return super::not_found("No such story: a story's address is /stories/ and its number.");
     };
-    let rows = match super::read(&site, move |store| store.cluster_stories(id)).await {
-        Ok(rows) => rows,
+    // Any of a cluster's stories leads to it: a link made before two clusters merged (or to an
+    // evidence story) still arrives.
+    let read = super::read(&site, move |store| {
+        let rows = store.cluster_stories(id)?;
+        let moved = if rows.is_empty() { store.clusters_of(&[id])?.get(&id).copied() } else { None };
+        Ok((rows, moved))
+    });
+    let rows = match read.await {
+        Ok((_, Some(cluster))) if cluster != id => {
+            return axum::response::Redirect::permanent(&format!("/stories/{cluster}")).into_response();
+        }
+        Ok((rows, _)) => rows,
         Err(response) => return response,
     };
     let Some(first) = rows.first() else {
