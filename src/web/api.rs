@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
@@ -20,7 +21,8 @@ pub fn routes() -> Router<Shared> {
 /// `stances --format json`: every entity's stance now.
 async fn stances(State(site): State<Shared>) -> Response {
     let shared = site.clone();
-    match super::read(&site, move |store| crate::history::stances(store, &shared.profile, &shared.changes, None)).await
+    match super::read_json(&site, move |store| crate::history::stances(store, &shared.profile, &shared.changes, None))
+        .await
     {
         Ok(rows) => super::json(&rows),
         Err(response) => response,
@@ -33,13 +35,13 @@ async fn changes(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Respons
     let params = Params::parse(raw.as_deref());
     let entity = match params.entity(&site, "entity") {
         Ok(entity) => entity,
-        Err(what) => return super::bad_request(&what),
+        Err(what) => return super::api_error(StatusCode::BAD_REQUEST, &what),
     };
     let since = match params.get("since").map(crate::dates::parse_date).transpose() {
         Ok(since) => since.map(|d| d.date_naive()),
-        Err(e) => return super::bad_request(&format!("`since`: {e}")),
+        Err(e) => return super::api_error(StatusCode::BAD_REQUEST, &format!("since: {e}")),
     };
-    match super::read(&site, move |store| store.changes(entity.as_deref(), since)).await {
+    match super::read_json(&site, move |store| store.changes(entity.as_deref(), since)).await {
         Ok(rows) => super::json(&rows),
         Err(response) => response,
     }
@@ -48,10 +50,10 @@ async fn changes(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Respons
 /// `history ENTITY --format json` (404 for an entity the profile does not have).
 async fn history(State(site): State<Shared>, Path(entity): Path<String>) -> Response {
     if site.profile.entity(&entity).is_none() {
-        return super::not_found(&format!("No organisation `{entity}` in the profile."));
+        return super::api_error(StatusCode::NOT_FOUND, &format!("no organisation `{entity}` in the profile"));
     }
     let shared = site.clone();
-    match super::read(&site, move |store| shared.history(store, &entity)).await {
+    match super::read_json(&site, move |store| shared.history(store, &entity)).await {
         Ok(report) => super::json(&*report),
         Err(response) => response,
     }

@@ -167,17 +167,39 @@ pub fn not_found(what: &str) -> Response {
     render(StatusCode::NOT_FOUND, "Not found", html! { p { (what) } p { a href="/" { "Back to the overview" } } })
 }
 
-/// A read that did not answer: 503 when busy (try again), 500 when the database failed. The
-/// cause (paths, SQL) goes to the log, not to whoever asked.
+/// A read that did not answer, as a page: 503 when busy (try again), 500 when the database
+/// failed.
 pub fn read_failed(e: ReadError) -> Response {
-    let (status, say) = match e {
-        ReadError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "The history is busy; try again in a moment."),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "The history could not be read; the server's log says why."),
-    };
-    if e != ReadError::Busy {
-        tracing::warn!(error = %e, "a page could not read the database");
-    }
+    let (status, say) = failure(e);
     render(status, "The history cannot be read", html! { p { (say) } })
+}
+
+/// The status and the words for a read that did not answer. The cause (paths, SQL) goes to
+/// the log, not to whoever asked.
+fn failure(e: ReadError) -> (StatusCode, &'static str) {
+    if e == ReadError::Busy {
+        return (StatusCode::SERVICE_UNAVAILABLE, "The history is busy; try again in a moment.");
+    }
+    tracing::warn!(error = %e, "a page could not read the database");
+    (StatusCode::INTERNAL_SERVER_ERROR, "The history could not be read; the server's log says why.")
+}
+
+/// An API error: `{"error": "..."}` with its status, JSON like the answers it replaces.
+pub fn api_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// [`read`] for the API: a read that did not answer is a JSON error.
+pub async fn read_json<T, F>(site: &Site, read: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> anyhow::Result<T> + Send + 'static,
+{
+    site.reader.read(read).await.map_err(|e| {
+        let (status, say) = failure(e);
+        api_error(status, say)
+    })
 }
 
 /// Run `read` on the reader; its error, if any, as a page.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -364,14 +365,17 @@ fn cluster_body(profile: &Profile, rows: &[StoryRow]) -> Markup {
 async fn api(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let query = match Query::parse(raw.as_deref(), &site.profile) {
         Ok(query) => query,
-        Err(why) => return super::bad_request(&why),
+        Err(why) => return super::api_error(StatusCode::BAD_REQUEST, &why),
     };
     let mut filter = query.filter();
     if filter.limit.is_some_and(|l| l > API_MAX_LIMIT) {
-        return super::bad_request(&format!("limit: at most {API_MAX_LIMIT} (page on with offset)"));
+        return super::api_error(
+            StatusCode::BAD_REQUEST,
+            &format!("limit: at most {API_MAX_LIMIT} (page on with offset)"),
+        );
     }
     filter.limit = Some(filter.limit.unwrap_or(API_DEFAULT_LIMIT));
-    match super::read(&site, move |store| store.stories(&filter)).await {
+    match super::read_json(&site, move |store| store.stories(&filter)).await {
         Ok(rows) => super::json(&rows),
         Err(response) => response,
     }
