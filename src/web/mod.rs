@@ -250,16 +250,6 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// Query-string values a page accepts: an empty field is no filter.
-pub fn nonempty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// Parse `stance` from a query string: one of the four, or none.
-pub fn parse_stance(value: Option<&str>) -> Option<crate::stance::Stance> {
-    value.and_then(crate::stance::Stance::parse)
-}
-
 /// 400 for a query string the page cannot use, saying which field and what it takes.
 pub fn bad_request(what: &str) -> Response {
     render(StatusCode::BAD_REQUEST, "Bad request", html! { p { (what) } })

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, PreEscaped, html};
@@ -24,12 +24,6 @@ pub fn routes() -> Router<Shared> {
     Router::new().route("/org/{entity}", get(organisation))
 }
 
-#[derive(serde::Deserialize, Default)]
-struct Filters {
-    stance: Option<String>,
-    page: Option<String>,
-}
-
 struct OrgPage {
     report: std::sync::Arc<HistoryReport>,
     /// The cluster of each evidence story, for links to its page.
@@ -38,22 +32,19 @@ struct OrgPage {
     more: bool,
 }
 
-async fn organisation(
-    State(site): State<Shared>,
-    Path(entity): Path<String>,
-    Query(filters): Query<Filters>,
-) -> Response {
+async fn organisation(State(site): State<Shared>, Path(entity): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let params = super::changes::Params::parse(raw.as_deref());
     if site.profile.entity(&entity).is_none() {
         return super::not_found(&format!("No organisation \"{entity}\" in the profile."));
     }
-    let stance = match super::nonempty(&filters.stance) {
+    let stance = match params.get("stance") {
         None => None,
-        Some(s) => match super::parse_stance(Some(s)) {
+        Some(s) => match crate::stance::Stance::parse(s) {
             Some(stance) => Some(stance),
             None => return super::bad_request("stance: give open, closed, mixed or neutral"),
         },
     };
-    let page = match super::nonempty(&filters.page).map(str::parse::<usize>) {
+    let page = match params.get("page").map(str::parse::<usize>) {
         None => 1,
         Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
         Some(_) => return super::bad_request("page: give a page number from 1 to 10000"),

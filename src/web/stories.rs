@@ -87,7 +87,7 @@ impl Query {
             return Err(format!("entity: no organisation `{}` in the profile; it has {}", q.entity, keys.join(", ")));
         }
         if let Some(text) = stance.as_deref().filter(|s| !s.is_empty()) {
-            q.stance = Some(super::parse_stance(Some(text)).ok_or("stance: one of open, closed, mixed, neutral")?);
+            q.stance = Some(crate::stance::Stance::parse(text).ok_or("stance: one of open, closed, mixed, neutral")?);
             if q.entity.is_empty() {
                 return Err("stance: needs an organisation (entity): whose stance?".into());
             }
