@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
+use super::Params;
 use super::Shared;
-use super::changes::Params;
 
 pub fn routes() -> Router<Shared> {
     Router::new()

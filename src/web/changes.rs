@@ -17,7 +17,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 
-use super::{Shared, Site, xml};
+use super::{Params, Shared, Site, xml};
 use crate::store::{ChangeRow, ChangeStamp};
 
 /// At most this many entries in an Atom feed (the most recently updated).
@@ -30,42 +30,6 @@ pub fn routes() -> Router<Shared> {
         .route("/changes", get(changes_page))
         .route("/changes.atom", get(all_atom))
         .route("/org/{entity}/changes.atom", get(org_atom))
-}
-
-/// A query string's fields, decoded; the last value of a repeated field wins.
-pub(super) struct Params(HashMap<String, String>);
-
-impl Params {
-    pub(super) fn parse(raw: Option<&str>) -> Params {
-        Params(url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
-    }
-
-    /// The field's value, trimmed; an empty field is no filter.
-    pub(super) fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    /// `name` as an entity of the profile; the error (for a 400) names the field.
-    pub(super) fn entity(&self, site: &Site, name: &str) -> Result<Option<String>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(key) if site.profile.entity(key).is_some() => Ok(Some(key.to_string())),
-            Some(key) => {
-                let keys: Vec<&str> = site.profile.entities.iter().map(|e| e.key.as_str()).collect();
-                Err(format!("`{name}`: unknown entity `{key}`; the profile has {}", keys.join(", ")))
-            }
-        }
-    }
-
-    /// `name` as a `YYYY-MM-DD` day; the error (for a 400) names the field.
-    fn day(&self, name: &str) -> Result<Option<NaiveDate>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| format!("`{name}`: `{text}` is not a date; use YYYY-MM-DD")),
-        }
-    }
 }
 
 /// The page's filters, as given.
@@ -325,14 +289,6 @@ fn atom_document(site: &Site, entity: Option<&str>, read: &AtomRead, base: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xml_text_escapes_markup_and_drops_forbidden_characters() {
-        assert_eq!(
-            xml("<script>a & b</script> ]]> \"'\u{1}\u{FFFF}x"),
-            "&lt;script&gt;a &amp; b&lt;/script&gt; ]]&gt; &quot;&apos;x"
-        );
-    }
 
     #[test]
     fn a_segment_keeps_only_unreserved_characters() {

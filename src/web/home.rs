@@ -14,7 +14,7 @@ use crate::history::{HistoryReport, MonthRow};
 use crate::store::{ChangeRow, StoryFilter, StoryRow};
 
 /// Months in an organisation's strip.
-pub const STRIP_MONTHS: usize = 24;
+const STRIP_MONTHS: usize = 24;
 /// Changes and story clusters listed on the overview.
 const LATEST: usize = 10;
 
@@ -137,7 +137,7 @@ fn last_change(c: Option<&ChangeRow>) -> Markup {
 
 /// One letter per month (O, C, M, or · before any stance), the stance in force at the month's
 /// end; the title says the month and its evidence. Letters carry the meaning; colour repeats it.
-pub fn strip(months: &[MonthRow]) -> Markup {
+fn strip(months: &[MonthRow]) -> Markup {
     let shown = &months[months.len().saturating_sub(STRIP_MONTHS)..];
     html! {
         span.strip role="img" aria-label=(strip_label(shown)) {
@@ -168,7 +168,7 @@ fn strip_label(months: &[MonthRow]) -> String {
     }
 }
 
-pub fn legend() -> Markup {
+fn legend() -> Markup {
     html! {
         p.legend { "Strip: one letter per month, the stance in force at its end — O open, C closed, M mixed, · none yet." }
     }

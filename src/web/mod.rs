@@ -16,12 +16,14 @@ mod home;
 mod org;
 mod stories;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use chrono::NaiveDate;
 use maud::{DOCTYPE, Markup, html};
 
 use crate::history::HistoryReport;
@@ -250,6 +252,42 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// A query string's fields, decoded; the last value of a repeated field wins.
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn parse(raw: Option<&str>) -> Params {
+        Params(url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    /// The field's value, trimmed; an empty field is no filter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// `name` as an entity of the profile; the error (for a 400) names the field.
+    pub fn entity(&self, site: &Site, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(key) if site.profile.entity(key).is_some() => Ok(Some(key.to_string())),
+            Some(key) => {
+                let keys: Vec<&str> = site.profile.entities.iter().map(|e| e.key.as_str()).collect();
+                Err(format!("`{name}`: unknown entity `{key}`; the profile has {}", keys.join(", ")))
+            }
+        }
+    }
+
+    /// `name` as a `YYYY-MM-DD` day; the error (for a 400) names the field.
+    pub fn day(&self, name: &str) -> Result<Option<NaiveDate>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| format!("`{name}`: `{text}` is not a date; use YYYY-MM-DD")),
+        }
+    }
+}
+
 /// 400 for a query string the page cannot use, saying which field and what it takes.
 pub fn bad_request(what: &str) -> Response {
     render(StatusCode::BAD_REQUEST, "Bad request", html! { p { (what) } })
@@ -280,5 +318,18 @@ pub fn json<T: serde::Serialize>(value: &T) -> Response {
     match serde_json::to_string_pretty(value) {
         Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write JSON: {e}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_escapes_markup_and_drops_forbidden_characters() {
+        assert_eq!(
+            xml("<script>a & b</script> ]]> \"'\u{1}\u{FFFF}x"),
+            "&lt;script&gt;a &amp; b&lt;/script&gt; ]]&gt; &quot;&apos;x"
+        );
     }
 }

@@ -33,7 +33,7 @@ struct OrgPage {
 }
 
 async fn organisation(State(site): State<Shared>, Path(entity): Path<String>, RawQuery(raw): RawQuery) -> Response {
-    let params = super::changes::Params::parse(raw.as_deref());
+    let params = super::Params::parse(raw.as_deref());
     if site.profile.entity(&entity).is_none() {
         return super::not_found(&format!("No organisation \"{entity}\" in the profile."));
     }
