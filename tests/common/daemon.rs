@@ -1,8 +1,7 @@
 //! Driving the real binary as a running process: waiting for what it does, stopping it as a
 //! service manager would, and asking its HTTP endpoint.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -29,14 +28,7 @@ pub fn stop(mut child: Child) -> (Option<i32>, String) {
 
 /// One HTTP request to the daemon's endpoint on 127.0.0.1:`port`: (status code, body).
 pub fn request(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((code, body))
+    super::web::try_request(port, method, path, Duration::from_secs(10)).map(|a| (a.status, a.body))
 }
 
 /// The value of a Prometheus sample line `name{labels} value` (or `name value`).

@@ -90,20 +90,27 @@ fn start(sandbox: &Sandbox) -> (u16, Child) {
 
 /// One request over a fresh connection.
 pub fn request(port: u16, method: &str, path: &str) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    try_request(port, method, path, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no answer to {method} {path} on port {port}"))
+}
+
+/// One request over a fresh connection, waiting at most `timeout` for the answer; None when
+/// nothing listens or no well-formed answer came.
+pub fn try_request(port: u16, method: &str, path: &str, timeout: Duration) -> Option<Answer> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    stream.read_to_end(&mut raw).ok()?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok())?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Answer { status, headers, body: body.to_string() }
+    Some(Answer { status, headers, body: body.to_string() })
 }
 
 fn free_port() -> u16 {
