@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times the web view's pages on a database (a benchmark, not a test): `stancewatch serve` on
-# 127.0.0.1, each page fetched once on a freshly started server (cold: histories are computed
-# from the stored readings) and then five times more (warm: median), as curl's total time.
+# 127.0.0.1, each page fetched once on a freshly started server (cold: nothing kept in memory;
+# histories come from the summaries the last timeline refresh saved) and then five times more
+# (warm: median), as curl's total time.
 #
 #   scripts/web-bench.sh DB [BIN=target/release/stancewatch] [PORT=18095]
 #

@@ -770,6 +770,11 @@ fn db_command(action: DbCommand, config: Config, db_path: PathBuf, out: &mut dyn
             } else {
                 writeln!(out, "{}: applied {}", db_path.display(), applied.join(", "))?;
             }
+            // Timeline summaries a new schema (or another configuration) left out of date are
+            // computed now, so `serve` on this database does not compute them per page.
+            let pipeline = Pipeline::new(&config, reader(&config)?)?;
+            let last = store.max_story_id()?;
+            pipeline.refresh_timelines(&mut store, last, Utc::now())?;
         }
         DbCommand::Check => {
             if !db_path.exists() {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::output::{self, Column, Format};
 use crate::stance::{Profile, Stance};
 use crate::store::{ChangeRow, EvidenceRow, Store};
-use crate::timeline::{ChangeSettings, Level, Timeline, entity_timeline};
+use crate::timeline::{ChangeSettings, Summary, Timeline, entity_observations, summary_key, timeline_of};
 
 /// One line of `stances`.
 #[derive(Debug, Serialize)]
@@ -83,14 +83,17 @@ pub fn stances(
 ) -> Result<Vec<StanceRow>> {
     let mut rows = Vec::new();
     for e in &profile.entities {
-        let timeline = entity_timeline(store, profile, settings, &e.key, at)?;
-        let last_change = timeline
-            .changes
-            .iter()
-            .rev()
-            .find(|c| c.level == Level::Confirmed)
-            .map(|c| format!("{}→{} on {}", c.from.as_str(), c.to.as_str(), c.at));
-        let (stance, since, clusters) = match timeline.current() {
+        // Now: the summary the last refresh saved. As of a date: the timeline up to it.
+        let summary = match at {
+            None => entity_summary(store, profile, settings, &e.key)?,
+            Some(_) => {
+                let observations = entity_observations(store, &e.key, at, settings.copy_jaccard)?;
+                Summary::of(&observations, &timeline_of(profile, settings, &e.key, at, &observations))
+            }
+        };
+        let last_change =
+            summary.last_confirmed.map(|(from, to, day)| format!("{}→{} on {day}", from.as_str(), to.as_str()));
+        let (stance, since, clusters) = match summary.regimes.last() {
             Some(r) => (r.stance, r.since.map(|d| d.to_string()), r.clusters),
             None => (Stance::Neutral, None, [0; 3]),
         };
@@ -105,6 +108,16 @@ pub fn stances(
         });
     }
     Ok(rows)
+}
+
+/// `entity`'s timeline summary: the one the last timeline refresh saved while it is current,
+/// else computed from the stored readings (a reader cannot save it; the next refresh will).
+pub fn entity_summary(store: &Store, profile: &Profile, settings: &ChangeSettings, entity: &str) -> Result<Summary> {
+    if let Some(saved) = store.current_summary(entity, &summary_key(profile, settings, entity))? {
+        return Ok(saved);
+    }
+    let observations = entity_observations(store, entity, None, settings.copy_jaccard)?;
+    Ok(Summary::of(&observations, &timeline_of(profile, settings, entity, None, &observations)))
 }
 
 pub fn stance_columns() -> Vec<Column<StanceRow>> {
@@ -127,22 +140,17 @@ pub fn history(
     entity: &str,
     today: NaiveDate,
 ) -> Result<HistoryReport> {
-    let observations = crate::timeline::entity_observations(store, entity, None, settings.copy_jaccard)?;
-    let timeline = crate::timeline::timeline_of(profile, settings, entity, None, &observations);
+    let summary = entity_summary(store, profile, settings, entity)?;
+    let timeline = summary.timeline();
     let prior = profile.entity(entity).and_then(|e| e.prior);
-    let first = [prior.map(|p| p.1), observations.first().map(|o| o.date)].into_iter().flatten().min();
+    let first = [prior.map(|p| p.1), summary.first_evidence].into_iter().flatten().min();
     let mut months = Vec::new();
     if let Some(first) = first {
         let mut month = NaiveDate::from_ymd_opt(first.year(), first.month(), 1).unwrap_or(first);
         while month <= today {
             let next = month.checked_add_months(chrono::Months::new(1)).unwrap_or(today);
             let end = next.pred_opt().unwrap_or(month);
-            let mut counts = [0usize; 3];
-            for o in observations.iter().filter(|o| o.date >= month && o.date < next) {
-                if let Some(k) = crate::timeline::stance_index(o.stance) {
-                    counts[k] += 1;
-                }
-            }
+            let counts = summary.month(month);
             let stance = timeline.stance_on(end).map_or(Stance::Neutral, |r| r.stance);
             let stance = if first_stance_after(&timeline, end) { stance } else { Stance::Neutral };
             months.push(MonthRow {

@@ -300,7 +300,16 @@ fn db_check_backup_and_migrate() {
     let numbers: Vec<&str> = version_line.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
     assert!(numbers.len() == 2 && numbers[0] == numbers[1], "migrated to the latest version: {version_line}");
     assert!(check.contains("stories: 5"), "{check}");
+    // `db migrate` also brings the organisations' saved timeline summaries up to date.
+    let summaries = |db: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row("SELECT count(*) FROM entity_summaries", [], |r| r.get(0)).unwrap()
+    };
+    let kept = summaries(&sb.db);
+    assert!(kept > 0, "the poll saved summaries");
+    rusqlite::Connection::open(&sb.db).unwrap().execute("DELETE FROM entity_summaries", []).unwrap();
     assert!(sb.ok(&["db", "migrate"]).contains("up to date"));
+    assert_eq!(summaries(&sb.db), kept);
 
     let backup = sb.path().join("backup.db");
     sb.ok(&["db", "backup", backup.to_str().unwrap()]);

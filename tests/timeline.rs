@@ -363,3 +363,52 @@ fn delays_critics_and_licence_disputes_are_not_changes() {
     h.import(&items, "archive");
     assert!(h.confirmed().is_empty(), "{:?}", h.changes());
 }
+
+/// `history meta --format json`, read through `store`.
+fn history_json(h: &Harness, store: &Store) -> String {
+    let config = config::load(None).unwrap();
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let report = stancewatch::history::history(store, h.pipeline.profile(), &config.changes, "meta", today).unwrap();
+    serde_json::to_string(&report).unwrap()
+}
+
+#[test]
+fn the_saved_summary_is_the_recomputed_history_and_is_not_read_once_readings_change() {
+    let mut h = Harness::new();
+    let items = reversal();
+    // Two imports: the second appends to the timeline the first computed.
+    h.import(&items[..55], "archive");
+    h.import(&items[55..], "archive");
+    let config = config::load(None).unwrap();
+    let profile = h.pipeline.profile().clone();
+    let key = |entity: &str| stancewatch::timeline::summary_key(&profile, &config.changes, entity);
+    for e in &profile.entities {
+        assert!(h.store.current_summary(&e.key, &key(&e.key)).unwrap().is_some(), "{} has no summary", e.key);
+    }
+    let saved = history_json(&h, &h.store);
+    assert!(saved.contains("\"level\":\"confirmed\""), "{saved}");
+
+    // Without its summaries the history is computed from the readings, and reads the same.
+    let db = h.dir.path().join("sw.db");
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute("DELETE FROM entity_summaries", []).unwrap();
+    assert_eq!(history_json(&h, &h.store), saved);
+
+    // A reading changed by another writer puts the summary out of date: what is shown is
+    // computed from the readings as they are now.
+    h.import(&items[..1], "archive");
+    assert!(h.store.current_summary("meta", &key("meta")).unwrap().is_some());
+    let changed = raw
+        .execute(
+            "UPDATE story_entities SET stance = 'open' WHERE entity = 'meta' AND stance = 'closed'
+               AND story_id IN (SELECT id FROM stories WHERE published_at < '2024-10-15')",
+            [],
+        )
+        .unwrap();
+    assert!(changed > 0);
+    assert!(h.store.current_summary("meta", &key("meta")).unwrap().is_none());
+    let edited = history_json(&h, &h.store);
+    assert_ne!(edited, saved);
+    raw.execute("DELETE FROM entity_summaries", []).unwrap();
+    assert_eq!(history_json(&h, &h.store), edited);
+}

@@ -43,6 +43,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_story_search.sql", include_str!("../../migrations/0013_story_search.sql")),
     ("0014_history_generation.sql", include_str!("../../migrations/0014_history_generation.sql")),
     ("0015_story_search_batched.sql", include_str!("../../migrations/0015_story_search_batched.sql")),
+    ("0016_entity_summaries.sql", include_str!("../../migrations/0016_entity_summaries.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Store, time_text};
 use crate::stance::{Basis, Certainty, Stance};
 pub use crate::timeline::SavedChanges;
-use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, ReadingFilter, StoredReading};
+use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, ReadingFilter, StoredReading, Summary};
 
 /// One evidence story of a change (DESIGN 4.2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -112,11 +112,23 @@ impl EvidenceSource for Store {
     fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> Result<bool> {
         Store::only_new_clusters(self, entity, after_id, since)
     }
+
+    fn evidence_generation(&self, entity: &str) -> Result<i64> {
+        Store::evidence_generation(self, entity)
+    }
+
+    fn has_current_summary(&self, entity: &str, key: &str) -> Result<bool> {
+        Ok(self.current_summary(entity, key)?.is_some())
+    }
 }
 
 impl ChangeSink for Store {
     fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> Result<SavedChanges> {
         Store::save_changes(self, entity, changes, now)
+    }
+
+    fn save_summary(&mut self, entity: &str, generation: i64, key: &str, summary: &Summary) -> Result<()> {
+        Store::save_summary(self, entity, generation, key, summary)
     }
 }
 
@@ -337,6 +349,43 @@ impl Store {
             .query_row("SELECT value FROM store_settings WHERE key = 'history_generation'", [], |r| r.get(0))
             .optional()?
             .unwrap_or_default())
+    }
+
+    /// A counter that moves whenever `entity`'s readings may read differently (kept by the
+    /// triggers of migration 0016; 0 before its first reading).
+    pub fn evidence_generation(&self, entity: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT generation FROM entity_generations WHERE entity = ?1")?
+            .query_row([entity], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// `entity`'s saved summary, if it was computed under `key` (see `timeline::summary_key`)
+    /// from the readings stored now. One that does not parse (another version's) is not current.
+    pub fn current_summary(&self, entity: &str, key: &str) -> Result<Option<Summary>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT summary FROM entity_summaries
+                 WHERE entity = ?1 AND settings = ?2
+                   AND generation = coalesce((SELECT generation FROM entity_generations WHERE entity = ?1), 0)",
+            )?
+            .query_row([entity, key], |r| r.get(0))
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Keep `entity`'s summary, computed from its readings at `generation` under `key`.
+    pub fn save_summary(&mut self, entity: &str, generation: i64, key: &str, summary: &Summary) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO entity_summaries (entity, generation, settings, summary) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (entity) DO UPDATE SET generation = ?2, settings = ?3, summary = ?4",
+            )?
+            .execute(params![entity, generation, key, serde_json::to_string(summary)?])?;
+        Ok(())
     }
 
     /// The story cluster of each of `stories` that has one (for links from evidence to its

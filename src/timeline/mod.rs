@@ -19,14 +19,16 @@
 
 mod bocpd;
 mod evidence;
+mod summary;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stance::Stance;
 
 pub use bocpd::Detector;
 pub use evidence::{ReadingFilter, StoredReading, is_evidence, observations, vote};
+pub use summary::{Summary, summary_key};
 
 /// Where timelines read their evidence: the stored readings of an entity, and what a poll
 /// cycle needs to know to append new evidence instead of recomputing (as `dedup`'s index loads
@@ -49,6 +51,13 @@ pub trait EvidenceSource {
     /// own (none joined or merged an older cluster) and no older story about it changed since
     /// `since`: then the new evidence can be appended to a timeline computed before.
     fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> anyhow::Result<bool>;
+
+    /// A number that moves whenever `entity`'s readings may read differently (see
+    /// [`ChangeSink::save_summary`]).
+    fn evidence_generation(&self, entity: &str) -> anyhow::Result<i64>;
+
+    /// Whether a summary of `entity` saved under `key` (see [`summary_key`]) is current.
+    fn has_current_summary(&self, entity: &str, key: &str) -> anyhow::Result<bool>;
 }
 
 /// Where [`refresh`] keeps the change events it finds.
@@ -56,6 +65,10 @@ pub trait ChangeSink {
     /// Store `entity`'s recomputed changes (all of them: known ones are updated, ones no
     /// longer found withdrawn).
     fn save_changes(&mut self, entity: &str, changes: &[Change], now: DateTime<Utc>) -> anyhow::Result<SavedChanges>;
+
+    /// Keep `entity`'s summary, computed from its readings as they were at `generation` (read
+    /// before them, so a write in between leaves it out of date rather than wrong).
+    fn save_summary(&mut self, entity: &str, generation: i64, key: &str, summary: &Summary) -> anyhow::Result<()>;
 }
 
 /// What saving a recomputed timeline changed.
@@ -184,7 +197,7 @@ pub struct Change {
 }
 
 /// A stretch of time with one stance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Regime {
     pub stance: Stance,
     /// First day (the prior's date or the change's `at`); None: from the start of evidence.
@@ -198,7 +211,7 @@ pub struct Regime {
 /// The profile's prior stance corrected by the evidence, which is not a change: no story had
 /// shown the prior's stance before the evidence moved away from it, so nothing says the entity
 /// ever held it. The first regime keeps the prior's date and takes the observed stance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// The profile's prior stance.
     pub from: Stance,
@@ -412,7 +425,16 @@ pub fn refresh(
     let mut total = SavedChanges::default();
     let now = Utc::now();
     let max_id = store.max_story_id()?;
-    for entity in entities {
+    // An entity whose saved summary is missing or out of date (a database from before
+    // summaries, another configuration, a cycle cut short) is brought up to date as well.
+    let mut entities = entities.to_vec();
+    for e in &profile.entities {
+        if !entities.contains(&e.key) && !store.has_current_summary(&e.key, &summary_key(profile, settings, &e.key))? {
+            entities.push(e.key.clone());
+        }
+    }
+    for entity in &entities {
+        let generation = store.evidence_generation(entity)?;
         let cached = cache.lock().remove(entity);
         let mut appended = None;
         if let Some(mut c) = cached
@@ -440,6 +462,8 @@ pub fn refresh(
         };
         let timeline = detector.timeline(&cached.observations);
         let saved = store.save_changes(entity, &timeline.changes, now)?;
+        let key = summary_key(profile, settings, entity);
+        store.save_summary(entity, generation, &key, &Summary::of(&cached.observations, &timeline))?;
         total.new_possible += saved.new_possible;
         total.new_confirmed += saved.new_confirmed;
         total.upgraded += saved.upgraded;
@@ -468,8 +492,10 @@ mod tests {
     /// Rows in memory: `refresh` needs no database.
     #[derive(Default)]
     struct Memory {
+        /// Meta's readings (the other entities have none).
         readings: Vec<StoredReading>,
         saved: Vec<Change>,
+        summaries: std::collections::HashMap<String, (i64, Summary)>,
     }
 
     impl EvidenceSource for Memory {
@@ -480,7 +506,9 @@ mod tests {
             after_id: i64,
             filter: &ReadingFilter,
         ) -> anyhow::Result<Vec<StoredReading>> {
-            assert_eq!(entity, "meta");
+            if entity != "meta" {
+                return Ok(Vec::new());
+            }
             let until = until.map(|d| format!("{d}T23:59:59Z"));
             let rows = self
                 .readings
@@ -496,12 +524,28 @@ mod tests {
         fn only_new_clusters(&self, _: &str, after_id: i64, _: DateTime<Utc>) -> anyhow::Result<bool> {
             Ok(self.readings.iter().filter(|r| r.story > after_id).all(|r| r.cluster > after_id))
         }
+
+        fn evidence_generation(&self, entity: &str) -> anyhow::Result<i64> {
+            Ok(if entity == "meta" { self.readings.len() as i64 } else { 0 })
+        }
+
+        fn has_current_summary(&self, entity: &str, _: &str) -> anyhow::Result<bool> {
+            let generation = self.evidence_generation(entity)?;
+            Ok(self.summaries.get(entity).is_some_and(|(g, _)| *g == generation))
+        }
     }
 
     impl ChangeSink for Memory {
-        fn save_changes(&mut self, _: &str, changes: &[Change], _: DateTime<Utc>) -> anyhow::Result<SavedChanges> {
-            self.saved = changes.to_vec();
+        fn save_changes(&mut self, entity: &str, changes: &[Change], _: DateTime<Utc>) -> anyhow::Result<SavedChanges> {
+            if entity == "meta" {
+                self.saved = changes.to_vec();
+            }
             Ok(SavedChanges::default())
+        }
+
+        fn save_summary(&mut self, entity: &str, generation: i64, _: &str, summary: &Summary) -> anyhow::Result<()> {
+            self.summaries.insert(entity.to_string(), (generation, summary.clone()));
+            Ok(())
         }
     }
 
@@ -544,7 +588,16 @@ mod tests {
         let confirmed: Vec<(Stance, Stance)> =
             once.saved.iter().filter(|c| c.level == Level::Confirmed).map(|c| (c.from, c.to)).collect();
         assert_eq!(confirmed, vec![(Stance::Open, Stance::Closed)]);
-        let timeline = entity_timeline(&once, &profile, &settings, "meta", None).unwrap();
+        let observations = entity_observations(&once, "meta", None, settings.copy_jaccard).unwrap();
+        let timeline = timeline_of(&profile, &settings, "meta", None, &observations);
         assert_eq!(timeline.changes, once.saved);
+        // The summary kept is the recomputed timeline's, whichever way it was brought up to date.
+        let summary = Summary::of(&observations, &timeline);
+        assert_eq!(cycles.summaries["meta"], (70, summary.clone()));
+        assert_eq!(once.summaries["meta"], (70, summary.clone()));
+        assert_eq!(summary.last_confirmed.map(|(from, to, _)| (from, to)), Some((Stance::Open, Stance::Closed)));
+        assert_eq!(summary.months.values().map(|m| m[0] + m[1] + m[2]).sum::<usize>(), observations.len());
+        // Every entity of the profile has a current summary after one refresh.
+        assert!(profile.entities.iter().all(|e| once.has_current_summary(&e.key, "").unwrap()));
     }
 }

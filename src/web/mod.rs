@@ -79,12 +79,12 @@ pub struct CachedHistories {
 /// The shared state of the pages' handlers.
 pub type Shared = Arc<Site>;
 
-/// The longest a page waits for its read (a history over hundreds of thousands of readings is
-/// computed in seconds, then kept).
+/// The longest a page waits for its read (a history whose saved summary is out of date — no
+/// writer has refreshed it since — is computed from every reading: seconds at a million stories).
 pub const PAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Every page, feed and API route of the web view. The organisations' histories are computed
-/// at once in the background, so the first visitor does not wait for them.
+/// Every page, feed and API route of the web view. The organisations' histories are read at
+/// once in the background, so the first visitor does not wait for them.
 pub fn routes(site: Site) -> Router {
     let site = Arc::new(site);
     let warm = site.clone();
