@@ -47,8 +47,11 @@ fn the_overview_and_an_organisation_page_show_the_meta_change_with_its_evidence(
     assert!(closed_only.body.contains("keeps its new frontier model"));
     assert!(!closed_only.body[closed_only.body.find("Stories about").unwrap()..].contains("releases the weights"));
     assert_eq!(site.get("/org/nobody").status, 404);
-    assert_eq!(site.get("/org/meta?stance=purple").status, 400);
-    assert_eq!(site.get("/org/meta?page=0").status, 400);
+    for (query, field) in [("stance=purple", "stance"), ("page=0", "page"), ("page=10001", "page")] {
+        let answer = site.get(&format!("/org/meta?{query}"));
+        assert_eq!(answer.status, 400, "{query}");
+        assert!(answer.body.contains(&format!("{field}:")), "{query} names {field}: {}", answer.body);
+    }
 }
 
 /// Every page, feed and API over the labelled corpus imported (both files), plus each

@@ -33,13 +33,9 @@ async fn stances(State(site): State<Shared>) -> Response {
 /// (`YYYY-MM-DD` or RFC 3339, read as its day, as `--since` is).
 async fn changes(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let params = Params::parse(raw.as_deref());
-    let entity = match params.entity(&site, "entity") {
-        Ok(entity) => entity,
-        Err(what) => return super::api_error(StatusCode::BAD_REQUEST, &what),
-    };
-    let since = match params.get("since").map(crate::dates::parse_date).transpose() {
-        Ok(since) => since.map(|d| d.date_naive()),
-        Err(e) => return super::api_error(StatusCode::BAD_REQUEST, &format!("since: {e}")),
+    let (entity, since) = match (params.entity(&site.profile, "entity"), params.time("since")) {
+        (Ok(entity), Ok(since)) => (entity, since.map(|d| d.date_naive())),
+        (Err(what), _) | (_, Err(what)) => return super::api_error(StatusCode::BAD_REQUEST, &what),
     };
     match super::read_json(&site, move |store| store.changes(entity.as_deref(), since)).await {
         Ok(rows) => super::json(&rows),

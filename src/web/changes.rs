@@ -48,19 +48,19 @@ impl Filters {
             Some("confirmed") => Some("confirmed"),
             Some("possible") => Some("possible"),
             Some(other) => {
-                return Err(format!("`level`: `{other}` is not a level; use confirmed or possible"));
+                return Err(format!("level: `{other}` is not a level; use confirmed or possible"));
             }
         };
         let filters = Filters {
             level,
-            entity: params.entity(site, "entity")?,
+            entity: params.entity(&site.profile, "entity")?,
             since: params.day("since")?,
             until: params.day("until")?,
         };
         if let (Some(since), Some(until)) = (filters.since, filters.until)
             && until < since
         {
-            return Err(format!("`until`: {until} is before `since` ({since})"));
+            return Err(format!("until: {until} is before since ({since})"));
         }
         Ok(filters)
     }

@@ -28,7 +28,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::history::HistoryReport;
 use crate::http::reader::{ReadError, Reader};
-use crate::stance::Profile;
+use crate::stance::{Profile, Stance};
 use crate::store::Store;
 use crate::timeline::ChangeSettings;
 
@@ -252,7 +252,9 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// A query string's fields, decoded; the last value of a repeated field wins.
+/// A query string's fields, decoded; the last value of a repeated field wins and fields a page
+/// does not know are ignored. Every reader of a field returns an error that begins with the
+/// field's name and says what it takes (a 400 for pages, `{"error": ...}` for the API).
 pub struct Params(HashMap<String, String>);
 
 impl Params {
@@ -265,25 +267,65 @@ impl Params {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
-    /// `name` as an entity of the profile; the error (for a 400) names the field.
-    pub fn entity(&self, site: &Site, name: &str) -> Result<Option<String>, String> {
+    /// `name` as an entity of the profile.
+    pub fn entity(&self, profile: &Profile, name: &str) -> Result<Option<String>, String> {
         match self.get(name) {
             None => Ok(None),
-            Some(key) if site.profile.entity(key).is_some() => Ok(Some(key.to_string())),
+            Some(key) if profile.entity(key).is_some() => Ok(Some(key.to_string())),
             Some(key) => {
-                let keys: Vec<&str> = site.profile.entities.iter().map(|e| e.key.as_str()).collect();
-                Err(format!("`{name}`: unknown entity `{key}`; the profile has {}", keys.join(", ")))
+                let keys: Vec<&str> = profile.entities.iter().map(|e| e.key.as_str()).collect();
+                Err(format!("{name}: no organisation `{key}` in the profile; it has {}", keys.join(", ")))
             }
         }
     }
 
-    /// `name` as a `YYYY-MM-DD` day; the error (for a 400) names the field.
+    /// `name` as a `YYYY-MM-DD` day.
     pub fn day(&self, name: &str) -> Result<Option<NaiveDate>, String> {
         match self.get(name) {
             None => Ok(None),
             Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map(Some)
-                .map_err(|_| format!("`{name}`: `{text}` is not a date; use YYYY-MM-DD")),
+                .map_err(|_| format!("{name}: `{text}` is not a date; use YYYY-MM-DD")),
+        }
+    }
+
+    /// `name` as a day (midnight UTC) or an RFC 3339 time, as the CLI's `--since` takes it.
+    pub fn time(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+        self.get(name).map(crate::dates::parse_date).transpose().map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// `name` as a stance.
+    pub fn stance(&self, name: &str) -> Result<Option<Stance>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) => {
+                Stance::parse(text).map(Some).ok_or_else(|| format!("{name}: one of open, closed, mixed, neutral"))
+            }
+        }
+    }
+
+    /// A checkbox: present ("on", "1", "true", "yes") or not (absent, "0", "off", "false", "no").
+    pub fn flag(&self, name: &str) -> Result<bool, String> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            Some("on" | "1" | "true" | "yes") => Ok(true),
+            None | Some("0" | "off" | "false" | "no") => Ok(false),
+            Some(other) => Err(format!("{name}: 1 (yes) or 0 (no), not `{other}`")),
+        }
+    }
+
+    /// `name` as a whole number in `range`; `what` says what it counts (for the error).
+    pub fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<usize>,
+        what: &str,
+    ) -> Result<Option<usize>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(format!("{name}: {what} from {} to {}, not `{text}`", range.start(), range.end())),
+            },
         }
     }
 }

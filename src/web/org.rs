@@ -37,17 +37,9 @@ async fn organisation(State(site): State<Shared>, Path(entity): Path<String>, Ra
     if site.profile.entity(&entity).is_none() {
         return super::not_found(&format!("No organisation \"{entity}\" in the profile."));
     }
-    let stance = match params.get("stance") {
-        None => None,
-        Some(s) => match crate::stance::Stance::parse(s) {
-            Some(stance) => Some(stance),
-            None => return super::bad_request("stance: give open, closed, mixed or neutral"),
-        },
-    };
-    let page = match params.get("page").map(str::parse::<usize>) {
-        None => 1,
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => return super::bad_request("page: give a page number from 1 to 10000"),
+    let (stance, page) = match (params.stance("stance"), params.number("page", 1..=MAX_PAGE, "a page number")) {
+        (Ok(stance), Ok(page)) => (stance, page.unwrap_or(1)),
+        (Err(what), _) | (_, Err(what)) => return super::bad_request(&what),
     };
     let shared = site.clone();
     let key = entity.clone();

@@ -16,7 +16,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use super::Shared;
+use super::{Params, Shared};
 use crate::stance::{Profile, Stance};
 use crate::store::{ClusterStance, StoryFilter, StoryRow};
 
@@ -54,46 +54,26 @@ struct Query {
 
 impl Query {
     /// Parse `raw`; a bad value is an error naming its field (the handlers answer it with 400).
-    /// The last of repeated fields wins; fields the page does not know are ignored.
     fn parse(raw: Option<&str>, profile: &Profile) -> Result<Query, String> {
-        let mut q = Query { page: 1, ..Query::default() };
-        let mut stance = None;
-        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            let value = value.trim().to_string();
-            match key.as_ref() {
-                "q" => q.q = value,
-                "entity" => q.entity = value,
-                "stance" => stance = Some(value),
-                "since" => q.since_text = value,
-                "until" => q.until_text = value,
-                "relevant" => q.relevant = flag("relevant", &value)?,
-                "all" => q.all = flag("all", &value)?,
-                "page" => {
-                    q.page = number("page", &value)?
-                        .filter(|&p| (1..=MAX_PAGE).contains(&p))
-                        .ok_or("page: a page number from 1 to 10000 (page=2 is the second 50 stories)")?
-                }
-                "limit" => q.limit = number("limit", &value)?,
-                "offset" => {
-                    q.offset = number("offset", &value)?
-                        .filter(|&o| o <= MAX_PAGE * PAGE)
-                        .ok_or("offset: a number of stories to skip, at most 500000")?
-                }
-                _ => {}
-            }
+        let params = Params::parse(raw);
+        let text = |name: &str| params.get(name).unwrap_or_default().to_string();
+        let q = Query {
+            q: text("q"),
+            entity: params.entity(profile, "entity")?.unwrap_or_default(),
+            stance: params.stance("stance")?,
+            since_text: text("since"),
+            until_text: text("until"),
+            since: params.time("since")?,
+            until: params.time("until")?,
+            relevant: params.flag("relevant")?,
+            all: params.flag("all")?,
+            page: params.number("page", 1..=MAX_PAGE, "a page number (page=2 is the second 50 stories)")?.unwrap_or(1),
+            limit: params.number("limit", 0..=usize::MAX, "a number of stories")?,
+            offset: params.number("offset", 0..=MAX_PAGE * PAGE, "a number of stories to skip")?.unwrap_or(0),
+        };
+        if q.stance.is_some() && q.entity.is_empty() {
+            return Err("stance: needs an organisation (entity): whose stance?".into());
         }
-        if !q.entity.is_empty() && profile.entity(&q.entity).is_none() {
-            let keys: Vec<&str> = profile.entities.iter().map(|e| e.key.as_str()).collect();
-            return Err(format!("entity: no organisation `{}` in the profile; it has {}", q.entity, keys.join(", ")));
-        }
-        if let Some(text) = stance.as_deref().filter(|s| !s.is_empty()) {
-            q.stance = Some(crate::stance::Stance::parse(text).ok_or("stance: one of open, closed, mixed, neutral")?);
-            if q.entity.is_empty() {
-                return Err("stance: needs an organisation (entity): whose stance?".into());
-            }
-        }
-        q.since = date("since", &q.since_text)?;
-        q.until = date("until", &q.until_text)?;
         Ok(q)
     }
 
@@ -134,29 +114,6 @@ impl Query {
         let query = query.finish();
         if query.is_empty() { "/stories".into() } else { format!("/stories?{query}") }
     }
-}
-
-/// A checkbox: present ("on", "1", "true", "yes") or not ("", "0", "false", "no").
-fn flag(field: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "1" | "true" | "yes" => Ok(true),
-        "" | "0" | "off" | "false" | "no" => Ok(false),
-        _ => Err(format!("{field}: 1 (yes) or 0 (no), not `{value}`")),
-    }
-}
-
-fn number(field: &str, value: &str) -> Result<Option<usize>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    value.parse::<usize>().map(Some).map_err(|_| format!("{field}: a whole number, not `{value}`"))
-}
-
-fn date(field: &str, value: &str) -> Result<Option<DateTime<Utc>>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    crate::dates::parse_date(value).map(Some).map_err(|e| format!("{field}: {e}"))
 }
 
 async fn list(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Response {
