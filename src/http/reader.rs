@@ -5,11 +5,15 @@
 //! The connection is opened at the first read and opened again after a read fails, or once it
 //! has served for [`MAX_AGE`] (so a fallback snapshot or a replaced database file is not read
 //! for long). A handler waits at most [`BUSY_AFTER`] for its turn and its answer, and a full
-//! queue refuses at once: either way the handler gets [`ReadError::Busy`].
+//! queue refuses at once: either way the handler gets [`ReadError::Busy`]. A read still running
+//! when its handler stops waiting is interrupted, so one slow query does not hold up the reads
+//! queued behind it.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -33,6 +37,17 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct Reader {
     jobs: mpsc::SyncSender<Job>,
     busy_after: Duration,
+    /// Numbers each read, so a handler that stops waiting interrupts its own read only.
+    next_read: Arc<AtomicU64>,
+    running: Arc<Mutex<Running>>,
+}
+
+/// The read the thread is running: its number and how to stop its statement. The thread takes
+/// the lock to begin and to end a read, so a handler holding it cannot interrupt the next one.
+#[derive(Default)]
+struct Running {
+    read: u64,
+    interrupt: Option<rusqlite::InterruptHandle>,
 }
 
 /// Why a read has no answer.
@@ -74,7 +89,7 @@ impl Reader {
                 }
             })
             .context("cannot start the HTTP endpoint's database reader thread")?;
-        Ok(Reader { jobs, busy_after })
+        Ok(Reader { jobs, busy_after, next_read: Arc::default(), running: Arc::default() })
     }
 
     /// Run `read` on the reader's connection and wait for its answer. An error from `read`
@@ -85,12 +100,19 @@ impl Reader {
         F: FnOnce(&Store) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let number = self.next_read.fetch_add(1, Ordering::Relaxed) + 1;
+        let running = self.running.clone();
         let job: Job = Box::new(move |connection: &mut Connection| {
             if reply.is_closed() {
                 return; // the handler stopped waiting: no one wants this read any more
             }
             let result = match connection.store() {
-                Ok(store) => read(store),
+                Ok(store) => {
+                    *lock(&running) = Running { read: number, interrupt: Some(store.interrupt_handle()) };
+                    let result = read(store);
+                    *lock(&running) = Running::default();
+                    result
+                }
                 Err(e) => Err(e),
             };
             if result.is_err() {
@@ -104,11 +126,23 @@ impl Reader {
             Err(TrySendError::Disconnected(_)) => return Err(ReadError::Stopped),
         }
         match tokio::time::timeout(self.busy_after, answer).await {
-            Err(_) => Err(ReadError::Busy),
+            Err(_) => {
+                let running = lock(&self.running);
+                if running.read == number
+                    && let Some(interrupt) = &running.interrupt
+                {
+                    interrupt.interrupt();
+                }
+                Err(ReadError::Busy)
+            }
             Ok(Err(_)) => Err(ReadError::Crashed),
             Ok(Ok(result)) => result.map_err(ReadError::Unreadable),
         }
     }
+}
+
+fn lock(running: &Mutex<Running>) -> std::sync::MutexGuard<'_, Running> {
+    running.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The reader thread's connection, opened when first needed.
@@ -201,6 +235,34 @@ mod tests {
                     other => break other,
                 }
             }
+        });
+        assert_eq!(after, Ok(0));
+    }
+
+    #[test]
+    fn a_query_still_running_when_its_handler_gives_up_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sw.db");
+        drop(Store::open(&path).unwrap());
+        let reader = Reader::start_with(path, Duration::from_millis(200)).unwrap();
+        let rt = runtime();
+        // Counting to 10^12 would hold the reader for hours.
+        let endless = rt.block_on(reader.read(|store| {
+            store.query_count(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000000)
+                 SELECT count(*) FROM n",
+            )
+        }));
+        assert_eq!(endless, Err(ReadError::Busy));
+        // The reads after it are answered: a few tries at most while the interrupt lands.
+        let after = rt.block_on(async {
+            for _ in 0..20 {
+                match reader.read(|store| Ok(store.counts(chrono::Utc::now())?.stories)).await {
+                    Err(ReadError::Busy) => continue,
+                    other => return other,
+                }
+            }
+            Err(ReadError::Busy)
         });
         assert_eq!(after, Ok(0));
     }

@@ -168,6 +168,18 @@ impl Store {
         &self.path
     }
 
+    /// The one number `sql` answers (tests of what reads the store, such as a slow query).
+    #[cfg(test)]
+    pub(crate) fn query_count(&self, sql: &str) -> Result<i64> {
+        Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+    }
+
+    /// A handle that stops this connection's running statement from another thread (the
+    /// statement fails as interrupted).
+    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
+        self.conn.get_interrupt_handle()
+    }
+
     /// Run `f` in one IMMEDIATE transaction: whatever it reads, nothing another process writes
     /// can come between that and what it writes. `f` must not begin a transaction of its own.
     pub fn write<T>(&mut self, what: &str, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
