@@ -771,10 +771,15 @@ fn db_command(action: DbCommand, config: Config, db_path: PathBuf, out: &mut dyn
                 writeln!(out, "{}: applied {}", db_path.display(), applied.join(", "))?;
             }
             // Timeline summaries a new schema (or another configuration) left out of date are
-            // computed now, so `serve` on this database does not compute them per page.
-            let pipeline = Pipeline::new(&config, reader(&config)?)?;
-            let last = store.max_story_id()?;
-            pipeline.refresh_timelines(&mut store, last, Utc::now())?;
+            // saved now, so `serve` on this database does not compute them per page. Derived
+            // data: when it cannot be done, the next poll does it.
+            let saved = load_profile(&config)
+                .and_then(|profile| crate::timeline::save_missing_summaries(&mut store, &profile, &config.changes));
+            match saved {
+                Ok(0) => {}
+                Ok(n) => writeln!(out, "{}: saved {n} organisations' timeline summaries", db_path.display())?,
+                Err(e) => eprintln!("stancewatch: timeline summaries not saved ({e:#}); the next poll saves them"),
+            }
         }
         DbCommand::Check => {
             if !db_path.exists() {

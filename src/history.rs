@@ -1,6 +1,7 @@
 //! The stance history for people and scripts: `stances`, `history ENTITY` and `changes`, read
-//! from the stored stories (timelines are recomputed, so the stance on any date is reproducible)
-//! and the stored change events.
+//! from each organisation's timeline summary (saved by the timeline refresh, recomputed from the
+//! stored readings when out of date; a stance as of a past date is always recomputed, so it is
+//! reproducible) and the stored change events.
 
 use std::io::Write;
 
@@ -11,7 +12,9 @@ use serde::Serialize;
 use crate::output::{self, Column, Format};
 use crate::stance::{Profile, Stance};
 use crate::store::{ChangeRow, EvidenceRow, Store};
-use crate::timeline::{ChangeSettings, Summary, Timeline, entity_observations, summary_key, timeline_of};
+use crate::timeline::{
+    ChangeSettings, Summary, Timeline, compute_summary, entity_observations, summary_key, timeline_of,
+};
 
 /// One line of `stances`.
 #[derive(Debug, Serialize)]
@@ -113,11 +116,10 @@ pub fn stances(
 /// `entity`'s timeline summary: the one the last timeline refresh saved while it is current,
 /// else computed from the stored readings (a reader cannot save it; the next refresh will).
 pub fn entity_summary(store: &Store, profile: &Profile, settings: &ChangeSettings, entity: &str) -> Result<Summary> {
-    if let Some(saved) = store.current_summary(entity, &summary_key(profile, settings, entity))? {
-        return Ok(saved);
+    match store.current_summary(entity, &summary_key(profile, settings, entity))? {
+        Some(saved) => Ok(saved),
+        None => compute_summary(store, profile, settings, entity),
     }
-    let observations = entity_observations(store, entity, None, settings.copy_jaccard)?;
-    Ok(Summary::of(&observations, &timeline_of(profile, settings, entity, None, &observations)))
 }
 
 pub fn stance_columns() -> Vec<Column<StanceRow>> {

@@ -412,3 +412,32 @@ fn the_saved_summary_is_the_recomputed_history_and_is_not_read_once_readings_cha
     raw.execute("DELETE FROM entity_summaries", []).unwrap();
     assert_eq!(history_json(&h, &h.store), edited);
 }
+
+#[test]
+fn clusters_merged_by_another_writer_are_recomputed_not_appended_to() {
+    let mut h = Harness::new();
+    h.import(&reversal(), "archive");
+    let config = config::load(None).unwrap();
+    let key = stancewatch::timeline::summary_key(h.pipeline.profile(), &config.changes, "meta");
+    // Another writer folds Meta's closed clusters of late 2024 into one: fewer observations.
+    let raw = rusqlite::Connection::open(h.dir.path().join("sw.db")).unwrap();
+    let merged = raw
+        .execute(
+            "UPDATE stories SET cluster_id = (SELECT min(id) FROM stories WHERE title LIKE '%proprietary%'
+                                                OR title LIKE '%will not release%' OR title LIKE '%closed-source%')
+             WHERE title LIKE '%proprietary%' OR title LIKE '%will not release%' OR title LIKE '%closed-source%'",
+            [],
+        )
+        .unwrap();
+    assert!(merged > 1);
+    // A cycle whose stories do not concern Meta: its timeline, kept in memory since the first
+    // import, must be recomputed from the rewritten clusters, not extended.
+    let elsewhere = Item { day: 800, outlet: "other.example".into(), title: "Weather service adds rain alerts".into() };
+    h.import(&[elsewhere], "archive");
+    let saved = h.store.current_summary("meta", &key).unwrap().expect("a current summary");
+    let kept = history_json(&h, &h.store);
+    raw.execute("DELETE FROM entity_summaries", []).unwrap();
+    assert_eq!(history_json(&h, &h.store), kept, "the saved summary is the recomputed one");
+    let closed: usize = saved.months.values().map(|m| m[1]).sum();
+    assert_eq!(closed, 1, "one merged closed cluster: {saved:?}");
+}

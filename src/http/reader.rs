@@ -5,15 +5,15 @@
 //! The connection is opened at the first read and opened again after a read fails, or once it
 //! has served for [`MAX_AGE`] (so a fallback snapshot or a replaced database file is not read
 //! for long). A handler waits at most [`BUSY_AFTER`] for its turn and its answer, and a full
-//! queue refuses at once: either way the handler gets [`ReadError::Busy`]. A read still running
-//! when its handler stops waiting is interrupted, so one slow query does not hold up the reads
-//! queued behind it.
+//! queue refuses at once: either way the handler gets [`ReadError::Busy`]. A read its handler
+//! stopped waiting for is not started, and one still running has its statements stopped, so a
+//! slow query does not hold up the reads queued behind it.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -37,17 +37,6 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct Reader {
     jobs: mpsc::SyncSender<Job>,
     busy_after: Duration,
-    /// Numbers each read, so a handler that stops waiting interrupts its own read only.
-    next_read: Arc<AtomicU64>,
-    running: Arc<Mutex<Running>>,
-}
-
-/// The read the thread is running: its number and how to stop its statement. The thread takes
-/// the lock to begin and to end a read, so a handler holding it cannot interrupt the next one.
-#[derive(Default)]
-struct Running {
-    read: u64,
-    interrupt: Option<rusqlite::InterruptHandle>,
 }
 
 /// Why a read has no answer.
@@ -89,7 +78,7 @@ impl Reader {
                 }
             })
             .context("cannot start the HTTP endpoint's database reader thread")?;
-        Ok(Reader { jobs, busy_after, next_read: Arc::default(), running: Arc::default() })
+        Ok(Reader { jobs, busy_after })
     }
 
     /// Run `read` on the reader's connection and wait for its answer. An error from `read`
@@ -100,19 +89,18 @@ impl Reader {
         F: FnOnce(&Store) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let number = self.next_read.fetch_add(1, Ordering::Relaxed) + 1;
-        let running = self.running.clone();
+        // Set when the handler stops waiting: the read is skipped, or its statements stopped.
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = abandoned.clone();
         let job: Job = Box::new(move |connection: &mut Connection| {
-            if reply.is_closed() {
-                return; // the handler stopped waiting: no one wants this read any more
+            if stop.load(Ordering::Relaxed) || reply.is_closed() {
+                return; // no one wants this read any more
             }
             let result = match connection.store() {
-                Ok(store) => {
-                    *lock(&running) = Running { read: number, interrupt: Some(store.interrupt_handle()) };
+                Ok(store) => store.stop_when(Some(stop)).and_then(|()| {
                     let result = read(store);
-                    *lock(&running) = Running::default();
-                    result
-                }
+                    store.stop_when(None).and(result)
+                }),
                 Err(e) => Err(e),
             };
             if result.is_err() {
@@ -127,22 +115,13 @@ impl Reader {
         }
         match tokio::time::timeout(self.busy_after, answer).await {
             Err(_) => {
-                let running = lock(&self.running);
-                if running.read == number
-                    && let Some(interrupt) = &running.interrupt
-                {
-                    interrupt.interrupt();
-                }
+                abandoned.store(true, Ordering::Relaxed);
                 Err(ReadError::Busy)
             }
             Ok(Err(_)) => Err(ReadError::Crashed),
             Ok(Ok(result)) => result.map_err(ReadError::Unreadable),
         }
     }
-}
-
-fn lock(running: &Mutex<Running>) -> std::sync::MutexGuard<'_, Running> {
-    running.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The reader thread's connection, opened when first needed.

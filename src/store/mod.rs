@@ -44,6 +44,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0014_history_generation.sql", include_str!("../../migrations/0014_history_generation.sql")),
     ("0015_story_search_batched.sql", include_str!("../../migrations/0015_story_search_batched.sql")),
     ("0016_entity_summaries.sql", include_str!("../../migrations/0016_entity_summaries.sql")),
+    ("0017_entity_rewrites.sql", include_str!("../../migrations/0017_entity_rewrites.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.
@@ -174,10 +175,17 @@ impl Store {
         Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
     }
 
-    /// A handle that stops this connection's running statement from another thread (the
-    /// statement fails as interrupted).
-    pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
-        self.conn.get_interrupt_handle()
+    /// Stop this connection's statements once `abandoned` is set (checked every few thousand
+    /// steps of SQLite's virtual machine; a stopped statement fails as interrupted), or never
+    /// (None).
+    pub fn stop_when(&self, abandoned: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> Result<()> {
+        match abandoned {
+            Some(flag) => {
+                self.conn.progress_handler(4096, Some(move || flag.load(std::sync::atomic::Ordering::Relaxed)))?
+            }
+            None => self.conn.progress_handler(0, None::<fn() -> bool>)?,
+        }
+        Ok(())
     }
 
     /// Run `f` in one IMMEDIATE transaction: whatever it reads, nothing another process writes

@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::{Store, time_text};
 use crate::stance::{Basis, Certainty, Stance};
 pub use crate::timeline::SavedChanges;
-use crate::timeline::{Change, ChangeSink, EvidenceSource, Level, ReadingFilter, StoredReading, Summary};
+use crate::timeline::{
+    Change, ChangeSink, EvidenceGeneration, EvidenceSource, Level, ReadingFilter, StoredReading, Summary,
+};
 
 /// One evidence story of a change (DESIGN 4.2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -113,7 +115,7 @@ impl EvidenceSource for Store {
         Store::only_new_clusters(self, entity, after_id, since)
     }
 
-    fn evidence_generation(&self, entity: &str) -> Result<i64> {
+    fn evidence_generation(&self, entity: &str) -> Result<EvidenceGeneration> {
         Store::evidence_generation(self, entity)
     }
 
@@ -351,15 +353,15 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// A counter that moves whenever `entity`'s readings may read differently (kept by the
-    /// triggers of migration 0016; 0 before its first reading).
-    pub fn evidence_generation(&self, entity: &str) -> Result<i64> {
+    /// The counters that move when `entity`'s readings may read differently (kept by the
+    /// triggers of migrations 0016 and 0017; 0 before its first reading).
+    pub fn evidence_generation(&self, entity: &str) -> Result<EvidenceGeneration> {
         Ok(self
             .conn
-            .prepare_cached("SELECT generation FROM entity_generations WHERE entity = ?1")?
-            .query_row([entity], |r| r.get(0))
+            .prepare_cached("SELECT generation, rewrites FROM entity_generations WHERE entity = ?1")?
+            .query_row([entity], |r| Ok(EvidenceGeneration { all: r.get(0)?, rewrites: r.get(1)? }))
             .optional()?
-            .unwrap_or(0))
+            .unwrap_or_default())
     }
 
     /// `entity`'s saved summary, if it was computed under `key` (see `timeline::summary_key`)
@@ -382,7 +384,8 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO entity_summaries (entity, generation, settings, summary) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (entity) DO UPDATE SET generation = ?2, settings = ?3, summary = ?4",
+                 ON CONFLICT (entity) DO UPDATE SET generation = ?2, settings = ?3, summary = ?4
+                 WHERE ?2 >= entity_summaries.generation OR ?3 != entity_summaries.settings",
             )?
             .execute(params![entity, generation, key, serde_json::to_string(summary)?])?;
         Ok(())

@@ -28,7 +28,7 @@ use crate::stance::Stance;
 
 pub use bocpd::Detector;
 pub use evidence::{ReadingFilter, StoredReading, is_evidence, observations, vote};
-pub use summary::{Summary, summary_key};
+pub use summary::{Summary, compute_summary, save_missing_summaries, summary_key};
 
 /// Where timelines read their evidence: the stored readings of an entity, and what a poll
 /// cycle needs to know to append new evidence instead of recomputing (as `dedup`'s index loads
@@ -52,9 +52,8 @@ pub trait EvidenceSource {
     /// `since`: then the new evidence can be appended to a timeline computed before.
     fn only_new_clusters(&self, entity: &str, after_id: i64, since: DateTime<Utc>) -> anyhow::Result<bool>;
 
-    /// A number that moves whenever `entity`'s readings may read differently (see
-    /// [`ChangeSink::save_summary`]).
-    fn evidence_generation(&self, entity: &str) -> anyhow::Result<i64>;
+    /// Counters that move when `entity`'s readings may read differently.
+    fn evidence_generation(&self, entity: &str) -> anyhow::Result<EvidenceGeneration>;
 
     /// Whether a summary of `entity` saved under `key` (see [`summary_key`]) is current.
     fn has_current_summary(&self, entity: &str, key: &str) -> anyhow::Result<bool>;
@@ -69,6 +68,17 @@ pub trait ChangeSink {
     /// Keep `entity`'s summary, computed from its readings as they were at `generation` (read
     /// before them, so a write in between leaves it out of date rather than wrong).
     fn save_summary(&mut self, entity: &str, generation: i64, key: &str, summary: &Summary) -> anyhow::Result<()>;
+}
+
+/// Counters of an entity's stored evidence (the store keeps them with triggers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvidenceGeneration {
+    /// Moves with every change to the entity's readings: a summary computed at another value
+    /// is out of date.
+    pub all: i64,
+    /// Moves only when earlier evidence is rewritten (a reading changed or removed, a story's
+    /// text, date or cluster changed): a timeline computed at another value cannot be extended.
+    pub rewrites: i64,
 }
 
 /// What saving a recomputed timeline changed.
@@ -384,6 +394,8 @@ struct Cached {
     base: Detector,
     /// The store's largest story id when it was brought up to date.
     max_story_id: i64,
+    /// The entity's rewrite counter read before its readings were.
+    rewrites: i64,
 }
 
 impl Cached {
@@ -439,6 +451,7 @@ pub fn refresh(
         let mut appended = None;
         if let Some(mut c) = cached
             && c.max_story_id == last_before
+            && c.rewrites == generation.rewrites
             && store.only_new_clusters(entity, last_before, since)?
         {
             let readings = store.readings(entity, None, last_before, &ReadingFilter::EVIDENCE)?;
@@ -455,7 +468,7 @@ pub fn refresh(
             None => {
                 let observations = entity_observations(store, entity, None, settings.copy_jaccard)?;
                 let base = Detector::new(profile.entity(entity).and_then(|e| e.prior), settings.clone());
-                let mut c = Cached { observations: Vec::new(), base_count: 0, base, max_story_id: 0 };
+                let mut c = Cached { observations: Vec::new(), base_count: 0, base, max_story_id: 0, rewrites: 0 };
                 let detector = c.extend(observations);
                 (c, detector)
             }
@@ -463,7 +476,7 @@ pub fn refresh(
         let timeline = detector.timeline(&cached.observations);
         let saved = store.save_changes(entity, &timeline.changes, now)?;
         let key = summary_key(profile, settings, entity);
-        store.save_summary(entity, generation, &key, &Summary::of(&cached.observations, &timeline))?;
+        store.save_summary(entity, generation.all, &key, &Summary::of(&cached.observations, &timeline))?;
         total.new_possible += saved.new_possible;
         total.new_confirmed += saved.new_confirmed;
         total.upgraded += saved.upgraded;
@@ -473,7 +486,7 @@ pub fn refresh(
                 tracing::info!(entity = %entity, from = c.from.as_str(), to = c.to.as_str(), at = %c.at, confidence = c.confidence, "stance change confirmed");
             }
         }
-        cache.lock().insert(entity.clone(), Cached { max_story_id: max_id, ..cached });
+        cache.lock().insert(entity.clone(), Cached { max_story_id: max_id, rewrites: generation.rewrites, ..cached });
     }
     // Entities the new stories did not concern are still up to date.
     for c in cache.lock().values_mut() {
@@ -525,12 +538,13 @@ mod tests {
             Ok(self.readings.iter().filter(|r| r.story > after_id).all(|r| r.cluster > after_id))
         }
 
-        fn evidence_generation(&self, entity: &str) -> anyhow::Result<i64> {
-            Ok(if entity == "meta" { self.readings.len() as i64 } else { 0 })
+        fn evidence_generation(&self, entity: &str) -> anyhow::Result<EvidenceGeneration> {
+            let all = if entity == "meta" { self.readings.len() as i64 } else { 0 };
+            Ok(EvidenceGeneration { all, rewrites: 0 })
         }
 
         fn has_current_summary(&self, entity: &str, _: &str) -> anyhow::Result<bool> {
-            let generation = self.evidence_generation(entity)?;
+            let generation = self.evidence_generation(entity)?.all;
             Ok(self.summaries.get(entity).is_some_and(|(g, _)| *g == generation))
         }
     }

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::{ChangeSettings, Level, Observation, Regime, Timeline, stance_index};
+use super::{
+    ChangeSettings, ChangeSink, EvidenceSource, Level, Observation, Regime, Timeline, entity_observations,
+    stance_index, timeline_of,
+};
 use crate::stance::{Profile, Stance};
 
 /// An entity's timeline as readers show it.
@@ -64,7 +67,80 @@ fn month_key(day: NaiveDate) -> String {
 pub fn summary_key(profile: &Profile, settings: &ChangeSettings, entity: &str) -> String {
     use sha2::Digest;
     let prior = profile.entity(entity).and_then(|e| e.prior);
-    let text = format!("summary v1\n{prior:?}\n{settings:?}");
+    // The release too: another version may read the same evidence into another timeline.
+    let text = format!("summary v1 {}\n{prior:?}\n{settings:?}", env!("CARGO_PKG_VERSION"));
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `entity`'s summary computed from its stored readings.
+pub fn compute_summary(
+    source: &impl EvidenceSource,
+    profile: &Profile,
+    settings: &ChangeSettings,
+    entity: &str,
+) -> anyhow::Result<Summary> {
+    let observations = entity_observations(source, entity, None, settings.copy_jaccard)?;
+    Ok(Summary::of(&observations, &timeline_of(profile, settings, entity, None, &observations)))
+}
+
+/// Compute and save the summary of every entity of the profile whose saved one is missing or
+/// out of date, touching nothing else (no change event is saved); returns how many.
+pub fn save_missing_summaries(
+    store: &mut (impl EvidenceSource + ChangeSink),
+    profile: &Profile,
+    settings: &ChangeSettings,
+) -> anyhow::Result<usize> {
+    let mut saved = 0;
+    for e in &profile.entities {
+        let key = summary_key(profile, settings, &e.key);
+        if store.has_current_summary(&e.key, &key)? {
+            continue;
+        }
+        // Read before the readings, so a write in between leaves the summary out of date.
+        let generation = store.evidence_generation(&e.key)?;
+        let summary = compute_summary(store, profile, settings, &e.key)?;
+        store.save_summary(&e.key, generation.all, &key, &summary)?;
+        saved += 1;
+    }
+    Ok(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::Calibration;
+
+    #[test]
+    fn a_summary_reads_back_exactly_as_saved() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        let calibration = Calibration {
+            from: Stance::Open,
+            to: Stance::Closed,
+            at: day(2),
+            detected_on: day(9),
+            // Floats whose shortest decimal form reads back one bit off without exact parsing.
+            confidence: 0.1 + 0.2,
+            evidence: vec![3, 5],
+        };
+        let summary = Summary {
+            first_evidence: Some(day(2)),
+            months: BTreeMap::from([("2026-01".to_string(), [0, 2, 1])]),
+            regimes: vec![Regime {
+                stance: Stance::Closed,
+                since: Some(day(1)),
+                clusters: [0, 2, 1],
+                calibration: Some(calibration),
+            }],
+            last_confirmed: None,
+        };
+        for confidence in [0.1 + 0.2, 0.9999999999999999, 2.2250738585072014e-308, 0.8414709848078965] {
+            let mut s = summary.clone();
+            s.regimes[0].calibration.as_mut().unwrap().confidence = confidence;
+            let text = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<Summary>(&text).unwrap(), s, "{text}");
+        }
+        assert_eq!(summary.month(day(1)), [0, 2, 1]);
+        assert_eq!(summary.month(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()), [0, 0, 0]);
+    }
 }

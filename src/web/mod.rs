@@ -89,16 +89,11 @@ pub fn routes(site: Site) -> Router {
     let site = Arc::new(site);
     let warm = site.clone();
     tokio::spawn(async move {
-        let shared = warm.clone();
-        let _ = warm
-            .reader
-            .read(move |store| {
-                for e in &shared.profile.entities {
-                    shared.history(store, &e.key)?;
-                }
-                Ok(())
-            })
-            .await;
+        // One read each: pages asked for meanwhile wait behind one history, not all of them.
+        for e in &warm.profile.entities {
+            let (shared, key) = (warm.clone(), e.key.clone());
+            let _ = warm.reader.read(move |store| shared.history(store, &key).map(drop)).await;
+        }
     });
     Router::new()
         .route("/style.css", get(stylesheet))
@@ -274,7 +269,7 @@ impl Params {
             Some(key) if profile.entity(key).is_some() => Ok(Some(key.to_string())),
             Some(key) => {
                 let keys: Vec<&str> = profile.entities.iter().map(|e| e.key.as_str()).collect();
-                Err(format!("{name}: no organisation `{key}` in the profile; it has {}", keys.join(", ")))
+                Err(format!("{name}: unknown entity `{key}`; the profile has {}", keys.join(", ")))
             }
         }
     }

@@ -68,7 +68,7 @@ impl Query {
             relevant: params.flag("relevant")?,
             all: params.flag("all")?,
             page: params.number("page", 1..=MAX_PAGE, "a page number (page=2 is the second 50 stories)")?.unwrap_or(1),
-            limit: params.number("limit", 0..=usize::MAX, "a number of stories")?,
+            limit: params.number("limit", 0..=API_MAX_LIMIT, "a number of stories (page on with offset)")?,
             offset: params.number("offset", 0..=MAX_PAGE * PAGE, "a number of stories to skip")?.unwrap_or(0),
         };
         if q.stance.is_some() && q.entity.is_empty() {
@@ -325,12 +325,6 @@ async fn api(State(site): State<Shared>, RawQuery(raw): RawQuery) -> Response {
         Err(why) => return super::api_error(StatusCode::BAD_REQUEST, &why),
     };
     let mut filter = query.filter();
-    if filter.limit.is_some_and(|l| l > API_MAX_LIMIT) {
-        return super::api_error(
-            StatusCode::BAD_REQUEST,
-            &format!("limit: at most {API_MAX_LIMIT} (page on with offset)"),
-        );
-    }
     filter.limit = Some(filter.limit.unwrap_or(API_DEFAULT_LIMIT));
     match super::read_json(&site, move |store| store.stories(&filter)).await {
         Ok(rows) => super::json(&rows),
