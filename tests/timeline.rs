@@ -441,3 +441,35 @@ fn clusters_merged_by_another_writer_are_recomputed_not_appended_to() {
     let closed: usize = saved.months.values().map(|m| m[1]).sum();
     assert_eq!(closed, 1, "one merged closed cluster: {saved:?}");
 }
+
+#[test]
+fn a_reading_added_to_a_stored_story_by_another_writer_is_recomputed_not_appended_to() {
+    let mut h = Harness::new();
+    let mut items = open_year();
+    let other = Item {
+        day: 380,
+        outlet: "lab.example".into(),
+        title: "OpenAI keeps its new reasoning model proprietary, available only through its API".into(),
+    };
+    items.push(other);
+    h.import(&items, "archive");
+    let config = config::load(None).unwrap();
+    let key = stancewatch::timeline::summary_key(h.pipeline.profile(), &config.changes, "meta");
+    // Another writer reads Meta into the OpenAI story too (as a re-read under a new profile would).
+    let raw = rusqlite::Connection::open(h.dir.path().join("sw.db")).unwrap();
+    let added = raw
+        .execute(
+            "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
+             SELECT id, 'meta', 'closed', 0.9, 'certain', title, 'report' FROM stories WHERE title LIKE 'OpenAI keeps%'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(added, 1);
+    let elsewhere = Item { day: 800, outlet: "other.example".into(), title: "Weather service adds rain alerts".into() };
+    h.import(&[elsewhere], "archive");
+    let saved = h.store.current_summary("meta", &key).unwrap().expect("a current summary");
+    assert_eq!(saved.months.values().map(|m| m[1]).sum::<usize>(), 1, "the added closed reading: {saved:?}");
+    let kept = history_json(&h, &h.store);
+    raw.execute("DELETE FROM entity_summaries", []).unwrap();
+    assert_eq!(history_json(&h, &h.store), kept);
+}

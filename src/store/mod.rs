@@ -45,6 +45,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_story_search_batched.sql", include_str!("../../migrations/0015_story_search_batched.sql")),
     ("0016_entity_summaries.sql", include_str!("../../migrations/0016_entity_summaries.sql")),
     ("0017_entity_rewrites.sql", include_str!("../../migrations/0017_entity_rewrites.sql")),
+    ("0018_entity_readings_added_late.sql", include_str!("../../migrations/0018_entity_readings_added_late.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.
