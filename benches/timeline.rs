@@ -87,19 +87,7 @@ fn main() {
         let cycle = chrono::Utc::now();
         let id = STORIES + 1 + i;
         let at = (start + chrono::Duration::minutes(id * 30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        conn.execute(
-            "INSERT INTO stories (id, feed_id, entry_key, entry_key_kind, title, published_at, fetched_at, content_hash,
-                                  relevant, cluster_id, outlet)
-             VALUES (?1, 1, ?1, 'hash', 'story', ?2, ?2, 'h', 1, ?1, 'late.example')",
-            rusqlite::params![id, at],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
-             VALUES (?1, 'meta', 'closed', 0.8, 'certain', 'sentence')",
-            [id],
-        )
-        .unwrap();
+        store_new_story(&conn, id, &at);
         refresh(&mut store, &profile, &settings, &entities, &cache, before, cycle).unwrap();
     }
     println!(
@@ -110,22 +98,29 @@ fn main() {
     let before = store.max_story_id().unwrap();
     let cycle = chrono::Utc::now();
     let t = Instant::now();
-    conn.execute(
-        "INSERT INTO stories (id, feed_id, entry_key, entry_key_kind, title, published_at, fetched_at, content_hash,
-                              relevant, cluster_id, outlet)
-         VALUES (?1, 1, ?1, 'hash', 'story', '2021-06-01T00:00:00Z', '2021-06-01T00:00:00Z', 'h', 1, ?1, 'late.example')",
-        [before + 1],
-    )
-    .unwrap();
-    conn.execute(
-        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
-         VALUES (?1, 'meta', 'closed', 0.8, 'certain', 'sentence')",
-        [before + 1],
-    )
-    .unwrap();
+    store_new_story(&conn, before + 1, "2021-06-01T00:00:00Z");
     refresh(&mut store, &profile, &settings, &entities, &cache, before, cycle).unwrap();
     println!("a late story (store + recompute its entity): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
     let _ = entity_timeline(&store, &profile, &settings, "openai", None).unwrap();
     println!("an entity with no stories: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+}
+
+/// A new story with a closed reading of Meta, written as a poll writes it: the story, its
+/// reading, then its cluster (its own).
+fn store_new_story(conn: &rusqlite::Connection, id: i64, published: &str) {
+    conn.execute(
+        "INSERT INTO stories (id, feed_id, entry_key, entry_key_kind, title, published_at, fetched_at, content_hash,
+                              relevant, outlet)
+         VALUES (?1, 1, ?1, 'hash', 'story', ?2, ?2, 'h', 1, 'late.example')",
+        rusqlite::params![id, published],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence)
+         VALUES (?1, 'meta', 'closed', 0.8, 'certain', 'sentence')",
+        [id],
+    )
+    .unwrap();
+    conn.execute("UPDATE stories SET cluster_id = id WHERE id = ?1", [id]).unwrap();
 }

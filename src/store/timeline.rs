@@ -48,6 +48,11 @@ pub struct ChangeStamp {
     pub updated: String,
 }
 
+/// Entity ?1's saved summary row, if it was computed under key ?2 at the entity's current
+/// evidence generation.
+const CURRENT_SUMMARY: &str = "entity = ?1 AND settings = ?2
+    AND generation = coalesce((SELECT generation FROM entity_generations WHERE entity = ?1), 0)";
+
 /// The columns `change_row` reads, in its order.
 const CHANGE_COLUMNS: &str = "id, entity, from_stance, to_stance, level, at, detected_at, confidence";
 
@@ -120,7 +125,12 @@ impl EvidenceSource for Store {
     }
 
     fn has_current_summary(&self, entity: &str, key: &str) -> Result<bool> {
-        Ok(self.current_summary(entity, key)?.is_some())
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT 1 FROM entity_summaries WHERE {CURRENT_SUMMARY}"))?
+            .query_row([entity, key], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 }
 
@@ -369,11 +379,7 @@ impl Store {
     pub fn current_summary(&self, entity: &str, key: &str) -> Result<Option<Summary>> {
         let text: Option<String> = self
             .conn
-            .prepare_cached(
-                "SELECT summary FROM entity_summaries
-                 WHERE entity = ?1 AND settings = ?2
-                   AND generation = coalesce((SELECT generation FROM entity_generations WHERE entity = ?1), 0)",
-            )?
+            .prepare_cached(&format!("SELECT summary FROM entity_summaries WHERE {CURRENT_SUMMARY}"))?
             .query_row([entity, key], |r| r.get(0))
             .optional()?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))

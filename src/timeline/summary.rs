@@ -30,12 +30,14 @@ pub struct Summary {
 impl Summary {
     /// The summary of a timeline computed from `observations`.
     pub fn of(observations: &[Observation], timeline: &Timeline) -> Summary {
-        let mut months = BTreeMap::<String, [usize; 3]>::new();
+        // Counted by (year, month), named once per month: this runs at every refresh.
+        let mut counts = BTreeMap::<(i32, u32), [usize; 3]>::new();
         for o in observations {
             if let Some(k) = stance_index(o.stance) {
-                months.entry(month_key(o.date)).or_default()[k] += 1;
+                counts.entry((o.date.year(), o.date.month())).or_default()[k] += 1;
             }
         }
+        let months = counts.into_iter().map(|((y, m), c)| (format!("{y:04}-{m:02}"), c)).collect();
         let last_confirmed =
             timeline.changes.iter().rev().find(|c| c.level == Level::Confirmed).map(|c| (c.from, c.to, c.at));
         Summary {
