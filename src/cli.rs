@@ -136,6 +136,21 @@ enum Command {
         /// Also list every wrongly classified (item, entity)
         #[arg(long)]
         verbose: bool,
+        /// Score the configured language-model judge ([judge]) instead of the built-in reader
+        #[arg(long, conflicts_with = "folds")]
+        judge: bool,
+    },
+    /// Run the language-model judge ([judge]) over stored stories now, or export what it judged
+    Judge {
+        /// Also judge again stories judged with another model or prompt version
+        #[arg(long)]
+        rejudge: bool,
+        /// Stories to judge in this pass at most
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: usize,
+        /// Write the judged stories as labelled JSON Lines (the corpus format, for `train`) and stop
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
     },
     /// Fit the built-in reader's model on labelled JSON Lines (deterministic: same items, same bytes)
     Train {
@@ -342,7 +357,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Outbox { action } => outbox_command(action, config, db_path, stdout),
         Command::Classify { file, explain } => classify_command(file, explain, config, stdout),
-        Command::Eval { files, folds, seed, verbose } => eval_command(&files, folds, seed, verbose, config, stdout),
+        Command::Eval { files, judge: true, verbose, .. } => eval_judge_command(&files, verbose, config, stdout).await,
+        Command::Eval { files, folds, seed, verbose, judge: false } => {
+            eval_command(&files, folds, seed, verbose, config, stdout)
+        }
+        Command::Judge { rejudge, limit, export } => {
+            judge_command(rejudge, limit, export, config, db_path, stdout).await
+        }
         Command::Train { files, output } => train_command(&files, &output, config, stdout),
         Command::Status { format } => status_command(format, db_path, stdout),
         Command::Db { action } => db_command(action, config, db_path, stdout),
@@ -363,6 +384,14 @@ fn load_profile(config: &Config) -> Result<Profile> {
     Ok(Profile::load(config.profile_path.as_deref())?)
 }
 
+/// The judge `[judge]` configures, if any, with the profile's prompt.
+fn judge_of(config: &Config, profile: &Profile) -> Result<Option<std::sync::Arc<crate::judge::Judge>>> {
+    let Some(settings) = config.judge.clone() else { return Ok(None) };
+    let prompt = crate::judge::JudgePrompt::load(config.profile_path.as_deref(), profile)?;
+    let judge = crate::judge::Judge::new(settings, prompt, profile.stance.relevance_threshold)?;
+    Ok(Some(std::sync::Arc::new(judge)))
+}
+
 /// `run`: the daemon, until SIGINT or SIGTERM.
 async fn run_command(config: Config, db_path: PathBuf) -> Result<ExitCode> {
     // Signals first: a stop asked for while starting up is seen as soon as the daemon
@@ -370,9 +399,10 @@ async fn run_command(config: Config, db_path: PathBuf) -> Result<ExitCode> {
     let shutdown = crate::daemon::shutdown_signal();
     let _lock = crate::daemon::lock_database(&db_path)?;
     let pipeline = Pipeline::new(&config, reader(&config)?)?;
+    let judge = judge_of(&config, pipeline.profile())?;
     let mut store = open_synced(&config, &db_path)?;
     pipeline.reread_stored(&mut store)?;
-    crate::daemon::run(&pipeline, &config, store, shutdown).await?;
+    crate::daemon::run(&pipeline, &config, store, judge, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -580,6 +610,112 @@ fn eval_command(
             write!(stdout, "{}", report.render(verbose))?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eval FILE... --judge`: the configured judge's figures on labelled items (an item whose
+/// answer failed or was rejected counts as the judge saying nothing: irrelevant, all neutral).
+async fn eval_judge_command(
+    files: &[PathBuf],
+    verbose: bool,
+    config: Config,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    let items = read_labelled_files(files)?;
+    let profile = load_profile(&config)?;
+    let Some(judge) = judge_of(&config, &profile)? else {
+        return Err(UsageError("eval --judge: the config has no [judge] section (see README: the judge)".into()).into());
+    };
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(judge.settings.concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let (judge, limit) = (judge.clone(), limit.clone());
+        let (title, summary) = (item.title.clone(), item.summary.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (i, judge.judge_text(&title, &summary).await)
+        });
+    }
+    let mut readings = vec![None; items.len()];
+    let (mut rejected, mut failed) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        let (i, result) = done?;
+        match result {
+            Ok((_, reading)) => readings[i] = Some(reading),
+            Err(crate::judge::JudgeError::Rejected(why)) => {
+                rejected += 1;
+                tracing::info!(item = i + 1, reason = %why, "answer rejected");
+            }
+            Err(crate::judge::JudgeError::Call(e)) => {
+                failed += 1;
+                tracing::warn!(item = i + 1, error = %e, "no answer");
+            }
+        }
+    }
+    let silent = || crate::stance::Classification { relevant: false, relevance: 0.0, entities: vec![], shifts: vec![] };
+    let mut next = readings.into_iter();
+    let report = crate::stance::eval::evaluate_with(&items, |_| next.next().flatten().unwrap_or_else(silent));
+    writeln!(
+        stdout,
+        "judge: {} at {} (prompt {})",
+        judge.settings.model, judge.settings.endpoint, judge.prompt.version
+    )?;
+    writeln!(
+        stdout,
+        "answers: {} accepted, {rejected} rejected, {failed} failed (counted as saying nothing)",
+        items.len() - rejected - failed
+    )?;
+    write!(stdout, "{}", report.render(verbose))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `judge`: one pass over the stored stories now (and their timelines), or `--export FILE`.
+async fn judge_command(
+    rejudge: bool,
+    limit: usize,
+    export: Option<PathBuf>,
+    config: Config,
+    db_path: PathBuf,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
+    if let Some(file) = export {
+        let store = Store::open_existing(&db_path)?;
+        let rows = store.judged_as_corpus()?;
+        let mut text = String::new();
+        for row in &rows {
+            text.push_str(&row.to_string());
+            text.push('\n');
+        }
+        std::fs::write(&file, text)
+            .with_context(|| format!("cannot write {} (check the folder exists and is writable)", file.display()))?;
+        writeln!(
+            stdout,
+            "wrote {} judged stories to {} (labelled JSON Lines: `stancewatch train` reads it)",
+            rows.len(),
+            file.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pipeline = Pipeline::new(&config, reader(&config)?)?;
+    let Some(judge) = judge_of(&config, pipeline.profile())? else {
+        return Err(UsageError("judge: the config has no [judge] section (see README: the judge)".into()).into());
+    };
+    let mut store = open_synced(&config, &db_path)?;
+    pipeline.reread_stored(&mut store)?;
+    let started = Utc::now();
+    let last_before = store.max_story_id()?;
+    let report = judge.pass(&mut store, rejudge, Some(limit)).await?;
+    let changes = pipeline.refresh_timelines(&mut store, last_before, started)?;
+    writeln!(
+        stdout,
+        "judged {} stories ({} from the cache, {} requests): {} answers rejected, {} requests failed, {} left for tomorrow's budget",
+        report.judged, report.cached, report.requests, report.rejected, report.failed, report.over_budget
+    )?;
+    writeln!(
+        stdout,
+        "stance changes: {} confirmed, {} possible, {} upgraded, {} withdrawn",
+        changes.new_confirmed, changes.new_possible, changes.upgraded, changes.withdrawn
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -46,6 +46,8 @@ pub struct Config {
     pub storage: StorageSettings,
     /// `[http] listen`: where `/healthz` and `/metrics` are served (off when unset).
     pub http_listen: Option<std::net::SocketAddr>,
+    /// `[judge]`: the optional language-model judge (off when absent).
+    pub judge: Option<crate::judge::JudgeSettings>,
 }
 
 /// Retention and upkeep (`[storage]`). Nothing is deleted by default: the history is the product.
@@ -92,6 +94,22 @@ pub enum Security {
     StartTls,
     Tls,
     None,
+}
+
+/// A secret read from the environment or a file — never from the config file itself, never
+/// printed: `what` names it in errors ("the SMTP password") and `setting` is its config key
+/// without the `_env`/`_file` ending ("email.smtp.password").
+pub fn read_secret(source: &PasswordSource, what: &str, setting: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let short = setting.rsplit('.').next().unwrap_or(setting);
+    match source {
+        PasswordSource::Env(var) => std::env::var(var).with_context(|| {
+            format!("{what} variable {var} is not set ({setting}_env): export it, or use {short}_file")
+        }),
+        PasswordSource::File(path) => std::fs::read_to_string(path)
+            .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
+            .with_context(|| format!("cannot read {what} file {} ({setting}_file)", path.display())),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +183,8 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default)]
     changes: RawChanges,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    judge: Option<RawJudge>,
     /// Last: `describe` notes what the built-in profile and model stand for below it.
     #[serde(default)]
     profile: RawProfile,
@@ -195,6 +215,19 @@ struct RawChanges {
     window: Option<String>,
     min_outlets: Option<usize>,
     require_certain: Option<bool>,
+}
+
+#[derive(Deserialize, Serialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct RawJudge {
+    endpoint: String,
+    model: String,
+    api_key_env: Option<String>,
+    api_key_file: Option<String>,
+    timeout: Option<String>,
+    concurrency: Option<i64>,
+    daily_limit: Option<i64>,
+    scope: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Default, Debug, PartialEq)]
@@ -423,6 +456,11 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
             })?),
         };
 
+    let judge = match raw.judge {
+        None => None,
+        Some(j) => Some(validate_judge(j, source)?),
+    };
+
     let d = raw.digest;
     let every = match d.every.as_deref().unwrap_or("daily") {
         "hourly" => DigestEvery::Hourly,
@@ -509,7 +547,56 @@ fn validate(raw: RawConfig, source: &str) -> Result<Config, ConfigError> {
         model: crate::stance::model::ModelChoice::parse(raw.profile.model.as_deref()),
         storage,
         http_listen,
+        judge,
     })
+}
+
+fn validate_judge(j: RawJudge, source: &str) -> Result<crate::judge::JudgeSettings, ConfigError> {
+    use crate::judge::{JudgeSettings, Scope};
+    let err = |key: &str, problem: String| config_error(source, key, problem);
+    let endpoint = j.endpoint.trim().trim_end_matches('/').to_string();
+    match url::Url::parse(&endpoint) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(err(
+                "judge.endpoint",
+                format!("`{endpoint}` is not an http(s) URL; give the API's base, like \"http://127.0.0.1:11434/v1\""),
+            ));
+        }
+    }
+    if j.model.trim().is_empty() {
+        return Err(err("judge.model", "is empty: name the model the endpoint serves".into()));
+    }
+    let api_key = match (j.api_key_env, j.api_key_file) {
+        (Some(_), Some(_)) => return Err(err("judge.api_key_env", "set api_key_env or api_key_file, not both".into())),
+        (Some(var), None) => Some(PasswordSource::Env(var)),
+        (None, Some(file)) => Some(PasswordSource::File(PathBuf::from(file))),
+        (None, None) => None,
+    };
+    let timeout = match j.timeout.as_deref() {
+        None => Duration::from_secs(60),
+        Some(text) => match parse_duration(text) {
+            Ok(d) if d >= Duration::from_secs(1) => d,
+            Ok(_) => return Err(err("judge.timeout", "must be at least a second".into())),
+            Err(p) => return Err(err("judge.timeout", p)),
+        },
+    };
+    let concurrency = match j.concurrency {
+        None => 2,
+        Some(n @ 1..=64) => n as usize,
+        Some(n) => return Err(err("judge.concurrency", format!("{n} is not between 1 and 64"))),
+    };
+    let daily_limit = match j.daily_limit {
+        None => 1000,
+        Some(n @ 0..) => n as u64,
+        Some(n) => return Err(err("judge.daily_limit", format!("{n} is negative"))),
+    };
+    let scope = match j.scope.as_deref().unwrap_or("candidates") {
+        "candidates" => Scope::Candidates,
+        "all" => Scope::All,
+        other => return Err(err("judge.scope", format!("`{other}` is not \"candidates\" or \"all\""))),
+    };
+    Ok(JudgeSettings { endpoint, model: j.model.trim().to_string(), api_key, timeout, concurrency, daily_limit, scope })
 }
 
 fn validate_email(e: RawEmail, source: &str) -> Result<EmailSettings, ConfigError> {
@@ -683,6 +770,16 @@ impl Config {
                 None => {}
             }
         }
+        if let Some(judge) = &self.judge {
+            match &judge.api_key {
+                Some(PasswordSource::Env(var)) => {
+                    let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
+                    note_after_value(&mut out, "[judge]", "api_key_env", &format!("{set}; value hidden"));
+                }
+                Some(PasswordSource::File(_)) => note_after_value(&mut out, "[judge]", "api_key_file", "value hidden"),
+                None => {}
+            }
+        }
         // `[profile]` is the last table: what its absent keys stand for follows it.
         if self.profile_path.is_none() {
             out.push_str("# built-in ai-openness profile\n");
@@ -788,6 +885,25 @@ impl Config {
                 min_outlets: Some(c.min_outlets),
                 require_certain: Some(c.require_certain),
             },
+            judge: self.judge.as_ref().map(|j| RawJudge {
+                endpoint: j.endpoint.clone(),
+                model: j.model.clone(),
+                api_key_env: match &j.api_key {
+                    Some(PasswordSource::Env(var)) => Some(var.clone()),
+                    _ => None,
+                },
+                api_key_file: match &j.api_key {
+                    Some(PasswordSource::File(path)) => Some(path.display().to_string()),
+                    _ => None,
+                },
+                timeout: Some(span(j.timeout)),
+                concurrency: Some(j.concurrency as i64),
+                daily_limit: Some(j.daily_limit as i64),
+                scope: Some(match j.scope {
+                    crate::judge::Scope::Candidates => "candidates".into(),
+                    crate::judge::Scope::All => "all".into(),
+                }),
+            }),
             profile: RawProfile {
                 path: self.profile_path.as_ref().map(|p| p.display().to_string()),
                 model: match &self.model {

@@ -76,6 +76,7 @@ pub async fn run(
     pipeline: &Pipeline,
     config: &crate::config::Config,
     mut store: Store,
+    judge: Option<std::sync::Arc<crate::judge::Judge>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     tracing::info!(feeds = store.feeds()?.len(), database = %store.path().display(), "stancewatch started");
@@ -157,6 +158,33 @@ pub async fn run(
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %format!("{e:#}"), "mail step failed; retrying next cycle"),
+        }
+        // The judge reads what this cycle stored, on its own task: nothing here waits for it.
+        if let Some(guard) = judge.as_ref().and_then(|j| j.try_start()) {
+            let task = crate::judge::background_pass(
+                judge.clone().expect("a judge started a pass"),
+                store.path().to_path_buf(),
+                pipeline.profile().clone(),
+                config.changes.clone(),
+            );
+            tokio::spawn(async move {
+                let _running = guard;
+                match task.await {
+                    Ok(r) if r.judged + r.rejected + r.failed > 0 => tracing::info!(
+                        judged = r.judged,
+                        cached = r.cached,
+                        requests = r.requests,
+                        rejected = r.rejected,
+                        failed = r.failed,
+                        over_budget = r.over_budget,
+                        "judge pass done"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "judge pass failed; the stories keep the built-in reading and are judged later")
+                    }
+                }
+            });
         }
         if Instant::now() >= next_upkeep {
             next_upkeep = Instant::now() + config.storage.maintenance_every;

@@ -18,6 +18,7 @@ pub mod history;
 pub mod http;
 pub mod import;
 pub mod ingest;
+pub mod judge;
 pub mod mail;
 pub mod metrics;
 pub mod opml;

@@ -19,6 +19,14 @@ pub const FAILURE_KINDS: [&str; 9] =
 /// much silence means something is stuck (a hung transaction, a blocked disk).
 pub const STUCK_AFTER_SECS: u64 = 10 * 60;
 
+/// How a judge request ended (`stancewatch_judge_requests_total{outcome}`): accepted, answered
+/// from the cache, answer rejected, timed out, endpoint unreachable, rate limited (429), or an
+/// error status.
+pub const JUDGE_OUTCOMES: [&str; 7] = ["ok", "cached", "invalid", "timeout", "unreachable", "rate_limited", "error"];
+
+/// Upper bounds (seconds) of the judge's request latency histogram.
+const JUDGE_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
 /// Upper bounds (seconds) of the poll cycle duration histogram.
 const CYCLE_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
 
@@ -41,11 +49,15 @@ pub struct Metrics {
     pub last_storage_error: AtomicU64,
     /// That failure was lock contention (another process held the database), not the disk.
     last_storage_busy: AtomicBool,
-    cycles: Mutex<Histogram>,
+    cycles: Mutex<Histogram<{ CYCLE_BUCKETS.len() }>>,
+    judge_outcomes: [AtomicU64; JUDGE_OUTCOMES.len()],
+    /// Stories left for another day: the judge's daily limit was reached.
+    judge_over_budget: AtomicU64,
+    judge_latency: Mutex<Histogram<{ JUDGE_BUCKETS.len() }>>,
 }
 
-struct Histogram {
-    counts: [u64; CYCLE_BUCKETS.len()],
+struct Histogram<const N: usize> {
+    counts: [u64; N],
     count: u64,
     sum: f64,
 }
@@ -70,6 +82,9 @@ impl Metrics {
             last_storage_error: AtomicU64::new(0),
             last_storage_busy: AtomicBool::new(false),
             cycles: Mutex::new(Histogram { counts: [0; CYCLE_BUCKETS.len()], count: 0, sum: 0.0 }),
+            judge_outcomes: [const { AtomicU64::new(0) }; JUDGE_OUTCOMES.len()],
+            judge_over_budget: AtomicU64::new(0),
+            judge_latency: Mutex::new(Histogram { counts: [0; JUDGE_BUCKETS.len()], count: 0, sum: 0.0 }),
         }
     }
 }
@@ -121,15 +136,25 @@ impl Metrics {
         self.silent_for().filter(|s| *s > STUCK_AFTER_SECS)
     }
 
+    /// One judge request ended with `outcome` (one of [`JUDGE_OUTCOMES`]).
+    pub fn judge_request(&self, outcome: &str) {
+        let i = JUDGE_OUTCOMES.iter().position(|k| *k == outcome).unwrap_or(JUDGE_OUTCOMES.len() - 1);
+        self.judge_outcomes[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn judge_over_budget(&self, stories: u64) {
+        self.judge_over_budget.fetch_add(stories, Relaxed);
+    }
+
+    pub fn judge_latency(&self, seconds: f64) {
+        if let Ok(mut h) = self.judge_latency.lock() {
+            h.observe(&JUDGE_BUCKETS, seconds);
+        }
+    }
+
     pub fn cycle_done(&self, seconds: f64, storage_errors: usize, busy: bool) {
         if let Ok(mut h) = self.cycles.lock() {
-            for (i, bound) in CYCLE_BUCKETS.iter().enumerate() {
-                if seconds <= *bound {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += seconds;
+            h.observe(&CYCLE_BUCKETS, seconds);
         }
         self.last_cycle_end.store(now_secs(), Relaxed);
         if storage_errors > 0 {
@@ -216,15 +241,34 @@ impl Metrics {
             "Messages accepted by the mail server, and send errors.",
             &[("result=\"sent\"", self.mail_sent.load(Relaxed)), ("result=\"error\"", self.mail_errors.load(Relaxed))],
         );
-        let _ = writeln!(out, "# HELP stancewatch_poll_cycle_duration_seconds Wall time of a poll cycle.");
-        let _ = writeln!(out, "# TYPE stancewatch_poll_cycle_duration_seconds histogram");
         if let Ok(h) = self.cycles.lock() {
-            for (bound, n) in CYCLE_BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_sum {}", h.sum);
-            let _ = writeln!(out, "stancewatch_poll_cycle_duration_seconds_count {}", h.count);
+            h.render(out, "stancewatch_poll_cycle_duration_seconds", "Wall time of a poll cycle.", &CYCLE_BUCKETS);
+        }
+        let outcomes: Vec<(String, u64)> = JUDGE_OUTCOMES
+            .iter()
+            .zip(&self.judge_outcomes)
+            .map(|(k, n)| (format!("outcome=\"{k}\""), n.load(Relaxed)))
+            .collect();
+        let outcomes: Vec<(&str, u64)> = outcomes.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        counter(
+            out,
+            "stancewatch_judge_requests_total",
+            "Stories put to the language-model judge, by outcome.",
+            &outcomes,
+        );
+        counter(
+            out,
+            "stancewatch_judge_over_budget_total",
+            "Stories left for another day because the judge's daily limit was reached.",
+            &[("", self.judge_over_budget.load(Relaxed))],
+        );
+        if let Ok(h) = self.judge_latency.lock() {
+            h.render(
+                out,
+                "stancewatch_judge_request_duration_seconds",
+                "Wall time of a judge request.",
+                &JUDGE_BUCKETS,
+            );
         }
         gauge(
             out,
@@ -232,6 +276,28 @@ impl Metrics {
             "When the last poll cycle finished.",
             &[("", self.last_cycle_end.load(Relaxed) as f64)],
         );
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&mut self, bounds: &[f64; N], seconds: f64) {
+        for (i, bound) in bounds.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str, bounds: &[f64; N]) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, n) in bounds.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {}", self.sum);
+        let _ = writeln!(out, "{name}_count {}", self.count);
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Status {
     pub changes: ChangeCounts,
     /// The change event reported last (the `changes` shape, with its evidence).
     pub last_change: Option<ChangeRow>,
+    /// The language-model judge's work (all zero when it was never configured).
+    pub judge: crate::store::JudgeCounts,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +87,7 @@ pub struct ChangeCounts {
 pub fn gather(store: &Store, now: DateTime<Utc>) -> Result<Status> {
     let mut status = counts(store, now)?;
     status.last_change = store.last_change()?;
+    status.judge = store.judge_counts(&now.format("%Y-%m-%d").to_string())?;
     Ok(status)
 }
 
@@ -137,6 +140,7 @@ pub fn counts(store: &Store, now: DateTime<Utc>) -> Result<Status> {
         },
         changes: ChangeCounts { possible: c.changes_possible, confirmed: c.changes_confirmed },
         last_change: None,
+        judge: Default::default(),
     })
 }
 
@@ -200,6 +204,15 @@ impl Status {
                 );
             }
             None => out.push_str("last change  none detected\n"),
+        }
+        let j = &self.judge;
+        if j.judged_stories + j.requests_today + j.waiting_to_retry > 0 {
+            let error = j.last_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "judge        {} stories judged, {} requests today (UTC), {} waiting to be tried again{error}",
+                j.judged_stories, j.requests_today, j.waiting_to_retry
+            );
         }
         if !self.problem_feeds.is_empty() {
             let _ = writeln!(out, "\nfeeds needing attention:");

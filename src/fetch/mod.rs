@@ -6,7 +6,7 @@
 //! temporary one, and limits concurrency globally and per host. Failures come back as
 //! [`FetchError`] values a scheduler can branch on (gone, rate limited, ...), never as panics.
 
-mod headers;
+pub(crate) mod headers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -24,7 +24,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::{SmtpTransport, authentication::Credentials};
 use lettre::{Transport as _, transport::smtp};
 
-use crate::config::{Config, DigestEvery, EmailSettings, PasswordSource, Security, Transport};
+use crate::config::{Config, DigestEvery, EmailSettings, Security, Transport};
 use crate::stance::Profile;
 use crate::store::{FeedHealth, Store};
 
@@ -73,7 +73,10 @@ impl Mailer {
                     },
                 );
                 if let (Some(user), Some(source)) = (&s.username, &s.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), read_password(source)?));
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        crate::config::read_secret(source, "the SMTP password", "email.smtp.password")?,
+                    ));
                 }
                 Ok(Mailer::Smtp { transport: Box::new(builder.build()), server: format!("{}:{}", s.host, s.port) })
             }
@@ -113,22 +116,6 @@ impl Mailer {
 fn classify_error(server: &str, e: &smtp::Error) -> SendError {
     let text = format!("SMTP server {server}: {e}");
     if e.is_permanent() { SendError::Permanent(text) } else { SendError::Temporary(text) }
-}
-
-/// The SMTP password from the environment or a file — never from the config file itself.
-fn read_password(source: &PasswordSource) -> Result<String> {
-    match source {
-        PasswordSource::Env(var) => std::env::var(var).with_context(|| {
-            format!(
-                "the SMTP password variable {var} is not set (email.smtp.password_env): export it, or use password_file"
-            )
-        }),
-        PasswordSource::File(path) => {
-            std::fs::read_to_string(path).map(|p| p.trim_end_matches(['\r', '\n']).to_string()).with_context(|| {
-                format!("cannot read the SMTP password file {} (email.smtp.password_file)", path.display())
-            })
-        }
-    }
 }
 
 /// Write the message to `DIR/<message-id>.eml` atomically (a temporary file, then a rename), so

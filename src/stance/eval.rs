@@ -136,6 +136,11 @@ impl Report {
 }
 
 pub fn evaluate(classifier: &Classifier, items: &[LabelledItem]) -> Report {
+    evaluate_with(items, |item| classifier.classify(&super::model::story_text(item)))
+}
+
+/// [`evaluate`] with any reader: `read` gives each item's classification (the judge's, say).
+pub fn evaluate_with(items: &[LabelledItem], mut read: impl FnMut(&LabelledItem) -> super::Classification) -> Report {
     let mut report = Report { items: items.len(), ..Report::default() };
     let mut right = 0;
     // Keys the labels use by name; any other entity of the profile answers to "other".
@@ -143,7 +148,7 @@ pub fn evaluate(classifier: &Classifier, items: &[LabelledItem]) -> Report {
     let label_key = |key: &str| -> String { keys.key(key).to_string() };
     for (n, item) in items.iter().enumerate() {
         let id = item.id.clone().unwrap_or_else(|| (n + 1).to_string());
-        let mut c = classifier.classify(&super::model::story_text(item));
+        let mut c = read(item);
         // Several "other" organisations: the one the story says most about speaks for them.
         c.entities.sort_by(|a, b| {
             let weight = |e: &super::classify::EntityStance| (e.stance != Stance::Neutral, e.confidence);

@@ -8,6 +8,7 @@
 
 mod care;
 mod feeds;
+mod judge;
 mod outbox;
 mod status;
 mod stories;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use care::Upkeep;
 pub use feeds::{AddOutcome, FeedHealth, FeedRow, FeedState, FeedUpdate, PollRun};
+pub use judge::{AcceptedJudgement, CandidateFilter, JudgeCandidate, JudgeCounts};
 pub use outbox::{MessageBytes, NewMessage, OutboxRow, PendingCluster};
 pub use status::StoreCounts;
 pub use stories::{ClusterStance, StoredCounts, StoryEntity, StoryFilter, StoryRow, search_query};
@@ -46,6 +48,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0016_entity_summaries.sql", include_str!("../../migrations/0016_entity_summaries.sql")),
     ("0017_entity_rewrites.sql", include_str!("../../migrations/0017_entity_rewrites.sql")),
     ("0018_entity_readings_added_late.sql", include_str!("../../migrations/0018_entity_readings_added_late.sql")),
+    ("0019_judge.sql", include_str!("../../migrations/0019_judge.sql")),
 ];
 
 /// How long a write waits for another process's write to finish before it fails as busy.

@@ -12,6 +12,10 @@ use crate::dedup::{ClusterIndex, StoredStory};
 use crate::feed::{KeyKind, NewStory};
 use crate::stance::{Certainty, Classification, Stance};
 
+/// `story_entities.reader` of the built-in reader's readings and of the judge's.
+pub const BUILT_IN_READER: &str = "built-in";
+pub const JUDGE_READER: &str = "judge";
+
 /// `store_settings` key of the fingerprint (profile and engine) the stored readings come from.
 const READING_KEY: &str = "stance_reading";
 /// What storing one feed's entries did.
@@ -142,28 +146,43 @@ pub(super) fn index_new_stories(tx: &Transaction, after_id: i64) -> Result<()> {
 /// Store what the stance engine read in a story (replacing an earlier reading of an updated one).
 fn write_classification(tx: &Transaction, id: i64, story: &NewStory, fresh: bool) -> Result<()> {
     match &story.classification {
-        Some(c) => write_reading(tx, id, c, fresh),
+        Some(c) => write_reading(tx, id, c, fresh, None),
         None => Ok(()),
     }
 }
 
 /// `fresh`: the story was inserted just now, with its relevance; else it replaces a reading.
-fn write_reading(tx: &Transaction, id: i64, c: &Classification, fresh: bool) -> Result<()> {
+/// `judged_with`: the judge (`model|prompt version`) whose answer `c` is; None: the built-in
+/// reader's. Each reading records which reader decided it.
+pub(super) fn write_reading(
+    tx: &Transaction,
+    id: i64,
+    c: &Classification,
+    fresh: bool,
+    judged_with: Option<&str>,
+) -> Result<()> {
     if !fresh {
-        tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3 WHERE id = ?1")?.execute(params![
-            id,
-            c.relevant,
-            c.relevance
-        ])?;
+        tx.prepare_cached("UPDATE stories SET relevant = ?2, relevance = ?3, judged_with = ?4 WHERE id = ?1")?
+            .execute(params![id, c.relevant, c.relevance, judged_with])?;
         tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
         tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
     }
+    let reader = if judged_with.is_some() { JUDGE_READER } else { BUILT_IN_READER };
     let mut entity = tx.prepare_cached(
-        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO story_entities (story_id, entity, stance, confidence, certainty, evidence, basis, reader)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for e in &c.entities {
-        entity.execute(params![id, e.entity, e.stance, e.confidence, e.certainty, e.evidence, e.basis.as_str()])?;
+        entity.execute(params![
+            id,
+            e.entity,
+            e.stance,
+            e.confidence,
+            e.certainty,
+            e.evidence,
+            e.basis.as_str(),
+            reader
+        ])?;
     }
     let mut shift = tx.prepare_cached(
         "INSERT INTO story_shifts (story_id, entity, from_stance, to_stance) VALUES (?1, ?2, ?3, ?4)",
@@ -224,7 +243,7 @@ impl Store {
         let what = "store the stories' new readings";
         let tx = super::begin(&mut self.conn, &self.path, what)?;
         for (id, c) in readings {
-            write_reading(&tx, *id, c, false)?;
+            write_reading(&tx, *id, c, false, None)?;
         }
         super::commit(tx, &self.path, what)
     }
@@ -416,6 +435,8 @@ pub struct StoryEntity {
     pub confidence: f64,
     pub certainty: Certainty,
     pub evidence: String,
+    /// Which reader decided: "built-in" or "judge".
+    pub reader: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -539,7 +560,7 @@ impl Store {
     /// Each row's entity readings and shifts.
     fn fill_readings(&self, rows: &mut [StoryRow]) -> Result<()> {
         let mut entities = self.conn.prepare_cached(
-            "SELECT entity, stance, confidence, certainty, evidence FROM story_entities WHERE story_id = ?1
+            "SELECT entity, stance, confidence, certainty, evidence, reader FROM story_entities WHERE story_id = ?1
              ORDER BY rowid",
         )?;
         let mut shifts =
@@ -553,6 +574,7 @@ impl Store {
                         confidence: r.get(2)?,
                         certainty: r.get(3)?,
                         evidence: r.get(4)?,
+                        reader: r.get(5)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;

@@ -6,6 +6,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod http;
+pub mod openai;
 pub mod sandbox;
 pub mod smtp;
 pub mod web;
