@@ -356,7 +356,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             digest_command(since, dry_run.then_some(html), config, db_path, stdout)
         }
         Command::Outbox { action } => outbox_command(action, config, db_path, stdout),
-        Command::Classify { file, explain } => classify_command(file, explain, config, stdout),
+        Command::Classify { file, explain } => classify_command(file, explain, config, stdout).await,
         Command::Eval { files, judge: true, verbose, .. } => eval_judge_command(&files, verbose, config, stdout).await,
         Command::Eval { files, folds, seed, verbose, judge: false } => {
             eval_command(&files, folds, seed, verbose, config, stdout)
@@ -553,8 +553,15 @@ fn import_command(
 }
 
 /// `classify [FILE|-]`: JSON Lines items in, one classification per line out (no database).
-fn classify_command(file: Option<PathBuf>, explain: bool, config: Config, stdout: &mut dyn Write) -> Result<ExitCode> {
+async fn classify_command(
+    file: Option<PathBuf>,
+    explain: bool,
+    config: Config,
+    stdout: &mut dyn Write,
+) -> Result<ExitCode> {
     let classifier = reader(&config)?;
+    // With --explain, a configured judge is asked too, to show where it would read otherwise.
+    let judge = if explain { judge_of(&config, classifier.profile())? } else { None };
     let (text, source) = read_input(file.as_deref())?;
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -574,11 +581,36 @@ fn classify_command(file: Option<PathBuf>, explain: bool, config: Config, stdout
             for line in trace {
                 eprintln!("{id}: {line}");
             }
+            eprintln!("{id}: decided by the built-in reader");
+            if let Some(judge) = &judge {
+                let summary = item.summary.as_deref().unwrap_or("");
+                eprintln!("{id}: {}", judge_says(judge, &item.title, summary).await);
+            }
         }
-        let out = serde_json::json!({"id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts});
+        let out = serde_json::json!({
+            "id": id, "relevant": c.relevant, "entities": c.entities, "shifts": c.shifts, "reader": "built-in",
+        });
         writeln!(stdout, "{out}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the judge reads in one item, for `classify --explain` (stored stories take its reading
+/// when it is accepted; `classify` itself always prints the built-in reader's).
+async fn judge_says(judge: &crate::judge::Judge, title: &str, summary: &str) -> String {
+    match judge.judge_text(title, summary).await {
+        Ok((_, c)) => {
+            let stances: Vec<String> =
+                c.entities.iter().map(|e| format!("{} {} (\"{}\")", e.entity, e.stance.as_str(), e.evidence)).collect();
+            format!(
+                "the judge ({}) reads it as {}: {}",
+                judge.key(),
+                if c.relevant { "relevant" } else { "not relevant" },
+                if stances.is_empty() { "no organisation".to_string() } else { stances.join(", ") }
+            )
+        }
+        Err(e) => format!("the judge ({}) gave no usable answer: {e}", judge.key()),
+    }
 }
 
 /// `eval FILE...`: the reader's figures on labelled items, or cross-validated ones with `folds`.

@@ -81,6 +81,7 @@ fn hostile_feed_html_never_reaches_a_digest() {
                 outlets: vec![s.outlet.clone(), "other.example".into()],
                 entity: Some("meta".into()),
                 stance: Some(stancewatch::stance::Stance::Open),
+                judged: false,
                 backfill: false,
                 stories: vec![i as i64],
             })

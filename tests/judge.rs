@@ -89,10 +89,15 @@ fn judged_stories_carry_the_schema_are_validated_cached_and_read_by_the_judge() 
     assert!(out.contains("judged 3 stories (0 from the cache, 3 requests)"), "{out}");
     let asked = judge.asked();
     assert_eq!(asked.len(), 3);
-    let schema: Value = {
+    let mut schema: Value = {
         let file: toml::Table = toml::from_str(stancewatch::judge::BUILTIN_JUDGE_TOML).unwrap();
         serde_json::from_str(file["schema"].as_str().unwrap()).unwrap()
     };
+    // Sent with the profile's keys as the only organisations an answer may name.
+    let keys: Vec<Value> = stancewatch::stance::Profile::builtin().entities.iter().map(|e| json!(e.key)).collect();
+    for list in ["organisations", "shifts"] {
+        schema["properties"][list]["items"]["properties"]["entity"]["enum"] = Value::Array(keys.clone());
+    }
     for a in &asked {
         assert_eq!(a.body["model"], "test-model");
         assert_eq!(a.body["temperature"], 0);
@@ -317,4 +322,51 @@ fn the_api_key_is_sent_to_the_endpoint_and_shown_nowhere_else() {
     assert!(!status.contains(KEY));
     let said = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success() && said.contains("SW_JUDGE_TEST_KEY is not set (judge.api_key_env)"), "{said}");
+}
+
+#[test]
+fn the_daemon_judges_beside_polling_and_reports_it_in_metrics() {
+    use common::daemon::{metric, request, stop, wait_for};
+    use common::http::{Route, TestServer};
+    // A slow judge: each answer takes 2 s, and the daemon polls meanwhile.
+    let judge = FakeJudge::start(|a: &Asked| simple_reader(a).delay(Duration::from_secs(2)));
+    let feeds = TestServer::start();
+    feeds.set(
+        "/f.xml",
+        Route::ok(common::sandbox::rss(&[
+            ("a", "Meta puts its new Llama model out with open weights"),
+            ("b", "OpenAI keeps its newest model proprietary"),
+        ])),
+    );
+    let port = common::smtp::SmtpServer::free_port();
+    let sb = Sandbox::new(&format!(
+        "[poll]\ntimeout = \"2s\"\ninterval = \"1m\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [judge]\nendpoint = \"{}\"\nmodel = \"test-model\"\nscope = \"all\"\nconcurrency = 1\napi_key_env = \"SW_JUDGE_TEST_KEY\"\n\n\
+         [[feed]]\nurl = \"{}\"\n",
+        judge.endpoint(),
+        feeds.url("/f.xml")
+    ));
+    let child =
+        sb.command().arg("run").env("SW_JUDGE_TEST_KEY", KEY).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Counted once the daemon has made the database.
+    let count = |sql: &str| -> i64 { sb.db().query_row(sql, [], |r| r.get(0)).unwrap_or(0) };
+    // The poll is stored (with the built-in reading) while the judge is still answering.
+    wait_for("the poll", Duration::from_secs(20), || count("SELECT count(*) FROM stories") == 2);
+    assert!(judge.asked().len() < 2, "polling did not wait for the judge");
+    wait_for("the judge's readings", Duration::from_secs(30), || {
+        count("SELECT count(*) FROM stories WHERE judged_with IS NOT NULL") == 2
+    });
+    // The organisations' timelines read the judge's readings.
+    let history: Value = serde_json::from_str(&sb.ok(&["history", "openai", "--format", "json"])).unwrap();
+    let closed: u64 = history["months"].as_array().unwrap().iter().map(|m| m["closed"].as_u64().unwrap()).sum();
+    assert_eq!(closed, 1, "{history}");
+    let (_, metrics) = request(port, "GET", "/metrics").unwrap();
+    assert_eq!(metric(&metrics, "stancewatch_judge_requests_total{outcome=\"ok\"}"), 2.0);
+    assert_eq!(metric(&metrics, "stancewatch_judge_requests_total{outcome=\"timeout\"}"), 0.0);
+    assert_eq!(metric(&metrics, "stancewatch_judge_request_duration_seconds_count"), 2.0);
+    assert_eq!(metric(&metrics, "stancewatch_judge_request_duration_seconds_bucket{le=\"1\"}"), 0.0);
+    assert!(!metrics.contains(KEY));
+    let (code, log) = stop(child);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("judge pass done") && !log.contains(KEY), "{log}");
 }

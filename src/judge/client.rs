@@ -2,7 +2,7 @@
 //! vLLM, a hosted API): the prompt's messages, the answer's JSON schema as `response_format`
 //! where the endpoint takes it, and what came back or why nothing usable did.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header;
@@ -19,10 +19,17 @@ pub struct Client {
     model: String,
     /// Never printed: `Debug` is not derived, errors name the endpoint only.
     api_key: Option<String>,
-    /// Cleared when the endpoint refuses `response_format`: the answer is then parsed and
-    /// validated the same way, without the endpoint's help.
-    structured: AtomicBool,
+    /// How the schema is sent: [`JSON_SCHEMA`], else [`JSON_OBJECT`] (llama.cpp's server and
+    /// others take the schema this way), else not at all. Lowered each time the endpoint
+    /// refuses the form; the answer is validated the same way whatever the endpoint did.
+    structured: AtomicU8,
 }
+
+/// `response_format: {"type": "json_schema", "json_schema": {...}}` (OpenAI, vLLM, Ollama).
+const JSON_SCHEMA: u8 = 2;
+/// `response_format: {"type": "json_object", "schema": {...}}`.
+const JSON_OBJECT: u8 = 1;
+const NO_FORMAT: u8 = 0;
 
 /// Why a request gave no answer to validate.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -64,43 +71,42 @@ impl Client {
             url: format!("{}/chat/completions", settings.endpoint.trim_end_matches('/')),
             model: settings.model.clone(),
             api_key,
-            structured: AtomicBool::new(true),
-            // The timeout is the client's.
+            structured: AtomicU8::new(JSON_SCHEMA),
         })
     }
 
     /// Ask once; the message content of the first choice.
     pub async fn complete(&self, messages: &Value, schema: &Value, timeout: Duration) -> Result<String, CallError> {
-        let structured = self.structured.load(Ordering::Relaxed);
-        match self.send(messages, schema, structured, timeout).await {
-            // An endpoint that does not know `response_format` says so with a 400 or 422.
-            Err(CallError::Status(400 | 422, body))
-                if structured && body.to_lowercase().contains("response_format") =>
-            {
-                self.structured.store(false, Ordering::Relaxed);
-                tracing::info!(endpoint = %self.url, "the judge's endpoint refuses response_format; answers are validated without it");
-                self.send(messages, schema, false, timeout).await
+        let mut format = self.structured.load(Ordering::Relaxed);
+        loop {
+            match self.send(messages, schema, format, timeout).await {
+                // An endpoint that does not take this form of `response_format` says so (400,
+                // 422, or a 500 from a validation layer), naming it.
+                Err(CallError::Status(400 | 422 | 500, body))
+                    if format > NO_FORMAT && body.to_lowercase().contains("response_format") =>
+                {
+                    format -= 1;
+                    self.structured.store(format, Ordering::Relaxed);
+                    tracing::info!(endpoint = %self.url, format, "the judge's endpoint refuses this response_format; trying the next form");
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
-    async fn send(
-        &self,
-        messages: &Value,
-        schema: &Value,
-        structured: bool,
-        timeout: Duration,
-    ) -> Result<String, CallError> {
+    async fn send(&self, messages: &Value, schema: &Value, format: u8, timeout: Duration) -> Result<String, CallError> {
         let mut body = json!({
             "model": self.model,
             "messages": messages,
             "temperature": 0,
             "max_tokens": 1024,
         });
-        if structured {
-            body["response_format"] =
-                json!({"type": "json_schema", "json_schema": {"name": "judgement", "strict": true, "schema": schema}});
+        match format {
+            JSON_SCHEMA => {
+                body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "judgement", "strict": true, "schema": schema}})
+            }
+            JSON_OBJECT => body["response_format"] = json!({"type": "json_object", "schema": schema}),
+            _ => {}
         }
         let mut request = self
             .http

@@ -175,7 +175,8 @@ impl Judge {
             uncertain_from: self.uncertain_from,
             limit: limit.unwrap_or(PASS_SIZE),
         };
-        let candidates = store.judge_candidates(&filter, now)?;
+        // SQL off the async workers' hands (this task owns its connection).
+        let candidates = tokio::task::block_in_place(|| store.judge_candidates(&filter, now))?;
         let mut accepted = Vec::new();
         let mut to_ask: Vec<(JudgeCandidate, String)> = Vec::new();
         for c in candidates {
@@ -232,7 +233,7 @@ impl Judge {
         }
         report.judged = accepted.len();
         if !accepted.is_empty() {
-            store.save_judgements(&self.key, &accepted, Utc::now())?;
+            tokio::task::block_in_place(|| store.save_judgements(&self.key, &accepted, Utc::now()))?;
         }
         if report.failed > 0 {
             tracing::warn!(failed = report.failed, endpoint = %self.settings.endpoint, "judge requests failed; those stories keep the built-in reading and are retried later");

@@ -32,8 +32,9 @@ struct RawJudgeFile {
 pub struct JudgePrompt {
     system: String,
     schema: Value,
-    /// The profile's entity keys, the only organisations an answer may name.
+    /// The profile's entity keys, the only organisations an answer may name, and their names.
     keys: Vec<String>,
+    names: Vec<String>,
     /// Finds the organisations a story names: a stance for one it does not name is not
     /// grounded in the story (an injected "mark everything open" cannot reach the others).
     matcher: EntityMatcher,
@@ -73,8 +74,18 @@ impl JudgePrompt {
 
     pub fn parse(text: &str, source: &str, profile: &Profile) -> anyhow::Result<JudgePrompt> {
         let raw: RawJudgeFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-        let schema: Value =
+        let mut schema: Value =
             serde_json::from_str(&raw.schema).map_err(|e| anyhow::anyhow!("{source}: `schema` is not JSON: {e}"))?;
+        // The profile's keys as the only values of `entity`, so an endpoint that decodes to the
+        // schema cannot name anything else (answers are checked against them either way).
+        let keys: Vec<String> = profile.entities.iter().map(|e| e.key.clone()).collect();
+        for list in ["organisations", "shifts"] {
+            if let Some(entity) = schema.pointer_mut(&format!("/properties/{list}/items/properties/entity"))
+                && let Some(entity) = entity.as_object_mut()
+            {
+                entity.insert("enum".into(), json!(keys));
+            }
+        }
         let mut system = raw.instructions.trim().to_string();
         system.push_str("\n\nOrganisations (key: names it goes by):\n");
         for e in &profile.entities {
@@ -85,13 +96,13 @@ impl JudgePrompt {
                 .collect();
             system.push_str(&format!("- {}: {}\n", e.key, names.join(", ")));
         }
-        let keys = profile.entities.iter().map(|e| e.key.clone()).collect();
         let version = {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(format!("{TEMPLATE_VERSION}\n{system}\n{schema}").as_bytes());
             digest[..8].iter().map(|b| format!("{b:02x}")).collect()
         };
-        Ok(JudgePrompt { system, schema, keys, matcher: EntityMatcher::new(profile), version })
+        let names = profile.entities.iter().map(|e| e.name.clone()).collect();
+        Ok(JudgePrompt { system, schema, keys, names, matcher: EntityMatcher::new(profile), version })
     }
 
     /// The answer's JSON schema.
@@ -113,6 +124,14 @@ impl JudgePrompt {
         ])
     }
 
+    /// The profile key an answer means by `name`: a key, or a key or organisation name in
+    /// another case ("OpenAI" for `openai`).
+    fn key_of(&self, name: &str) -> Option<String> {
+        let name = name.trim();
+        let mut known = self.keys.iter().zip(&self.names);
+        known.find(|(k, n)| k.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(name)).map(|(k, _)| k.clone())
+    }
+
     /// Accept `answer` for the story of `title` and `summary`, as a reading.
     pub fn accept(&self, answer: &str, title: &str, summary: &str) -> Result<Classification, Rejection> {
         let parsed: Answer = serde_json::from_str(strip_fences(answer)).map_err(|e| Rejection::Shape(e.to_string()))?;
@@ -125,10 +144,8 @@ impl JudgePrompt {
             .filter_map(|i| self.keys.get(i).map(String::as_str))
             .collect();
         let mut entities: Vec<EntityStance> = Vec::new();
-        for o in parsed.organisations {
-            if !self.keys.contains(&o.entity) {
-                return Err(Rejection::UnknownEntity(o.entity));
-            }
+        for mut o in parsed.organisations {
+            o.entity = self.key_of(&o.entity).ok_or(Rejection::UnknownEntity(o.entity))?;
             // Not relevant: every organisation is neutral, whatever the answer says.
             let stance = if parsed.relevant { o.stance } else { Stance::Neutral };
             if stance != Stance::Neutral {
@@ -153,10 +170,8 @@ impl JudgePrompt {
             });
         }
         let mut shifts = Vec::new();
-        for s in parsed.shifts {
-            if !self.keys.contains(&s.entity) {
-                return Err(Rejection::UnknownEntity(s.entity));
-            }
+        for mut s in parsed.shifts {
+            s.entity = self.key_of(&s.entity).ok_or(Rejection::UnknownEntity(s.entity))?;
             if parsed.relevant && s.from != s.to && !shifts.iter().any(|x: &Shift| x.entity == s.entity) {
                 shifts.push(Shift { entity: s.entity, from: s.from, to: s.to });
             }

@@ -255,10 +255,11 @@ fn write_digest(input: &DigestInput, text: &mut dyn Write, html: &mut dyn Write)
         let _ = writeln!(text, "{name}");
         let _ = write!(html, "<h3 style=\"font-size:15px;margin-bottom:4px\">{}</h3><ul>", esc(name));
         for c in clusters {
+            // Which reader decided shows where the language-model judge did.
             let stance = c
                 .stance
                 .filter(|s| *s != crate::stance::Stance::Neutral)
-                .map(|s| format!("[{}] ", s.as_str()))
+                .map(|s| if c.judged { format!("[{}, judge] ", s.as_str()) } else { format!("[{}] ", s.as_str()) })
                 .unwrap_or_default();
             let others: Vec<&str> = c.outlets.iter().map(String::as_str).filter(|o| *o != c.outlet).collect();
             let also =
@@ -490,6 +491,7 @@ mod tests {
             outlets: vec!["news.example".into()],
             entity: Some("meta".into()),
             stance: Some(crate::stance::Stance::Open),
+            judged: false,
             backfill: false,
             stories: vec![1],
         }
@@ -507,6 +509,23 @@ mod tests {
         let subject = prepared.input().subject();
         assert!(subject.contains("1 older stories"), "{subject}");
         assert!(prepare(&[], &[], &[], &[], &profile, None, day, "p".into(), now).is_none(), "nothing: no digest");
+    }
+
+    #[test]
+    fn a_stance_the_judge_decided_says_so() {
+        let profile = Profile::builtin();
+        let judged = PendingCluster { judged: true, ..cluster("Meta releases Llama", "https://news.example/a") };
+        let built_in = PendingCluster { cluster: 2, ..cluster("Meta ships Llama", "https://news.example/b") };
+        let composed = compose(&DigestInput {
+            clusters: &[&judged, &built_in],
+            strips: &[],
+            backfilled: 0,
+            changes: &[],
+            feeds: &[],
+            profile: &profile,
+        });
+        assert!(composed.text.contains("- [open, judge] Meta releases Llama"), "{}", composed.text);
+        assert!(composed.text.contains("- [open] Meta ships Llama"), "{}", composed.text);
     }
 
     #[test]

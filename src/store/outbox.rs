@@ -39,6 +39,8 @@ pub struct PendingCluster {
     /// The organisation it says most about, with that stance.
     pub entity: Option<String>,
     pub stance: Option<Stance>,
+    /// That reading was the language-model judge's (not the built-in reader's).
+    pub judged: bool,
     /// All its articles came from a first poll or an import (history, not news).
     pub backfill: bool,
     pub stories: Vec<i64>,
@@ -94,7 +96,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT s.cluster_id, s.id, s.title, s.url, coalesce(s.outlet, ''), s.published_at, s.backfill,
                     substr(s.summary, 1, ?1),
-                    (SELECT e.entity || ' ' || e.stance FROM story_entities e WHERE e.story_id = s.id
+                    (SELECT e.entity || ' ' || e.stance || ' ' || e.reader FROM story_entities e WHERE e.story_id = s.id
                      ORDER BY e.stance = 'neutral', e.confidence DESC LIMIT 1)
              FROM stories s
              WHERE s.relevant = 1 AND NOT EXISTS (
@@ -118,10 +120,11 @@ impl Store {
         })?;
         for row in rows {
             let (cluster, id, title, url, outlet, published, backfill, main, summary) = row?;
-            let (entity, stance) = match main.as_deref().and_then(|m| m.split_once(' ')) {
-                Some((e, s)) => (Some(e.to_string()), Stance::parse(s)),
-                None => (None, None),
-            };
+            let mut parts = main.as_deref().unwrap_or_default().splitn(3, ' ');
+            let (entity, stance, reader) = (parts.next(), parts.next(), parts.next());
+            let entity = entity.filter(|e| !e.is_empty()).map(str::to_string);
+            let stance = stance.and_then(Stance::parse);
+            let judged = reader == Some(super::stories::JUDGE_READER);
             if clusters.last().is_none_or(|c| c.cluster != cluster) {
                 clusters.push(PendingCluster {
                     cluster,
@@ -133,6 +136,7 @@ impl Store {
                     outlets: Vec::new(),
                     entity: None,
                     stance: None,
+                    judged: false,
                     backfill: true,
                     stories: Vec::new(),
                 });
@@ -142,6 +146,9 @@ impl Store {
                 c.outlets.push(outlet);
             }
             if c.entity.is_none() || c.stance == Some(Stance::Neutral) {
+                if entity.is_some() {
+                    c.judged = judged;
+                }
                 (c.entity, c.stance) = (entity.or(c.entity.take()), stance.or(c.stance.take()));
             }
             c.backfill &= backfill;
