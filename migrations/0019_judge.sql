@@ -4,7 +4,9 @@ ALTER TABLE story_entities ADD COLUMN reader TEXT NOT NULL DEFAULT 'built-in';
 -- The judge (model and prompt version, "model|version") whose judgement a story's readings
 -- are; NULL: the built-in reader's. A re-read with the built-in reader clears it.
 ALTER TABLE stories ADD COLUMN judged_with TEXT;
-CREATE INDEX stories_unjudged ON stories (id) WHERE judged_with IS NULL;
+-- Stories waiting for the judge, newest first, with what its scope asks of them (no table
+-- lookups while a pass looks for candidates among a million unjudged stories).
+CREATE INDEX stories_unjudged ON stories (id, relevant, relevance) WHERE judged_with IS NULL;
 
 -- Accepted judgements, by the text judged (title and summary) and the judge: a text is never
 -- sent twice to the same model with the same prompt.

@@ -370,3 +370,20 @@ fn the_daemon_judges_beside_polling_and_reports_it_in_metrics() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("judge pass done") && !log.contains(KEY), "{log}");
 }
+
+#[test]
+fn another_model_rejudges_only_when_asked() {
+    let judge = FakeJudge::start(simple_reader);
+    let sb = sandbox(&judge, "");
+    import(&sb, &["Meta ships open weights for model one", "OpenAI keeps its model proprietary"]);
+    assert!(sb.ok(&["judge"]).contains("judged 2 stories"));
+    let config = std::fs::read_to_string(&sb.config).unwrap().replace("test-model", "bigger-model");
+    std::fs::write(&sb.config, config).unwrap();
+    // The stories keep the first model's readings until --rejudge.
+    assert!(sb.ok(&["judge"]).contains("judged 0 stories"));
+    assert_eq!(judge.asked().len(), 2);
+    let again = sb.ok(&["judge", "--rejudge"]);
+    assert!(again.contains("judged 2 stories (0 from the cache, 2 requests)"), "{again}");
+    assert!(judge.asked()[2..].iter().all(|a| a.body["model"] == "bigger-model"));
+    assert!(sb.ok(&["judge", "--rejudge"]).contains("judged 0 stories"), "judged once per model");
+}

@@ -56,25 +56,25 @@ const SAMPLE_EVERY: i64 = 20;
 impl Store {
     /// Stories waiting for `filter.judge`, newest first.
     pub fn judge_candidates(&self, filter: &CandidateFilter, now: DateTime<Utc>) -> Result<Vec<JudgeCandidate>> {
-        let mut stmt = self.conn.prepare_cached(
+        // Exactly `judged_with IS NULL` without --rejudge, so the partial index answers it.
+        let waiting =
+            if filter.rejudge { "(s.judged_with IS NULL OR s.judged_with != ?6)" } else { "s.judged_with IS NULL" };
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.id, s.title, coalesce(s.summary, '') FROM stories s
-             WHERE (s.judged_with IS NULL OR (?2 AND s.judged_with != ?1))
-               AND (?3 OR s.relevant = 1 OR s.relevance >= ?4 OR s.id % ?5 = 0)
-               AND NOT EXISTS (SELECT 1 FROM judge_retries r WHERE r.story_id = s.id AND r.next_at > ?6)
-             ORDER BY s.id DESC LIMIT ?7",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                filter.judge,
-                filter.rejudge,
-                filter.all,
-                filter.uncertain_from,
-                SAMPLE_EVERY,
-                time_text(now),
-                filter.limit as i64
-            ],
-            |r| Ok(JudgeCandidate { id: r.get(0)?, title: r.get(1)?, summary: r.get(2)? }),
-        )?;
+             WHERE {waiting}
+               AND (?1 OR s.relevant = 1 OR s.relevance >= ?2 OR s.id % ?3 = 0)
+               AND NOT EXISTS (SELECT 1 FROM judge_retries r WHERE r.story_id = s.id AND r.next_at > ?4)
+             ORDER BY s.id DESC LIMIT ?5"
+        ))?;
+        let (now, limit) = (time_text(now), filter.limit as i64);
+        let mut values: Vec<&dyn rusqlite::ToSql> =
+            vec![&filter.all, &filter.uncertain_from, &SAMPLE_EVERY, &now, &limit];
+        if filter.rejudge {
+            values.push(&filter.judge);
+        }
+        let rows = stmt.query_map(values.as_slice(), |r| {
+            Ok(JudgeCandidate { id: r.get(0)?, title: r.get(1)?, summary: r.get(2)? })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
