@@ -7,6 +7,7 @@ ALTER TABLE stories ADD COLUMN judged_with TEXT;
 -- Stories waiting for the judge, newest first, with what its scope asks of them (no table
 -- lookups while a pass looks for candidates among a million unjudged stories).
 CREATE INDEX stories_unjudged ON stories (id, relevant, relevance) WHERE judged_with IS NULL;
+CREATE INDEX stories_judged ON stories (judged_with) WHERE judged_with IS NOT NULL;
 
 -- Accepted judgements, by the text judged (title and summary) and the judge: a text is never
 -- sent twice to the same model with the same prompt.
@@ -23,9 +24,13 @@ CREATE TABLE judge_days (
     day      TEXT PRIMARY KEY,
     requests INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- `rejections`: answers rejected (after three the story keeps the built-in reading for good);
+-- `failures`: requests that got no answer (each doubles the wait).
 CREATE TABLE judge_retries (
     story_id   INTEGER PRIMARY KEY REFERENCES stories(id),
-    attempts   INTEGER NOT NULL,
+    rejections INTEGER NOT NULL DEFAULT 0,
+    failures   INTEGER NOT NULL DEFAULT 0,
     next_at    TEXT NOT NULL,
-    last_error TEXT NOT NULL
+    last_error TEXT NOT NULL,
+    updated_at TEXT NOT NULL
 );

@@ -556,6 +556,13 @@ fn validate_judge(j: RawJudge, source: &str) -> Result<crate::judge::JudgeSettin
     let err = |key: &str, problem: String| config_error(source, key, problem);
     let endpoint = j.endpoint.trim().trim_end_matches('/').to_string();
     match url::Url::parse(&endpoint) {
+        // No credentials in the address: it is shown in errors, `status` and `config check`.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() || u.query().is_some() => {
+            return Err(err(
+                "judge.endpoint",
+                "carries credentials or a query; give the key with api_key_env or api_key_file".into(),
+            ));
+        }
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
         _ => {
             return Err(err(

@@ -210,10 +210,18 @@ fn a_rate_limited_endpoint_is_left_alone_until_retry_after() {
         ],
     );
     let out = sb.ok(&["judge"]);
-    assert!(out.contains("judged 0 stories") && out.contains("3 requests failed"), "{out}");
+    assert!(
+        out.contains("judged 0 stories (0 from the cache, 1 requests)") && out.contains("1 requests failed"),
+        "{out}"
+    );
     assert_eq!(judge.asked().len(), 1, "after the 429, the rest of the pass is not sent");
-    let waiting = sb.count("SELECT count(*) FROM judge_retries WHERE last_error LIKE '%rate limited%'");
-    assert_eq!(waiting, 3);
+    assert_eq!(sb.count("SELECT requests FROM judge_days"), 1, "what was not sent is not counted");
+    let waiting =
+        sb.count("SELECT count(*) FROM judge_retries WHERE last_error LIKE '%rate limited%retry after 120s%'");
+    assert_eq!(waiting, 1);
+    // The pause outlives the process: another pass now sends nothing.
+    assert!(sb.ok(&["judge"]).contains("judged 0 stories (0 from the cache, 0 requests)"));
+    assert_eq!(judge.asked().len(), 1);
     assert!(reading_of(&sb, "model two", "meta").is_some_and(|(_, reader)| reader == "built-in"));
 }
 
@@ -386,4 +394,38 @@ fn another_model_rejudges_only_when_asked() {
     assert!(again.contains("judged 2 stories (0 from the cache, 2 requests)"), "{again}");
     assert!(judge.asked()[2..].iter().all(|a| a.body["model"] == "bigger-model"));
     assert!(sb.ok(&["judge", "--rejudge"]).contains("judged 0 stories"), "judged once per model");
+}
+
+#[test]
+fn a_story_whose_answers_are_rejected_three_times_keeps_the_built_in_reading_for_good() {
+    let invent = |_: &Asked| {
+        Reply::json(json!({"relevant": true, "organisations": [
+            {"entity": "meta", "stance": "closed", "evidence": "Meta deletes every model", "hedged": false}], "shifts": []}))
+    };
+    let judge = FakeJudge::start(invent);
+    let sb = sandbox(&judge, "");
+    import(&sb, &["Meta ships open weights for model one"]);
+    for attempt in 1..=3 {
+        assert!(sb.ok(&["judge"]).contains("1 answers rejected"), "attempt {attempt}");
+        // A day passes.
+        sb.db()
+            .execute("UPDATE judge_retries SET next_at = '2000-01-01T00:00:00Z' WHERE next_at < '9999'", [])
+            .unwrap();
+    }
+    let next: String = sb.db().query_row("SELECT next_at FROM judge_retries", [], |r| r.get(0)).unwrap();
+    assert!(next.starts_with("9999-"), "{next}");
+    assert!(sb.ok(&["judge"]).contains("judged 0 stories (0 from the cache, 0 requests)"));
+    assert_eq!(judge.asked().len(), 3);
+}
+
+#[test]
+fn an_endpoint_carrying_credentials_is_refused() {
+    for endpoint in ["https://user:sk-secret@api.example/v1", "https://api.example/v1?api-key=sk-secret"] {
+        let sb = Sandbox::new(&format!("[judge]\nendpoint = \"{endpoint}\"\nmodel = \"m\"\n"));
+        let out = sb.run(&["config", "check"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("judge.endpoint") && err.contains("api_key_env"), "{err}");
+        assert!(!err.contains("sk-secret"), "{err}");
+    }
 }

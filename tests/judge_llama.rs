@@ -26,6 +26,7 @@ impl LlamaServer {
         let child = Command::new(python)
             .args(["-m", "llama_cpp.server", "--model", &model, "--host", "127.0.0.1", "--n_ctx", "4096"])
             .args(["--port", &port.to_string()])
+            .args(["--n_threads", &std::thread::available_parallelism().map_or(1, |n| n.get()).to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

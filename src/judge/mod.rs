@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 pub use client::{CallError, Client};
 pub use prompt::{BUILTIN_JUDGE_TOML, JudgePrompt, Rejection};
@@ -59,6 +59,12 @@ const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
 const RETRY_AFTER_REJECTION: chrono::Duration = chrono::Duration::days(1);
 /// A story whose answers were rejected this often keeps the built-in reading for good.
 const MAX_REJECTIONS: i64 = 3;
+/// Requests failing one after another (timeouts, unreachable, errors) before the judge pauses
+/// for [`FAILING_PAUSE`], so a dead endpoint does not eat the day's budget.
+const FAILURES_BEFORE_PAUSE: usize = 3;
+const FAILING_PAUSE: Duration = Duration::from_secs(5 * 60);
+/// The longest pause, whatever a Retry-After asks for.
+const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 pub struct Judge {
     pub settings: JudgeSettings,
@@ -88,11 +94,13 @@ pub struct PassReport {
     pub over_budget: usize,
 }
 
-/// How one story's judgement ended.
+/// How one text's judgement ended.
 enum Verdict {
     Accepted(String, Classification),
     Rejected(Rejection),
     Failed(CallError),
+    /// Not sent: the judge was paused (a 429, or the endpoint failing) before its turn.
+    NotSent,
 }
 
 impl Judge {
@@ -149,14 +157,22 @@ impl Judge {
         }
     }
 
+    /// How long the pause still lasts, if the judge is paused.
+    fn pause_left(&self) -> Option<Duration> {
+        let paused = self.paused_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        paused.and_then(|until| until.checked_duration_since(Instant::now()))
+    }
+
+    /// Leave the endpoint alone for `for_how_long` (a day at most, whatever a Retry-After says).
     fn pause(&self, for_how_long: Duration) {
-        *self.paused_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(Instant::now() + for_how_long);
+        let until = Instant::now() + for_how_long.min(MAX_PAUSE);
+        *self.paused_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(until);
     }
 
     /// One judging pass over the stories waiting (at most [`PASS_SIZE`], or `limit`): cached
-    /// answers are applied, the rest asked within the day's budget, `concurrency` at a time.
-    /// Accepted readings are saved in one transaction; failures are retried later.
+    /// answers are applied, the rest asked within the day's budget, `concurrency` at a time,
+    /// one request per distinct text. Accepted readings are saved in one transaction; failures
+    /// are retried later. Runs on a multi-threaded runtime (its SQL blocks in place).
     pub async fn pass(
         self: &Arc<Self>,
         store: &mut Store,
@@ -164,10 +180,15 @@ impl Judge {
         limit: Option<usize>,
     ) -> anyhow::Result<PassReport> {
         let mut report = PassReport::default();
+        let now = Utc::now();
+        // A pause outlives the process that took it (the daemon's restart, a `judge` run).
+        let stored = tokio::task::block_in_place(|| store.judge_paused_until())?;
+        if let Some(left) = stored.and_then(|until| (until - now).to_std().ok()) {
+            self.pause(left);
+        }
         if self.paused() {
             return Ok(report);
         }
-        let now = Utc::now();
         let filter = CandidateFilter {
             judge: &self.key,
             all: self.settings.scope == Scope::All,
@@ -175,104 +196,146 @@ impl Judge {
             uncertain_from: self.uncertain_from,
             limit: limit.unwrap_or(PASS_SIZE),
         };
-        // SQL off the async workers' hands (this task owns its connection).
-        let candidates = tokio::task::block_in_place(|| store.judge_candidates(&filter, now))?;
-        let mut accepted = Vec::new();
-        let mut to_ask: Vec<(JudgeCandidate, String)> = Vec::new();
-        for c in candidates {
-            let hash = text_hash(&c.title, &c.summary);
-            match store.cached_judgement(&hash, &self.key)? {
-                Some(answer) => match self.prompt.accept(&answer, &c.title, &c.summary) {
-                    Ok(reading) => {
-                        METRICS.judge_request("cached");
-                        report.cached += 1;
-                        accepted.push(AcceptedJudgement { story: c.id, text_hash: hash, answer, reading });
-                    }
-                    Err(_) => to_ask.push((c, hash)),
-                },
-                None => to_ask.push((c, hash)),
-            }
-        }
         let day = now.format("%Y-%m-%d").to_string();
-        let budget = self.settings.daily_limit.saturating_sub(store.judge_requests_on(&day)?.max(0) as u64) as usize;
-        if to_ask.len() > budget {
-            report.over_budget = to_ask.len() - budget;
+        // The stories by text: copies of one text are judged once.
+        let mut accepted = Vec::new();
+        let mut texts: Vec<(String, Vec<JudgeCandidate>)> = Vec::new();
+        let budget = tokio::task::block_in_place(|| -> anyhow::Result<usize> {
+            for c in store.judge_candidates(&filter, now)? {
+                let hash = text_hash(&c.title, &c.summary);
+                if let Some(answer) = store.cached_judgement(&hash, &self.key)?
+                    && let Ok(reading) = self.prompt.accept(&answer, &c.title, &c.summary)
+                {
+                    METRICS.judge_request("cached");
+                    report.cached += 1;
+                    accepted.push(AcceptedJudgement {
+                        story: c.id,
+                        version: c.version,
+                        text_hash: hash,
+                        answer,
+                        reading,
+                    });
+                    continue;
+                }
+                match texts.iter_mut().find(|(h, _)| *h == hash) {
+                    Some((_, stories)) => stories.push(c),
+                    None => texts.push((hash, vec![c])),
+                }
+            }
+            let spent = store.judge_requests_on(&day)?.max(0) as u64;
+            Ok(self.settings.daily_limit.saturating_sub(spent) as usize)
+        })?;
+        if texts.len() > budget {
+            report.over_budget = texts[budget..].iter().map(|(_, s)| s.len()).sum();
             METRICS.judge_over_budget(report.over_budget as u64);
-            to_ask.truncate(budget);
+            texts.truncate(budget);
         }
-        if !to_ask.is_empty() {
-            // Counted before they are sent: no crash or restart can exceed the day's limit.
-            store.count_judge_requests(&day, to_ask.len() as i64)?;
-            report.requests = to_ask.len();
+        if !texts.is_empty() {
+            // Counted before they are sent, so no crash or restart can exceed the day's limit;
+            // those a pause kept back are given back below.
+            tokio::task::block_in_place(|| store.count_judge_requests(&day, texts.len() as i64))?;
         }
-        let verdicts = self.ask_all(to_ask).await;
+        let verdicts = self.ask_all(texts).await;
+        let not_sent = verdicts.iter().filter(|(_, _, v)| matches!(v, Verdict::NotSent)).count();
+        report.requests = verdicts.len() - not_sent;
         let mut retries = Vec::new();
-        for (c, hash, verdict) in verdicts {
+        for (hash, stories, verdict) in verdicts {
             match verdict {
                 Verdict::Accepted(answer, reading) => {
-                    accepted.push(AcceptedJudgement { story: c.id, text_hash: hash, answer, reading })
+                    for c in stories {
+                        let (answer, reading) = (answer.clone(), reading.clone());
+                        accepted.push(AcceptedJudgement {
+                            story: c.id,
+                            version: c.version,
+                            text_hash: hash.clone(),
+                            answer,
+                            reading,
+                        });
+                    }
                 }
                 Verdict::Rejected(why) => {
-                    report.rejected += 1;
-                    let attempts = store.judge_attempts(c.id)? + 1;
-                    let next =
-                        if attempts >= MAX_REJECTIONS { DateTime::<Utc>::MAX_UTC } else { now + RETRY_AFTER_REJECTION };
-                    tracing::info!(story = c.id, reason = %why, "the judge's answer was rejected; the story keeps the built-in reading");
-                    retries.push((c.id, why.to_string(), next));
+                    report.rejected += stories.len();
+                    tracing::info!(stories = stories.len(), reason = %why, "the judge's answer was rejected; the stories keep the built-in reading");
+                    retries.extend(stories.into_iter().map(|c| (c.id, true, why.to_string())));
                 }
                 Verdict::Failed(e) => {
-                    report.failed += 1;
-                    let attempts = store.judge_attempts(c.id)?.clamp(0, 10) as i32;
-                    let wait = (RETRY_AFTER_FAILURE * 2i32.pow(attempts as u32)).min(RETRY_AFTER_REJECTION);
-                    retries.push((c.id, e.to_string(), now + wait));
+                    report.failed += stories.len();
+                    retries.extend(stories.into_iter().map(|c| (c.id, false, e.to_string())));
                 }
+                Verdict::NotSent => {}
             }
         }
-        for (story, why, next) in retries {
-            store.judge_retry_later(story, &why, next)?;
-        }
-        report.judged = accepted.len();
-        if !accepted.is_empty() {
-            tokio::task::block_in_place(|| store.save_judgements(&self.key, &accepted, Utc::now()))?;
-        }
+        let applied = tokio::task::block_in_place(|| -> anyhow::Result<usize> {
+            if not_sent > 0 {
+                store.count_judge_requests(&day, -(not_sent as i64))?;
+            }
+            if let Some(left) = self.pause_left() {
+                store.pause_judge_until(now + chrono::Duration::from_std(left).unwrap_or_default())?;
+            }
+            for (story, rejected, why) in retries {
+                let (rejections, failures) = store.judge_attempts(story)?;
+                let next = if rejected {
+                    (rejections + 1 < MAX_REJECTIONS).then(|| now + RETRY_AFTER_REJECTION)
+                } else {
+                    let doubling = 2i32.pow(failures.clamp(0, 11) as u32);
+                    Some(now + (RETRY_AFTER_FAILURE * doubling).min(RETRY_AFTER_REJECTION))
+                };
+                store.judge_retry_later(story, rejected, &why, next, now)?;
+            }
+            if accepted.is_empty() { Ok(0) } else { store.save_judgements(&self.key, &accepted, Utc::now()) }
+        })?;
+        report.judged = applied;
         if report.failed > 0 {
-            tracing::warn!(failed = report.failed, endpoint = %self.settings.endpoint, "judge requests failed; those stories keep the built-in reading and are retried later");
+            tracing::warn!(
+                failed = report.failed,
+                "judge requests failed; those stories keep the built-in reading and are retried later"
+            );
         }
         Ok(report)
     }
 
-    /// Ask about every story, `concurrency` at a time; after a 429 the rest are not sent.
+    /// Ask about every text, `concurrency` at a time. After a 429, or [`FAILURES_BEFORE_PAUSE`]
+    /// failures in a row, the judge pauses and the rest are not sent.
     async fn ask_all(
         self: &Arc<Self>,
-        stories: Vec<(JudgeCandidate, String)>,
-    ) -> Vec<(JudgeCandidate, String, Verdict)> {
+        texts: Vec<(String, Vec<JudgeCandidate>)>,
+    ) -> Vec<(String, Vec<JudgeCandidate>, Verdict)> {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency.max(1)));
+        let failures_in_a_row = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
-        for (c, hash) in stories {
-            let (judge, limit) = (self.clone(), limit.clone());
+        for (hash, stories) in texts {
+            let (judge, limit, in_a_row) = (self.clone(), limit.clone(), failures_in_a_row.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let verdict = if judge.paused() {
-                    Verdict::Failed(CallError::RateLimited(None))
-                } else {
-                    match judge.judge_text(&c.title, &c.summary).await {
-                        Ok((answer, reading)) => Verdict::Accepted(answer, reading),
-                        Err(JudgeError::Rejected(r)) => Verdict::Rejected(r),
-                        Err(JudgeError::Call(e)) => {
-                            if let CallError::RateLimited(after) = &e {
-                                judge.pause(after.unwrap_or(DEFAULT_RATE_LIMIT_PAUSE));
-                            }
-                            Verdict::Failed(e)
+                if judge.paused() {
+                    return (hash, stories, Verdict::NotSent);
+                }
+                let (title, summary) = (&stories[0].title, &stories[0].summary);
+                let verdict = match judge.judge_text(title, summary).await {
+                    Ok((answer, reading)) => Verdict::Accepted(answer, reading),
+                    Err(JudgeError::Rejected(r)) => Verdict::Rejected(r),
+                    Err(JudgeError::Call(e)) => Verdict::Failed(e),
+                };
+                match &verdict {
+                    Verdict::Failed(CallError::RateLimited(after)) => {
+                        judge.pause(after.unwrap_or(DEFAULT_RATE_LIMIT_PAUSE))
+                    }
+                    Verdict::Failed(_) => {
+                        if in_a_row.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_BEFORE_PAUSE {
+                            judge.pause(FAILING_PAUSE);
                         }
                     }
-                };
-                (c, hash, verdict)
+                    _ => in_a_row.store(0, Ordering::Release),
+                }
+                (hash, stories, verdict)
             });
         }
         let mut out = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            if let Ok(v) = done {
-                out.push(v);
+            match done {
+                Ok(v) => out.push(v),
+                // A request task that panicked: its texts are tried again next pass.
+                Err(e) => tracing::error!(error = %e, "a judge request failed unexpectedly"),
             }
         }
         out

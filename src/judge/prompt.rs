@@ -20,6 +20,8 @@ const TEMPLATE_VERSION: u32 = 1;
 /// is cut so a hostile feed cannot make a request of any size.
 const MAX_TITLE: usize = 400;
 const MAX_SUMMARY: usize = 2_000;
+/// The shortest evidence quote accepted: a letter or two is in any story.
+const MIN_QUOTE: usize = 6;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,12 +150,15 @@ impl JudgePrompt {
             o.entity = self.key_of(&o.entity).ok_or(Rejection::UnknownEntity(o.entity))?;
             // Not relevant: every organisation is neutral, whatever the answer says.
             let stance = if parsed.relevant { o.stance } else { Stance::Neutral };
+            if stance == Stance::Neutral && !named.contains(&o.entity.as_str()) {
+                continue; // an organisation the story does not name: nothing to record
+            }
             if stance != Stance::Neutral {
                 if !named.contains(&o.entity.as_str()) {
                     return Err(Rejection::NotNamed(o.entity));
                 }
                 let quote = normalise(&o.evidence);
-                if quote.is_empty() || !text.contains(&quote) {
+                if quote.chars().count() < MIN_QUOTE || !text.contains(&quote) {
                     return Err(Rejection::QuoteNotInStory(o.entity));
                 }
             }
@@ -172,7 +177,8 @@ impl JudgePrompt {
         let mut shifts = Vec::new();
         for mut s in parsed.shifts {
             s.entity = self.key_of(&s.entity).ok_or(Rejection::UnknownEntity(s.entity))?;
-            if parsed.relevant && s.from != s.to && !shifts.iter().any(|x: &Shift| x.entity == s.entity) {
+            let named_here = named.contains(&s.entity.as_str());
+            if parsed.relevant && named_here && s.from != s.to && !shifts.iter().any(|x: &Shift| x.entity == s.entity) {
                 shifts.push(Shift { entity: s.entity, from: s.from, to: s.to });
             }
         }

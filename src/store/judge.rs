@@ -15,6 +15,8 @@ pub struct JudgeCandidate {
     pub id: i64,
     pub title: String,
     pub summary: String,
+    /// The story's update count when read: a judgement is applied only if it has not changed.
+    pub version: i64,
 }
 
 /// Which stories a judging pass takes.
@@ -35,6 +37,8 @@ pub struct CandidateFilter<'a> {
 /// One accepted judgement to store and apply.
 pub struct AcceptedJudgement {
     pub story: i64,
+    /// The story's update count the judged text had.
+    pub version: i64,
     pub text_hash: String,
     pub answer: String,
     pub reading: Classification,
@@ -60,7 +64,7 @@ impl Store {
         let waiting =
             if filter.rejudge { "(s.judged_with IS NULL OR s.judged_with != ?6)" } else { "s.judged_with IS NULL" };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT s.id, s.title, coalesce(s.summary, '') FROM stories s
+            "SELECT s.id, s.title, coalesce(s.summary, ''), s.update_count FROM stories s
              WHERE {waiting}
                AND (?1 OR s.relevant = 1 OR s.relevance >= ?2 OR s.id % ?3 = 0)
                AND NOT EXISTS (SELECT 1 FROM judge_retries r WHERE r.story_id = s.id AND r.next_at > ?4)
@@ -73,7 +77,7 @@ impl Store {
             values.push(&filter.judge);
         }
         let rows = stmt.query_map(values.as_slice(), |r| {
-            Ok(JudgeCandidate { id: r.get(0)?, title: r.get(1)?, summary: r.get(2)? })
+            Ok(JudgeCandidate { id: r.get(0)?, title: r.get(1)?, summary: r.get(2)?, version: r.get(3)? })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -87,23 +91,61 @@ impl Store {
             .optional()?)
     }
 
-    /// Keep accepted judgements and make them the stories' readings, in one transaction. The
-    /// stories count as changed at `now`, so the timeline refresh after this reads them again.
-    pub fn save_judgements(&mut self, judge: &str, accepted: &[AcceptedJudgement], now: DateTime<Utc>) -> Result<()> {
+    /// Keep accepted judgements and make them the stories' readings, in one transaction (a
+    /// story updated since it was read keeps its new reading: its new text waits for the judge).
+    /// The stories count as changed at `now`, so the timeline refresh after this reads them
+    /// again. Returns how many were applied.
+    pub fn save_judgements(
+        &mut self,
+        judge: &str,
+        accepted: &[AcceptedJudgement],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let what = "store the judge's readings";
         let tx = super::begin(&mut self.conn, &self.path, what)?;
         let at = time_text(now);
+        let mut applied = 0;
         for a in accepted {
             tx.prepare_cached(
                 "INSERT INTO judgements (text_hash, judge, answer, judged_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
+                 ON CONFLICT DO UPDATE SET answer = excluded.answer, judged_at = excluded.judged_at",
             )?
             .execute(params![a.text_hash, judge, a.answer, at])?;
+            let current: Option<i64> = tx
+                .prepare_cached("SELECT update_count FROM stories WHERE id = ?1")?
+                .query_row([a.story], |r| r.get(0))
+                .optional()?;
+            if current != Some(a.version) {
+                continue;
+            }
+            applied += 1;
             write_reading(&tx, a.story, &a.reading, false, Some(judge))?;
             tx.prepare_cached("UPDATE stories SET changed_at = ?2 WHERE id = ?1")?.execute(params![a.story, at])?;
             tx.prepare_cached("DELETE FROM judge_retries WHERE story_id = ?1")?.execute([a.story])?;
         }
-        super::commit(tx, &self.path, what)
+        super::commit(tx, &self.path, what)?;
+        Ok(applied)
+    }
+
+    /// Until when the judge's endpoint is left alone (a 429, or failing requests), if it is.
+    pub fn judge_paused_until(&self) -> Result<Option<DateTime<Utc>>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM store_settings WHERE key = 'judge_paused_until'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(text.as_deref().and_then(super::parse_time))
+    }
+
+    pub fn pause_judge_until(&mut self, until: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO store_settings (key, value) VALUES ('judge_paused_until', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([time_text(until)])
+            .map_err(|e| super::write_failure(&self.path, "record the judge's pause", e))?;
+        Ok(())
     }
 
     /// Requests sent to the judge on `day` (UTC, `YYYY-MM-DD`).
@@ -129,26 +171,39 @@ impl Store {
         Ok(())
     }
 
-    /// Try `story` again no earlier than `next_at` (it keeps the built-in reading meanwhile).
-    pub fn judge_retry_later(&mut self, story: i64, error: &str, next_at: DateTime<Utc>) -> Result<()> {
+    /// Try `story` again no earlier than `next_at` (None: never; it keeps the built-in reading
+    /// meanwhile), counting a rejected answer or a failed request.
+    pub fn judge_retry_later(
+        &mut self,
+        story: i64,
+        rejected: bool,
+        error: &str,
+        next_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        // Never: a time after every other (RFC 3339 text compares as time only within 4-digit years).
+        let next = next_at.map_or_else(|| "9999-12-31T23:59:59Z".to_string(), time_text);
+        let (rejections, failures) = if rejected { (1, 0) } else { (0, 1) };
         self.conn
             .prepare_cached(
-                "INSERT INTO judge_retries (story_id, attempts, next_at, last_error) VALUES (?1, 1, ?2, ?3)
-                 ON CONFLICT (story_id) DO UPDATE SET attempts = attempts + 1, next_at = ?2, last_error = ?3",
+                "INSERT INTO judge_retries (story_id, rejections, failures, next_at, last_error, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (story_id) DO UPDATE SET rejections = rejections + ?2, failures = failures + ?3,
+                     next_at = ?4, last_error = ?5, updated_at = ?6",
             )?
-            .execute(params![story, time_text(next_at), error])
+            .execute(params![story, rejections, failures, next, error, time_text(now)])
             .map_err(|e| super::write_failure(&self.path, "record a judge retry", e))?;
         Ok(())
     }
 
-    /// How many times `story` was tried before.
-    pub fn judge_attempts(&self, story: i64) -> Result<i64> {
+    /// How many answers about `story` were rejected, and how many requests failed, before.
+    pub fn judge_attempts(&self, story: i64) -> Result<(i64, i64)> {
         Ok(self
             .conn
-            .prepare_cached("SELECT attempts FROM judge_retries WHERE story_id = ?1")?
-            .query_row([story], |r| r.get(0))
+            .prepare_cached("SELECT rejections, failures FROM judge_retries WHERE story_id = ?1")?
+            .query_row([story], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
-            .unwrap_or(0))
+            .unwrap_or((0, 0)))
     }
 
     /// The judge's counts for `status`.
@@ -156,7 +211,7 @@ impl Store {
         let judged =
             self.conn.query_row("SELECT count(*) FROM stories WHERE judged_with IS NOT NULL", [], |r| r.get(0))?;
         let (waiting, last_error) = self.conn.query_row(
-            "SELECT count(*), (SELECT last_error FROM judge_retries ORDER BY rowid DESC LIMIT 1) FROM judge_retries",
+            "SELECT count(*), (SELECT last_error FROM judge_retries ORDER BY updated_at DESC LIMIT 1) FROM judge_retries",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;

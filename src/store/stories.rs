@@ -166,6 +166,10 @@ pub(super) fn write_reading(
             .execute(params![id, c.relevant, c.relevance, judged_with])?;
         tx.prepare_cached("DELETE FROM story_entities WHERE story_id = ?1")?.execute([id])?;
         tx.prepare_cached("DELETE FROM story_shifts WHERE story_id = ?1")?.execute([id])?;
+        if judged_with.is_none() {
+            // New text (or a new built-in reading): the judge's earlier failures are not its.
+            tx.prepare_cached("DELETE FROM judge_retries WHERE story_id = ?1")?.execute([id])?;
+        }
     }
     let reader = if judged_with.is_some() { JUDGE_READER } else { BUILT_IN_READER };
     let mut entity = tx.prepare_cached(
@@ -219,7 +223,9 @@ impl Store {
             "SELECT id, title, summary, content, published_at FROM stories
              WHERE relevant IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
         } else {
-            "SELECT id, title, summary, content, published_at FROM stories WHERE id > ?1 ORDER BY id LIMIT ?2"
+            // Stories the judge read keep its reading (a new judge re-reads them: `judge --rejudge`).
+            "SELECT id, title, summary, content, published_at FROM stories
+             WHERE id > ?1 AND judged_with IS NULL ORDER BY id LIMIT ?2"
         };
         let rows = self
             .conn

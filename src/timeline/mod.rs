@@ -434,6 +434,10 @@ pub fn refresh(
     last_before: i64,
     since: DateTime<Utc>,
 ) -> anyhow::Result<SavedChanges> {
+    // One refresh at a time in this process (the poll writer's and the judge's): each reads
+    // what the one before it saved, so neither withdraws a change the other just found.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut total = SavedChanges::default();
     let now = Utc::now();
     let max_id = store.max_story_id()?;
