@@ -14,6 +14,7 @@ pub mod dates;
 pub mod dedup;
 pub mod feed;
 pub mod fetch;
+pub mod fingerprint;
 pub mod history;
 pub mod http;
 pub mod import;

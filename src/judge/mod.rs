@@ -367,9 +367,7 @@ pub enum JudgeError {
 
 /// The cache key of a story's text: the judge reads title and summary only.
 pub fn text_hash(title: &str, summary: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{title}\n{summary}").as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::fingerprint::sha256_hex(&format!("{title}\n{summary}"), 16)
 }
 
 /// What the daemon runs beside polling after each cycle: one pass on a connection of its own,

@@ -98,11 +98,7 @@ impl JudgePrompt {
                 .collect();
             system.push_str(&format!("- {}: {}\n", e.key, names.join(", ")));
         }
-        let version = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(format!("{TEMPLATE_VERSION}\n{system}\n{schema}").as_bytes());
-            digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-        };
+        let version = crate::fingerprint::sha256_hex(&format!("{TEMPLATE_VERSION}\n{system}\n{schema}"), 8);
         let names = profile.entities.iter().map(|e| e.name.clone()).collect();
         Ok(JudgePrompt { system, schema, keys, names, matcher: EntityMatcher::new(profile), version })
     }

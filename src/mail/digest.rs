@@ -12,7 +12,6 @@ use super::mime;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
-use sha2::{Digest, Sha256};
 
 use crate::stance::Profile;
 use crate::store::{ChangeRow, PendingCluster};
@@ -391,8 +390,7 @@ impl std::fmt::Display for Link<'_> {
 /// a resent message is recognisably the same one, and a rebuilt database or a second
 /// installation never reuses an ID for other content (mail services drop repeated IDs).
 pub fn message_id(instance: &str, what: &str, recipient: &str, from: &Mailbox) -> String {
-    let digest = Sha256::digest(format!("{instance}\n{what}\n{recipient}").as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::fingerprint::sha256_hex(&format!("{instance}\n{what}\n{recipient}"), 12);
     format!("<{hex}.{instance}@{}>", from.email.domain())
 }
 

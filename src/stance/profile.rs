@@ -345,8 +345,7 @@ impl Profile {
             ai_words: st.topic.ai_words,
             relevance_threshold: st.topic.threshold.unwrap_or(0.8),
         };
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
-        let fingerprint = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let fingerprint = crate::fingerprint::sha256_hex(text, 8);
         Ok(Profile {
             name: raw.name,
             description: raw.description,

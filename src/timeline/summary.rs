@@ -67,12 +67,10 @@ fn month_key(day: NaiveDate) -> String {
 /// entity's prior stance and the change settings — as a short fingerprint: a summary computed
 /// under another configuration is not read.
 pub fn summary_key(profile: &Profile, settings: &ChangeSettings, entity: &str) -> String {
-    use sha2::Digest;
     let prior = profile.entity(entity).and_then(|e| e.prior);
     // The release too: another version may read the same evidence into another timeline.
     let text = format!("summary v1 {}\n{prior:?}\n{settings:?}", env!("CARGO_PKG_VERSION"));
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::fingerprint::sha256_hex(&text, 8)
 }
 
 /// `entity`'s summary computed from its stored readings.
