@@ -118,6 +118,47 @@ pub enum PasswordSource {
     File(PathBuf),
 }
 
+impl PasswordSource {
+    /// A secret's `*_env` and `*_file` settings as its source (neither: none; both: an error).
+    fn from_settings(env: Option<String>, file: Option<String>) -> Result<Option<PasswordSource>, ()> {
+        match (env, file) {
+            (Some(_), Some(_)) => Err(()),
+            (Some(var), None) => Ok(Some(PasswordSource::Env(var))),
+            (None, Some(file)) => Ok(Some(PasswordSource::File(PathBuf::from(file)))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The `*_env` setting that reads back as `source`.
+    fn env_setting(source: Option<&PasswordSource>) -> Option<String> {
+        match source {
+            Some(PasswordSource::Env(var)) => Some(var.clone()),
+            _ => None,
+        }
+    }
+
+    /// The `*_file` setting that reads back as `source`.
+    fn file_setting(source: Option<&PasswordSource>) -> Option<String> {
+        match source {
+            Some(PasswordSource::File(path)) => Some(path.display().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Where `config check` says where a secret (`{name}_env` or `{name}_file` in `table`) comes
+/// from, never its value.
+fn note_secret(out: &mut String, table: &str, name: &str, source: Option<&PasswordSource>) {
+    match source {
+        Some(PasswordSource::Env(var)) => {
+            let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
+            note_after_value(out, table, &format!("{name}_env"), &format!("{set}; value hidden"));
+        }
+        Some(PasswordSource::File(_)) => note_after_value(out, table, &format!("{name}_file"), "value hidden"),
+        None => {}
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SmtpSettings {
     pub host: String,
@@ -574,12 +615,8 @@ fn validate_judge(j: RawJudge, source: &str) -> Result<crate::judge::JudgeSettin
     if j.model.trim().is_empty() {
         return Err(err("judge.model", "is empty: name the model the endpoint serves".into()));
     }
-    let api_key = match (j.api_key_env, j.api_key_file) {
-        (Some(_), Some(_)) => return Err(err("judge.api_key_env", "set api_key_env or api_key_file, not both".into())),
-        (Some(var), None) => Some(PasswordSource::Env(var)),
-        (None, Some(file)) => Some(PasswordSource::File(PathBuf::from(file))),
-        (None, None) => None,
-    };
+    let api_key = PasswordSource::from_settings(j.api_key_env, j.api_key_file)
+        .map_err(|()| err("judge.api_key_env", "set api_key_env or api_key_file, not both".into()))?;
     let timeout = match j.timeout.as_deref() {
         None => Duration::from_secs(60),
         Some(text) => match parse_duration(text) {
@@ -649,14 +686,8 @@ fn validate_email(e: RawEmail, source: &str) -> Result<EmailSettings, ConfigErro
             if s.host.trim().is_empty() {
                 return Err(err("email.smtp.host", "must not be empty".into()));
             }
-            let password = match (s.password_env, s.password_file) {
-                (Some(_), Some(_)) => {
-                    return Err(err("email.smtp.password_env", "set password_env or password_file, not both".into()));
-                }
-                (Some(var), None) => Some(PasswordSource::Env(var)),
-                (None, Some(file)) => Some(PasswordSource::File(PathBuf::from(file))),
-                (None, None) => None,
-            };
+            let password = PasswordSource::from_settings(s.password_env, s.password_file)
+                .map_err(|()| err("email.smtp.password_env", "set password_env or password_file, not both".into()))?;
             if password.is_some() && s.username.is_none() {
                 return Err(err("email.smtp.username", "is required when a password is configured".into()));
             }
@@ -766,26 +797,10 @@ impl Config {
             Err(e) => out.push_str(&format!("# cannot print the settings: {e}\n")),
         }
         if let Transport::Smtp(smtp) = &self.email.transport {
-            match &smtp.password {
-                Some(PasswordSource::Env(var)) => {
-                    let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
-                    note_after_value(&mut out, "[email.smtp]", "password_env", &format!("{set}; value hidden"));
-                }
-                Some(PasswordSource::File(_)) => {
-                    note_after_value(&mut out, "[email.smtp]", "password_file", "value hidden")
-                }
-                None => {}
-            }
+            note_secret(&mut out, "[email.smtp]", "password", smtp.password.as_ref());
         }
         if let Some(judge) = &self.judge {
-            match &judge.api_key {
-                Some(PasswordSource::Env(var)) => {
-                    let set = if std::env::var_os(var).is_some() { "set" } else { "NOT set" };
-                    note_after_value(&mut out, "[judge]", "api_key_env", &format!("{set}; value hidden"));
-                }
-                Some(PasswordSource::File(_)) => note_after_value(&mut out, "[judge]", "api_key_file", "value hidden"),
-                None => {}
-            }
+            note_secret(&mut out, "[judge]", "api_key", judge.api_key.as_ref());
         }
         // `[profile]` is the last table: what its absent keys stand for follows it.
         if self.profile_path.is_none() {
@@ -818,14 +833,8 @@ impl Config {
                     port: Some(i64::from(s.port)),
                     security: Some(security.into()),
                     username: s.username.clone(),
-                    password_env: match &s.password {
-                        Some(PasswordSource::Env(var)) => Some(var.clone()),
-                        _ => None,
-                    },
-                    password_file: match &s.password {
-                        Some(PasswordSource::File(path)) => Some(path.display().to_string()),
-                        _ => None,
-                    },
+                    password_env: PasswordSource::env_setting(s.password.as_ref()),
+                    password_file: PasswordSource::file_setting(s.password.as_ref()),
                     allow_insecure_auth: s.allow_insecure_auth,
                     timeout: Some(span(s.timeout)),
                 };
@@ -895,14 +904,8 @@ impl Config {
             judge: self.judge.as_ref().map(|j| RawJudge {
                 endpoint: j.endpoint.clone(),
                 model: j.model.clone(),
-                api_key_env: match &j.api_key {
-                    Some(PasswordSource::Env(var)) => Some(var.clone()),
-                    _ => None,
-                },
-                api_key_file: match &j.api_key {
-                    Some(PasswordSource::File(path)) => Some(path.display().to_string()),
-                    _ => None,
-                },
+                api_key_env: PasswordSource::env_setting(j.api_key.as_ref()),
+                api_key_file: PasswordSource::file_setting(j.api_key.as_ref()),
                 timeout: Some(span(j.timeout)),
                 concurrency: Some(j.concurrency as i64),
                 daily_limit: Some(j.daily_limit as i64),
