@@ -20,24 +20,9 @@ fn sandbox(judge: &FakeJudge, extra: &str) -> Sandbox {
     ))
 }
 
-/// Import `titles` as stories (each with a one-line summary), a day apart.
+/// Import `titles` as stories (a source named after the batch, so a repeated title is a new story).
 fn import(sb: &Sandbox, titles: &[&str]) {
-    let lines: Vec<String> = titles
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            json!({
-                "title": t,
-                "summary": format!("Reported on day {i}."),
-                "url": format!("https://news{i}.example/{}", t.len() * 31 + i),
-                "published": format!("2026-10-{:02}", i + 1),
-            })
-            .to_string()
-        })
-        .collect();
-    let file = sb.path().join(format!("items-{}.jsonl", titles.len() * 1000 + titles[0].len()));
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    sb.ok(&["import", file.to_str().unwrap()]);
+    sb.import_titles(&format!("items{}", titles.len() * 1000 + titles[0].len()), titles);
 }
 
 /// One reading: entity, stance, and which reader decided it.

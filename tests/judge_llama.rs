@@ -62,21 +62,6 @@ fn pass(sb: &Sandbox) -> [usize; 6] {
     numbers.try_into().unwrap_or_else(|n| panic!("unexpected judge output {n:?}: {out}"))
 }
 
-fn import(sb: &Sandbox, name: &str, titles: &[&str]) {
-    let lines: Vec<String> = titles
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({"title": t, "summary": "", "url": format!("https://{name}{i}.example/story"),
-                               "published": format!("2026-11-{:02}", i + 1)})
-            .to_string()
-        })
-        .collect();
-    let file = sb.path().join(format!("{name}.jsonl"));
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    sb.ok(&["import", file.to_str().unwrap()]);
-}
-
 #[test]
 #[ignore = "needs llama.cpp's server: scripts/test-judge-llama.sh"]
 fn a_real_model_server_is_asked_validated_budgeted_and_survives_being_killed() {
@@ -87,8 +72,7 @@ fn a_real_model_server_is_asked_validated_budgeted_and_survives_being_killed() {
          concurrency = 1\ntimeout = \"120s\"\ndaily_limit = 3\n",
         server.port
     ));
-    import(
-        &sb,
+    sb.import_titles(
         "a",
         &[
             "Meta releases its new Llama model with open weights",
@@ -122,7 +106,7 @@ fn a_real_model_server_is_asked_validated_budgeted_and_survives_being_killed() {
     let accepted: Option<String> =
         sb.db().query_row("SELECT title FROM stories WHERE judged_with IS NOT NULL LIMIT 1", [], |r| r.get(0)).ok();
     if let Some(title) = accepted {
-        import(&sb, "copy", &[&title]);
+        sb.import_titles("copy", &[&title]);
         let copy = pass(&sb);
         assert_eq!((copy[0], copy[1], copy[2]), (1, 1, 0), "{copy:?}");
     } else {
@@ -131,7 +115,7 @@ fn a_real_model_server_is_asked_validated_budgeted_and_survives_being_killed() {
 
     // The server is killed: the stories keep the built-in reading, and are tried later.
     drop(server);
-    import(&sb, "b", &["Meta pledges to keep releasing open weights", "Anthropic keeps Claude closed"]);
+    sb.import_titles("b", &["Meta pledges to keep releasing open weights", "Anthropic keeps Claude closed"]);
     let built_in = sb.count("SELECT count(*) FROM story_entities WHERE reader = 'built-in'");
     sb.db().execute("DELETE FROM judge_days", []).unwrap();
     let down = pass(&sb);

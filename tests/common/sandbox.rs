@@ -69,6 +69,23 @@ impl Sandbox {
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
+    /// `stancewatch import` of `titles` as the source `name`: each its own address, no summary,
+    /// a day apart from 2026-10-01.
+    pub fn import_titles(&self, name: &str, titles: &[&str]) {
+        let lines: Vec<String> = titles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                serde_json::json!({"title": t, "summary": "", "url": format!("https://{name}{i}.example/story"),
+                                   "published": format!("2026-10-{:02}", i + 1)})
+                .to_string()
+            })
+            .collect();
+        let file = self.path().join(format!("{name}.jsonl"));
+        std::fs::write(&file, lines.join("\n")).expect("write the items");
+        self.ok(&["import", file.to_str().expect("a UTF-8 path")]);
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.db).expect("open db")
     }
